@@ -1,0 +1,113 @@
+/**
+ * Starting and stopping a pipeline's plugins. Plugins start in dependency order (cache, sink,
+ * source) and close in reverse. A plugin that reports itself unavailable (not configured or
+ * not reachable) is handled by the section's declared policy, never by its name: the cache
+ * falls back to the built-in memory cache when `cache.fallback` says so.
+ */
+import { createMemoryCache } from "./cache_memory.ts";
+import { PluginError } from "./errors.ts";
+import { errorText } from "./log.ts";
+import type { Logger } from "./log.ts";
+import type {
+  Cache,
+  Clock,
+  PluginContext,
+  PluginKind,
+  PluginKinds,
+  Sink,
+  Source,
+} from "./plugin.ts";
+import type { LoadedSpec } from "./spec/load.ts";
+
+export interface EngineOptions {
+  log: Logger;
+  clock: Clock;
+  secrets: Set<string>;
+  dataDir: string;
+}
+
+/** A running pipeline: its plugins, and what could not be started. */
+export interface Engine {
+  cache: Cache;
+  source?: Source;
+  sink?: Sink;
+  /** Why a plugin is not running, per kind. */
+  unavailable: Partial<Record<PluginKind, string>>;
+  signal: AbortSignal;
+  /** Aborts running work and closes every plugin in reverse start order. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startEngine(loaded: LoadedSpec, options: EngineOptions): Promise<Engine> {
+  const { log, clock, secrets, dataDir } = options;
+  const stop = new AbortController();
+  const opened: { kind: PluginKind; close(): Promise<void> }[] = [];
+  const unavailable: Engine["unavailable"] = {};
+
+  async function create<K extends PluginKind>(kind: K): Promise<PluginKinds[K]> {
+    const { definition, options: pluginOptions } = loaded.plugins[kind];
+    const context: PluginContext = {
+      log: log.child({ plugin: `${kind}-${definition.name}` }),
+      signal: stop.signal,
+      clock,
+      secrets,
+      dataDir: `${dataDir}/${kind}-${definition.name}`,
+    };
+    const plugin = await definition.create(pluginOptions, context);
+    opened.push({ kind, close: () => plugin.close() });
+    return plugin;
+  }
+
+  async function tryCreate<K extends PluginKind>(kind: K): Promise<PluginKinds[K] | undefined> {
+    try {
+      return await create(kind);
+    } catch (e) {
+      if (!(e instanceof PluginError && e.unavailable)) throw e;
+      unavailable[kind] = errorText(e);
+      return undefined;
+    }
+  }
+
+  const close = once(async () => {
+    stop.abort(new Error("the engine is shutting down"));
+    for (const plugin of opened.reverse()) {
+      try {
+        await plugin.close();
+      } catch (e) {
+        log.warn(`closing the ${plugin.kind} failed`, { error: e });
+      }
+    }
+  });
+
+  try {
+    let cache = await tryCreate("cache");
+    if (!cache) {
+      const reason = unavailable.cache!;
+      if (loaded.spec.cache.fallback === "fail") {
+        throw new PluginError(
+          `cache-${loaded.spec.cache.plugin}`,
+          `unavailable and cache.fallback is "fail": ${reason}`,
+        );
+      }
+      log.warn("cache unavailable; using the built-in memory cache (cache.fallback: memory)", {
+        reason,
+      });
+      cache = createMemoryCache(clock);
+      opened.push({ kind: "cache", close: () => cache!.close() });
+    }
+    const sink = await tryCreate("sink");
+    const source = await tryCreate("source");
+    for (const kind of ["sink", "source"] as const) {
+      if (unavailable[kind]) log.warn(`${kind} unavailable`, { reason: unavailable[kind] });
+    }
+    return { cache, sink, source, unavailable, signal: stop.signal, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => (running ??= fn());
+}

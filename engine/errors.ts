@@ -1,0 +1,54 @@
+/**
+ * The few error classes worth catching. Config problems are data (`ConfigIssue`) until they
+ * reach the edge, where `ConfigError` formats them one per line as `file:line:col path: message`.
+ */
+
+/** One problem found in a pipeline spec. */
+export interface ConfigIssue {
+  file: string;
+  line: number;
+  col: number;
+  /** YAML path such as `source.wonderware.port` or `chunking.window`; "" for the document. */
+  path: string;
+  message: string;
+}
+
+/** Formats an issue the way every config error is printed. */
+export function formatIssue(issue: ConfigIssue): string {
+  const where = `${issue.file}:${issue.line}:${issue.col}`;
+  return issue.path ? `${where} ${issue.path}: ${issue.message}` : `${where} ${issue.message}`;
+}
+
+/** A pipeline spec that cannot be used; carries every problem found, not only the first. */
+export class ConfigError extends Error {
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(issues: readonly ConfigIssue[]) {
+    super(issues.map(formatIssue).join("\n"));
+    this.name = "ConfigError";
+    this.issues = issues;
+  }
+}
+
+/**
+ * A plugin failed. `retriable` tells the engine whether backing off and trying again can help
+ * (a dropped connection) or not (a rejected password); `unavailable` marks a dependency that is
+ * not configured or not reachable, which the engine may replace by a declared fallback.
+ */
+export class PluginError extends Error {
+  readonly plugin: string;
+  readonly retriable: boolean;
+  readonly unavailable: boolean;
+
+  constructor(
+    plugin: string,
+    message: string,
+    options: { cause?: unknown; retriable?: boolean; unavailable?: boolean } = {},
+  ) {
+    super(`${plugin}: ${message}`, { cause: options.cause });
+    this.name = "PluginError";
+    this.plugin = plugin;
+    this.retriable = options.retriable ?? false;
+    this.unavailable = options.unavailable ?? false;
+  }
+}

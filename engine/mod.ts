@@ -1,0 +1,9 @@
+/**
+ * The engine's public surface for plugins: interfaces, types, errors and schema helpers.
+ * A plugin imports from here and nowhere else in the engine.
+ */
+export * from "./types.ts";
+export * from "./plugin.ts";
+export { ConfigError, PluginError } from "./errors.ts";
+export type { Fields, Logger } from "./log.ts";
+export { duration } from "./spec/duration.ts";

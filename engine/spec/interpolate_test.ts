@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { parseDocument } from "yaml";
+import { interpolate } from "./interpolate.ts";
+
+function resolve(yaml: string, vars: Record<string, string>) {
+  const doc = parseDocument(yaml);
+  const problems = interpolate(doc.contents, (n) => vars[n]);
+  return { value: doc.toJS(), problems: problems.map((p) => `${p.path.join(".")}: ${p.message}`) };
+}
+
+Deno.test("interpolate() replaces variables and applies defaults when unset or empty", () => {
+  const { value, problems } = resolve(
+    "a: ${A}\nb: ${B:-fallback}\nc: ${C:-fallback}\nd: pre-${A}-post\ne: ${E:-}",
+    { A: "x", C: "" },
+  );
+  assert.deepEqual(problems, []);
+  assert.deepEqual(value, { a: "x", b: "fallback", c: "fallback", d: "pre-x-post", e: "" });
+});
+
+Deno.test("interpolate() types a plain scalar that is one whole reference", () => {
+  const { value } = resolve(
+    "port: ${P:-1433}\non: ${ON}\nquoted: '${P:-1433}'\nmixed: ${P:-1433}s\nlist: ${L}",
+    { ON: "true", L: "[1, 2]" },
+  );
+  assert.deepEqual(value, { port: 1433, on: true, quoted: "1433", mixed: "1433s", list: "[1, 2]" });
+});
+
+Deno.test("interpolate() keeps $${...} literal and never touches keys", () => {
+  const { value } = resolve("${K}: $${NOT_A_VAR}", {});
+  assert.deepEqual(value, { "${K}": "${NOT_A_VAR}" });
+});
+
+Deno.test("interpolate() reports missing variables and bad references with their paths", () => {
+  const { problems } = resolve("a:\n  b: ${MISSING}\nlist: [ok, '${1BAD}']\nc: ${OPEN", {});
+  assert.deepEqual(problems, [
+    "a.b: environment variable MISSING is not set (write ${MISSING:-default} to give a default)",
+    'list.1: invalid variable reference "${1BAD}": expected ${NAME} or ${NAME:-default}',
+    'c: unclosed variable reference in "${OPEN"',
+  ]);
+});

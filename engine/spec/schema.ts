@@ -1,0 +1,176 @@
+/**
+ * The root schema of a pipeline spec, composed from the engine's own sections and the option
+ * schemas of the registered plugins. Every object is strict, so a typo is an error, and the
+ * defaults live here, so the JSON Schema and the docs come from the same source.
+ *
+ * A plugin section names its plugin by key, the way Benthos does:
+ *
+ *   cache:
+ *     redis: { url: redis://cache:6379 }
+ *     fallback: memory
+ *
+ * and is turned into `{ plugin: "redis", options: {...}, fallback: "memory" }` after validation.
+ */
+import { z } from "zod";
+import type { PluginDefinition, PluginKind } from "../plugin.ts";
+import { parseTicks, ticksFromDate } from "../types.ts";
+import type { Ticks } from "../types.ts";
+import { cronProblem } from "./cron.ts";
+import { duration } from "./duration.ts";
+
+/** Where a plugin section sits in a spec, for messages naming the known plugins. */
+export interface PluginSectionInfo {
+  kind: PluginKind;
+  names: string[];
+}
+
+/** A point in time as a spec states it: absolute, or relative to when the engine runs. */
+export type TimeRef = { ticks: Ticks } | { agoMs: number };
+
+export function resolveTimeRef(ref: TimeRef, now: Date): Ticks {
+  return "ticks" in ref ? ref.ticks : ticksFromDate(new Date(now.getTime() - ref.agoMs));
+}
+
+const timeRef = z.string({
+  error: (i) =>
+    i.input === undefined
+      ? undefined
+      : `expected a time such as "2024-01-01T00:00:00Z", "now" or "now-30d", got ${
+        JSON.stringify(i.input)
+      }`,
+}).transform((text, ctx): TimeRef => {
+  const rel = /^now(?:\s*-\s*(.+))?$/.exec(text.trim());
+  if (rel) {
+    if (rel[1] === undefined) return { agoMs: 0 };
+    const ms = duration().safeParse(rel[1].trim());
+    if (ms.success) return { agoMs: ms.data };
+    ctx.addIssue({
+      code: "custom",
+      message: `invalid relative time ${
+        JSON.stringify(text)
+      }: expected now-<duration> such as now-30d`,
+    });
+    return z.NEVER;
+  }
+  try {
+    return { ticks: parseTicks(text) };
+  } catch (e) {
+    ctx.addIssue({
+      code: "custom",
+      message: (e as Error).message.replace(/^Cannot parse/, "invalid time"),
+    });
+    return z.NEVER;
+  }
+});
+
+const cron = z.string().superRefine((text, ctx) => {
+  const problem = cronProblem(text);
+  if (problem) {
+    ctx.addIssue({
+      code: "custom",
+      message: `invalid cron schedule ${JSON.stringify(text)}: ${problem}`,
+    });
+  }
+});
+
+/** A section the engine does not implement yet: rejected with a message instead of ignored. */
+function notSupported(what: string) {
+  return z.unknown().superRefine((_, ctx) => {
+    ctx.addIssue({ code: "custom", message: `not supported yet: ${what}` });
+  }).optional().describe(`Not supported yet: ${what}`);
+}
+
+function pluginSection<E extends z.ZodRawShape>(
+  kind: PluginKind,
+  plugins: readonly PluginDefinition[],
+  extra: E,
+) {
+  const mine = plugins.filter((p) => p.kind === kind);
+  const names = mine.map((p) => p.name);
+  const shape: Record<string, z.core.$ZodType> = { ...extra };
+  for (const p of mine) shape[p.name] = p.options.optional().describe(p.description);
+  return z.strictObject(shape).superRefine((value, ctx) => {
+    const chosen = names.filter((n) => value[n] !== undefined);
+    if (chosen.length === 0) {
+      ctx.addIssue({ code: "custom", message: `choose one ${kind} plugin: ${names.join(", ")}` });
+    } else if (chosen.length > 1) {
+      ctx.addIssue({
+        code: "custom",
+        message: `choose one ${kind} plugin, not ${chosen.join(" and ")}`,
+      });
+    }
+  }).transform((value) => {
+    const plugin = names.find((n) => value[n] !== undefined)!;
+    const rest = Object.fromEntries(Object.entries(value).filter(([k]) => !names.includes(k)));
+    return { plugin, options: value[plugin] as unknown, ...rest } as
+      & { plugin: string; options: unknown }
+      & z.output<z.ZodObject<E>>;
+  });
+}
+
+/** Builds the root schema for a set of plugins, plus where its plugin sections are. */
+export function specSchema(plugins: readonly PluginDefinition[]) {
+  const sections = new Map<string, PluginSectionInfo>();
+  for (const kind of ["source", "cache", "sink"] as const) {
+    sections.set(kind, { kind, names: plugins.filter((p) => p.kind === kind).map((p) => p.name) });
+  }
+
+  const schema = z.strictObject({
+    version: z.literal(1).describe("Spec format version; always 1 for now"),
+    name: z.string().min(1).regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, - and _ only").default(
+      "pipeline",
+    )
+      .describe("Pipeline name; used in logs, cache keys and state"),
+    source: pluginSection("source", plugins, {}).describe(
+      "Where readings come from: one source plugin",
+    ),
+    cache: pluginSection("cache", plugins, {
+      fallback: z.enum(["memory", "fail"]).default("memory").describe(
+        "When the cache plugin is not configured or not reachable: use the built-in memory cache, or stop",
+      ),
+    }).prefault({ memory: {} }).describe("Tag lists and locks: one cache plugin (default: memory)"),
+    sink: pluginSection("sink", plugins, {}).describe("Where readings go: one sink plugin"),
+    chunking: z.strictObject({
+      tags_per_query: z.int().min(1).max(1000).default(50).describe(
+        "Tags read by one source query",
+      ),
+      window: duration({ min: 60_000 }).prefault("1d").describe(
+        "Time span read by one source query during backfill",
+      ),
+      parallelism: z.int().min(1).max(64).default(4).describe(
+        "Work units fetched at the same time",
+      ),
+    }).prefault({}).describe("How the backfill splits its work"),
+    backfill: z.strictObject({
+      from: timeRef.describe('Start of history to load: "2024-01-01T00:00:00Z", or "now-30d"'),
+      to: timeRef.prefault("now").describe(
+        'End of history to load; "now" means the time the run starts',
+      ),
+    }).superRefine((b, ctx) => {
+      if ("ticks" in b.from && "ticks" in b.to && b.from.ticks >= b.to.ticks) {
+        ctx.addIssue({ code: "custom", path: ["from"], message: "must be before backfill.to" });
+      }
+    }).describe("The historical range to load"),
+    sync: z.strictObject({
+      schedule: cron.default("* * * * *").describe("Cron schedule (UTC) of incremental syncs"),
+      interval: duration({ min: 1_000 }).optional().describe(
+        "Sync every this long instead of on the cron schedule, for freshness of seconds",
+      ),
+      late_data_window: duration().prefault("1h").describe(
+        "Trailing window re-read on each sync for late data",
+      ),
+      safety_lag: duration().prefault("30s").describe(
+        "Syncs stop this far behind the historian's clock",
+      ),
+      tag_list_ttl: duration({ min: 1_000 }).prefault("1h").describe(
+        "How long a discovered tag list is cached",
+      ),
+    }).prefault({}).describe("Incremental sync"),
+    tables: notSupported("declaring tables comes with the ClickHouse sink"),
+    aggregations: notSupported("declaring aggregations comes with the ClickHouse sink"),
+    api: notSupported("the REST routes are not built"),
+  });
+  return { schema, sections };
+}
+
+export type Spec = z.output<ReturnType<typeof specSchema>["schema"]>;

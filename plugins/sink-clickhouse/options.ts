@@ -1,0 +1,37 @@
+/**
+ * Options of the ClickHouse sink. `url` wins; otherwise `host`/`port` (the seed's
+ * CLICKHOUSE_HOST/PORT); with neither, the embedded store is meant.
+ */
+import { z } from "zod";
+import { duration } from "../../engine/mod.ts";
+
+export const options = z.strictObject({
+  url: z.string().default("").describe(
+    'ClickHouse HTTP(S) URL (CLICKHOUSE_URL), e.g. "https://ch.example:8443"',
+  ),
+  host: z.string().default("").describe(
+    "ClickHouse host (CLICKHOUSE_HOST), used when url is empty",
+  ),
+  port: z.int().min(1).max(65535).default(8123).describe("ClickHouse HTTP port (CLICKHOUSE_PORT)"),
+  secure: z.boolean().default(false).describe("Use HTTPS with host/port"),
+  user: z.string().default("default").describe("ClickHouse user (CLICKHOUSE_USER)"),
+  password: z.string().default("").describe(
+    "ClickHouse password (CLICKHOUSE_PASSWORD); never logged",
+  ),
+  database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "use letters, digits and _ only").default(
+    "default",
+  )
+    .describe("Database of the pipeline's tables (CLICKHOUSE_DB)"),
+  request_timeout: duration().prefault("60s").describe("Timeout of one request"),
+});
+
+export type Options = z.output<typeof options>;
+
+/** The HTTP URL to use, or undefined when neither url nor host is set. */
+export function endpointUrl(opts: Options): string | undefined {
+  if (opts.url.trim()) return opts.url.trim();
+  if (opts.host.trim()) {
+    return `${opts.secure ? "https" : "http"}://${opts.host.trim()}:${opts.port}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,46 @@
+/**
+ * Options of the Wonderware source. The seed's environment variables reach them through the
+ * spec's interpolation (see pipelines/wonderware.yaml), not through code.
+ */
+import { z } from "zod";
+import { duration } from "../../engine/mod.ts";
+
+export const options = z.strictObject({
+  host: z.string().describe(
+    "SQL Server host of the Historian (WONDERWARE_HOST); empty starts the built-in simulator",
+  ),
+  port: z.int().min(1).max(65535).default(1433).describe("SQL Server port (WONDERWARE_PORT)"),
+  database: z.string().min(1).default("Runtime").describe(
+    "Historian database (WONDERWARE_DATABASE)",
+  ),
+  user: z.string().default("").describe(
+    "SQL login (WONDERWARE_USERNAME); read-only aaUsers role is enough",
+  ),
+  password: z.string().default("").describe("SQL password (WONDERWARE_PASSWORD); never logged"),
+  encrypt: z.boolean().default(false).describe("Require TLS to SQL Server"),
+  trust_server_certificate: z.boolean().default(false).describe(
+    "Accept a self-signed SQL Server certificate",
+  ),
+  connect_timeout: duration().prefault("15s").describe("Connection timeout"),
+  request_timeout: duration().prefault("5m").describe("Timeout of one query"),
+  pool_size: z.int().min(1).max(64).default(4).describe("Connections kept open to SQL Server"),
+  retrieval_mode: z.enum(["full", "delta"]).default("full").describe(
+    "History retrieval mode: full returns every stored point; delta drops repeated values",
+  ),
+  tags: z.strictObject({
+    include: z.array(z.string().min(1)).min(1).default(["*"]).describe(
+      "Tag name patterns to load (* and ? wildcards)",
+    ),
+    exclude: z.array(z.string().min(1)).default(["Sys*"]).describe(
+      "Tag name patterns to skip; system tags by default",
+    ),
+    types: z.array(z.enum(["analog", "discrete", "string"])).min(1).default([
+      "analog",
+      "discrete",
+      "string",
+    ])
+      .describe("Tag types to load"),
+  }).prefault({}).describe("Which tags to load"),
+});
+
+export type Options = z.output<typeof options>;

@@ -1,0 +1,83 @@
+/** The command line as users run it: a real `deno run main.ts` process per case. */
+import assert from "node:assert/strict";
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", ...args],
+    env: { LOG_FORMAT: "json", ...env },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("validate exits 0 for the shipped spec", async () => {
+  const { code, stdout } = await cli(["validate", "pipelines/wonderware.yaml"]);
+  assert.equal(code, 0);
+  assert.equal(stdout, "pipelines/wonderware.yaml: valid\n");
+});
+
+Deno.test("validate exits 1 and prints every error line of every bad spec", async () => {
+  const { code, stdout, stderr } = await cli([
+    "validate",
+    "pipelines/wonderware.yaml",
+    "tests/fixtures/bad/wrong_type.yaml",
+    "tests/fixtures/bad/missing.yaml",
+  ]);
+  assert.equal(code, 1);
+  assert.equal(stdout, "pipelines/wonderware.yaml: valid\n");
+  assert.equal(
+    stderr,
+    'tests/fixtures/bad/wrong_type.yaml:5:11 source.wonderware.port: expected a number, got "abc"\n' +
+      "tests/fixtures/bad/missing.yaml:1:1 cannot read the spec: file not found\n",
+  );
+});
+
+Deno.test("--help on each command explains it; unknown commands and flags exit 2", async () => {
+  for (const command of ["run", "validate", "schema"]) {
+    const { code, stdout } = await cli([command, "--help"]);
+    assert.equal(code, 0);
+    assert.match(stdout, new RegExp(`^Usage: main.ts ${command}`));
+  }
+  assert.match((await cli(["--help"])).stdout, /Commands:\n {2}run \[spec\]/);
+  assert.match((await cli(["--version"])).stdout, /^historian-sync \d+\.\d+\.\d+\n$/);
+  assert.equal((await cli(["frobnicate"])).code, 2);
+  assert.equal((await cli(["validate", "--strict"])).code, 2);
+});
+
+Deno.test("run with an invalid spec exits 1 with the error lines and starts nothing", async () => {
+  const { code, stderr } = await cli(["run", "tests/fixtures/bad/zero_chunk_size.yaml"]);
+  assert.equal(code, 1);
+  assert.equal(
+    stderr,
+    "tests/fixtures/bad/zero_chunk_size.yaml:11:19 chunking.tags_per_query: must be at least 1\n",
+  );
+});
+
+Deno.test("run starts on the defaults and exits 0 on SIGTERM, closing its plugins, leaking no secret", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", "run"],
+    env: {
+      LOG_FORMAT: "json",
+      WONDERWARE_PASSWORD: "Sup3r-Secret-Pw",
+      REDIS_URL: "redis://:R3dis-Secret-Pw@127.0.0.1:1",
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let output = "";
+  while (!output.includes("backfill and sync are not built yet")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    output += value;
+  }
+  child.kill("SIGTERM");
+  for (let r = await reader.read(); !r.done; r = await reader.read()) output += r.value;
+  const status = await child.status;
+  await child.stdout.cancel();
+  assert.equal(status.code, 0, output);
+  const messages = output.trim().split("\n").map((l) => JSON.parse(l).msg);
+  assert.deepEqual(messages.slice(-2), ["stopping", "stopped cleanly"]);
+  assert.ok(output.includes("using the built-in memory cache"));
+  assert.ok(!output.includes("Secret-Pw"), output);
+});
