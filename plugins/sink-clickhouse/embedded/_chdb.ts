@@ -1,0 +1,102 @@
+/**
+ * The ClickHouse engine itself, embedded through chDB's native binding. Loaded only by the
+ * embedded store's own process: the package is large and Linux/glibc-only, so nothing else in
+ * the product may import this file.
+ *
+ * One connection per process (chDB keeps global state per data path). Calls are serialized:
+ * the HTTP front end switches the current database with USE, which is connection state.
+ */
+
+interface Binding {
+  CreateConnection(path: string): unknown;
+  CloseConnection(conn: unknown): void;
+  QueryAsyncConnection(
+    conn: unknown,
+    sql: string,
+    format: string,
+    params?: Record<string, string>,
+  ): Promise<
+    { bytes: Uint8Array<ArrayBuffer>; elapsed: number; rowsRead: number; bytesRead: number }
+  >;
+  InsertRawAsyncConnection(
+    conn: unknown,
+    sql: string,
+    data: Uint8Array,
+    copy: boolean,
+  ): Promise<{ elapsed: number; rowsWritten: number; bytesWritten: number }>;
+  EngineVersion(): string;
+}
+
+export interface QueryResult {
+  bytes: Uint8Array<ArrayBuffer>;
+  rowsRead: number;
+  bytesRead: number;
+  rowsWritten: number;
+  elapsedMs: number;
+}
+
+/** What the HTTP front end needs from an engine. */
+export interface ChEngine {
+  version: string;
+  /** Runs `fn` alone on the connection, with `database` current. */
+  exclusive<T>(database: string | undefined, fn: (session: ChSession) => Promise<T>): Promise<T>;
+  close(): void;
+}
+
+export interface ChSession {
+  query(sql: string, format: string, params: Record<string, string>): Promise<QueryResult>;
+  insert(sql: string, data: Uint8Array): Promise<QueryResult>;
+}
+
+export async function openChdb(path: string): Promise<ChEngine> {
+  const mod = await import("@chdb/lib-linux-x64-gnu");
+  const chdb = (mod.default ?? mod) as Binding;
+  await Deno.mkdir(path, { recursive: true });
+  const conn = chdb.CreateConnection(path);
+  let current = "default";
+  let queue: Promise<unknown> = Promise.resolve();
+
+  const session: ChSession = {
+    async query(sql, format, params) {
+      const r = await chdb.QueryAsyncConnection(conn, sql, format, params);
+      return {
+        bytes: r.bytes,
+        rowsRead: r.rowsRead,
+        bytesRead: r.bytesRead,
+        rowsWritten: 0,
+        elapsedMs: r.elapsed * 1e3,
+      };
+    },
+    async insert(sql, data) {
+      const r = await chdb.InsertRawAsyncConnection(conn, sql, data, true);
+      return {
+        bytes: new Uint8Array(),
+        rowsRead: 0,
+        bytesRead: 0,
+        rowsWritten: r.rowsWritten,
+        elapsedMs: r.elapsed * 1e3,
+      };
+    },
+  };
+
+  return {
+    version: chdb.EngineVersion(),
+    exclusive(database, fn) {
+      const run = queue.then(async () => {
+        const wanted = database || "default";
+        if (wanted !== current) {
+          await chdb.QueryAsyncConnection(
+            conn,
+            `USE \`${wanted.replace(/[`\\]/g, "\\$&")}\``,
+            "TabSeparated",
+          );
+          current = wanted;
+        }
+        return await fn(session);
+      });
+      queue = run.catch(() => {});
+      return run;
+    },
+    close: () => chdb.CloseConnection(conn),
+  };
+}

@@ -1,0 +1,246 @@
+/**
+ * The part of ClickHouse's HTTP interface that @clickhouse/client, curl users and Grafana's
+ * ClickHouse data source (HTTP mode) use, in front of an embedded engine:
+ *
+ * - `GET /ping`, `GET /` (→ "Ok."); queries in the body or the `query` URL parameter; for an
+ *   INSERT with a `query` parameter, the body is its data;
+ * - `param_<name>` typed query parameters (passed to the engine as ClickHouse's escaped text);
+ * - `database`, `default_format`, `query_id`; every other URL parameter is a setting, applied
+ *   to that query alone as a SETTINGS clause (never as connection state);
+ * - the format named by `FORMAT` or `default_format` (default TabSeparated), any format the
+ *   engine has, passed through byte for byte;
+ * - gzip request bodies, gzip responses when `enable_http_compression=1` and the client
+ *   accepts it; basic auth / X-ClickHouse-User+Key / user+password parameters when a password
+ *   is configured;
+ * - errors as `Code: N. DB::Exception: …` with an HTTP status and `X-ClickHouse-Exception-Code`.
+ *
+ * Without sessions, `SET` and `USE` change nothing, as on a real server; several statements
+ * in one request are refused, as on a real server.
+ */
+import type { ChEngine, QueryResult } from "./_chdb.ts";
+import { inspect, settingsClause, SqlError } from "./_sql.ts";
+
+export interface ServerOptions {
+  user?: string;
+  /** When set, every request must authenticate as `user` with it. */
+  password?: string;
+}
+
+const META = new Set([
+  "query",
+  "database",
+  "default_format",
+  "query_id",
+  "user",
+  "password",
+  "enable_http_compression",
+]);
+const READ_ONLY = new Set([
+  "SELECT",
+  "WITH",
+  "SHOW",
+  "DESCRIBE",
+  "DESC",
+  "EXISTS",
+  "EXPLAIN",
+  "CHECK",
+]);
+
+const CONTENT_TYPES: Record<string, string> = {
+  TabSeparated: "text/tab-separated-values; charset=UTF-8",
+  TSV: "text/tab-separated-values; charset=UTF-8",
+  CSV: "text/csv; charset=UTF-8; header=absent",
+  CSVWithNames: "text/csv; charset=UTF-8; header=present",
+};
+
+function contentType(format: string): string {
+  if (CONTENT_TYPES[format]) return CONTENT_TYPES[format];
+  if (/^JSON|^NDJSON/i.test(format)) return "application/json; charset=UTF-8";
+  if (/^(TabSeparated|TSV|CSV|Pretty|Values|Vertical|Markdown|Raw|LineAsString)/i.test(format)) {
+    return "text/plain; charset=UTF-8";
+  }
+  return "application/octet-stream";
+}
+
+/** ClickHouse's mapping of a few error codes to HTTP statuses; everything else is 500. */
+function statusOf(code: number): number {
+  if ([62, 27, 26, 6, 38, 41, 72, 36, 115, 457, 53, 70, 117].includes(code)) return 400; // syntax, parse, bad arguments
+  if ([60, 81, 46, 47].includes(code)) return 404; // unknown table, database, function, identifier
+  if ([516, 192, 193, 194].includes(code)) return 403; // authentication
+  if ([164].includes(code)) return 403; // readonly
+  return 500;
+}
+
+export function createHandler(engine: ChEngine, options: ServerOptions = {}) {
+  const user = options.user ?? "default";
+
+  return async function handle(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    const queryId = url.searchParams.get("query_id") ?? crypto.randomUUID();
+    const headers = new Headers({
+      "X-ClickHouse-Query-Id": queryId,
+      "X-ClickHouse-Server-Display-Name": "embedded",
+      "X-ClickHouse-Timezone": "UTC",
+    });
+    try {
+      if (
+        url.pathname === "/ping" ||
+        (url.pathname === "/" && req.method === "GET" && !url.searchParams.has("query"))
+      ) {
+        return new Response("Ok.\n", { headers: { "Content-Type": "text/plain; charset=UTF-8" } });
+      }
+      if (url.pathname !== "/") {
+        throw new SqlError(0, `There is no handle ${url.pathname}`, "UNKNOWN_HANDLER");
+      }
+      if (req.method !== "GET" && req.method !== "POST") {
+        throw new SqlError(0, `HTTP method ${req.method} is not allowed`, "BAD_REQUEST");
+      }
+      authenticate(req, url, user, options.password);
+      if (url.searchParams.has("session_id")) {
+        throw new SqlError(
+          0,
+          "Sessions are not supported by the embedded store",
+          "NOT_IMPLEMENTED",
+        );
+      }
+
+      const body = await readBody(req);
+      const fromParam = url.searchParams.get("query");
+      let sql: string;
+      let data: Uint8Array<ArrayBuffer> | undefined;
+      if (fromParam !== null && body.length > 0 && inspect(fromParam).keyword === "INSERT") {
+        [sql, data] = [fromParam, body];
+      } else if (fromParam !== null && body.length > 0) {
+        sql = `${fromParam}\n${new TextDecoder().decode(body)}`;
+      } else {
+        sql = fromParam ?? new TextDecoder().decode(body);
+      }
+
+      const info = inspect(sql);
+      if (info.keyword === "") throw new SqlError(62, "Empty query", "SYNTAX_ERROR");
+      if (info.multiple) throw new SqlError(62, "Multi-statements are not allowed", "SYNTAX_ERROR");
+      if (req.method === "GET" && !READ_ONLY.has(info.keyword)) {
+        throw new SqlError(
+          164,
+          "Cannot execute query in readonly mode: use POST for queries that change data",
+          "READONLY",
+        );
+      }
+
+      const params: Record<string, string> = {};
+      const settings: [string, string][] = [];
+      for (const [key, value] of url.searchParams) {
+        if (key.startsWith("param_")) params[key.slice(6)] = value;
+        else if (!META.has(key)) settings.push([key, value]);
+      }
+      const format = info.format ?? url.searchParams.get("default_format") ?? "TabSeparated";
+      const database = url.searchParams.get("database") ??
+        req.headers.get("X-ClickHouse-Database") ?? undefined;
+
+      let result: QueryResult | undefined;
+      if (info.keyword === "SET" || info.keyword === "USE") {
+        result = undefined; // no session: nothing to change
+      } else if (info.keyword === "INSERT" && data) {
+        const text = withSettings(info.text, settings, true);
+        result = await engine.exclusive(database, (s) => s.insert(text, data));
+      } else {
+        const text = withSettings(info.text, settings, info.keyword === "INSERT");
+        result = await engine.exclusive(database, (s) => s.query(text, format, params));
+      }
+
+      headers.set("X-ClickHouse-Format", format);
+      headers.set("Content-Type", contentType(format));
+      headers.set(
+        "X-ClickHouse-Summary",
+        JSON.stringify({
+          read_rows: String(result?.rowsRead ?? 0),
+          read_bytes: String(result?.bytesRead ?? 0),
+          written_rows: String(result?.rowsWritten ?? 0),
+          written_bytes: "0",
+          total_rows_to_read: String(result?.rowsRead ?? 0),
+          result_rows: "0",
+          result_bytes: String(result?.bytes.length ?? 0),
+          elapsed_ns: String(Math.round((result?.elapsedMs ?? 0) * 1e6)),
+        }),
+      );
+      return respond(result?.bytes ?? new Uint8Array(), req, url, headers);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      const code = Number(/^Code: (\d+)\./.exec(message)?.[1] ?? 1000);
+      headers.set("X-ClickHouse-Exception-Code", String(code));
+      headers.set("Content-Type", "text/plain; charset=UTF-8");
+      return new Response(
+        `${message.startsWith("Code:") ? message : `Code: ${code}. DB::Exception: ${message}`}\n`,
+        {
+          status: statusOf(code),
+          headers,
+        },
+      );
+    }
+  };
+}
+
+/** Adds per-query settings: before FORMAT/VALUES for an INSERT, at the end otherwise. */
+function withSettings(sql: string, settings: [string, string][], insert: boolean): string {
+  const clause = settingsClause(settings);
+  if (!clause) return sql;
+  if (insert) {
+    const m = /\s(FORMAT\s+\w+|VALUES)\s*$/i.exec(sql);
+    if (m) return `${sql.slice(0, m.index)} ${clause} ${m[1]}`;
+    throw new SqlError(
+      62,
+      "Settings for an INSERT need a FORMAT clause at the end of the query",
+      "SYNTAX_ERROR",
+    );
+  }
+  return `${sql}\n${clause}`;
+}
+
+function authenticate(req: Request, url: URL, user: string, password: string | undefined) {
+  if (password === undefined || password === "") return;
+  let given: [string | null, string | null] = [
+    req.headers.get("X-ClickHouse-User") ?? url.searchParams.get("user"),
+    req.headers.get("X-ClickHouse-Key") ?? url.searchParams.get("password"),
+  ];
+  const basic = /^Basic\s+(.+)$/i.exec(req.headers.get("Authorization") ?? "");
+  if (basic) {
+    const decoded = atob(basic[1]!);
+    const colon = decoded.indexOf(":");
+    given = [decoded.slice(0, colon), decoded.slice(colon + 1)];
+  }
+  if ((given[0] ?? "default") !== user || given[1] !== password) {
+    throw new SqlError(
+      516,
+      `${
+        given[0] ?? "default"
+      }: Authentication failed: password is incorrect, or there is no user with such name`,
+      "AUTHENTICATION_FAILED",
+    );
+  }
+}
+
+async function readBody(req: Request): Promise<Uint8Array<ArrayBuffer>> {
+  if (!req.body) return new Uint8Array();
+  const encoding = req.headers.get("Content-Encoding")?.toLowerCase();
+  let stream: ReadableStream = req.body;
+  if (encoding === "gzip" || encoding === "deflate") {
+    stream = stream.pipeThrough(new DecompressionStream(encoding));
+  } else if (encoding && encoding !== "identity") {
+    throw new SqlError(0, `Unsupported Content-Encoding ${encoding}`, "BAD_REQUEST");
+  }
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+function respond(
+  bytes: Uint8Array<ArrayBuffer>,
+  req: Request,
+  url: URL,
+  headers: Headers,
+): Response {
+  const wantsGzip = url.searchParams.get("enable_http_compression") === "1" &&
+    /\bgzip\b/i.test(req.headers.get("Accept-Encoding") ?? "");
+  if (!wantsGzip) return new Response(bytes, { headers });
+  headers.set("Content-Encoding", "gzip");
+  const gz = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Response(gz, { headers });
+}
