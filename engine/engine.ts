@@ -96,6 +96,10 @@ export async function startEngine(loaded: LoadedSpec, options: EngineOptions): P
       opened.push({ kind: "cache", close: () => cache!.close() });
     }
     const sink = await tryCreate("sink");
+    if (sink) {
+      const { tables, aggregations, assets } = loaded.spec;
+      await sink.prepare({ tables, aggregations, assets }, loaded.spec.name);
+    }
     const source = await tryCreate("source");
     for (const kind of ["sink", "source"] as const) {
       if (unavailable[kind]) log.warn(`${kind} unavailable`, { reason: unavailable[kind] });

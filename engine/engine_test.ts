@@ -25,7 +25,7 @@ function fakes(events: string[], failures: Record<string, PluginError> = {}) {
           (kind === "cache"
             ? { ...createMemoryCache(systemClock), close }
             : kind === "sink"
-            ? { ...base, ping: () => Promise.resolve() }
+            ? { ...base, ping: () => Promise.resolve(), prepare: () => Promise.resolve() }
             : { ...base, serverTime: () => Promise.resolve(0n) }) as never,
         );
       },

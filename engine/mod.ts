@@ -7,3 +7,14 @@ export * from "./plugin.ts";
 export { ConfigError, PluginError } from "./errors.ts";
 export type { Fields, Logger } from "./log.ts";
 export { duration } from "./spec/duration.ts";
+export { isReadingsTable } from "./spec/storage.ts";
+export type {
+  Aggregation,
+  Assets,
+  DerivedTable,
+  ReadingsTable,
+  StorageModel,
+  Table,
+} from "./spec/storage.ts";
+export { retry } from "./retry.ts";
+export type { RetryOptions } from "./retry.ts";

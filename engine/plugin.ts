@@ -11,7 +11,8 @@
  */
 import type { z } from "zod";
 import type { Logger } from "./log.ts";
-import type { Ticks } from "./types.ts";
+import type { StorageModel } from "./spec/storage.ts";
+import type { AssetRow, ReadingBatch, Ticks } from "./types.ts";
 
 /** Time, injected so tests can drive it. */
 export interface Clock {
@@ -70,10 +71,62 @@ export interface Source {
   close(): Promise<void>;
 }
 
+/** Typed query parameters: the only way a value reaches a query's text. */
+export type QueryParams = Record<
+  string,
+  string | number | boolean | bigint | null | readonly (string | number)[]
+>;
+
+/** What one `write()` stored. */
+export interface WriteResult {
+  /** Readings stored by this call (new, or changed since they were stored). */
+  written: number;
+  /** Readings skipped because an identical reading was already stored. */
+  skipped: number;
+}
+
+/** Durable progress of a pipeline, kept by the sink next to the data it describes. */
+export interface PipelineState {
+  /** Per tag: every reading up to and including this time is stored. */
+  watermarks: Map<string, Ticks>;
+  /** Backfill work units known to be fully stored. */
+  doneUnits: Set<string>;
+}
+
+export interface RunRecord {
+  id: string;
+  kind: "backfill" | "sync";
+  started: Date;
+  finished: Date;
+  rows: number;
+  status: "ok" | "failed" | "partial";
+  error?: string;
+}
+
 /** A store to write to and query. */
 export interface Sink {
   /** Throws a PluginError when the store cannot be reached. */
   ping(): Promise<void>;
+  /**
+   * Creates the declared tables, derived tables and aggregations, or checks that existing ones
+   * match; running it twice changes nothing. A table that exists with another definition is a
+   * PluginError listing the differences; nothing is dropped or altered.
+   */
+  prepare(model: StorageModel, pipeline: string): Promise<void>;
+  /** Replaces the asset model (tag → place in the plant) used by derived tables. */
+  setAssets(rows: AssetRow[]): Promise<void>;
+  /**
+   * Stores a batch exactly once: replaying it (same readings) stores nothing twice, readings
+   * already stored identically are skipped, changed ones replace the stored ones, and
+   * aggregations reflect the result when the promise resolves.
+   */
+  write(batch: ReadingBatch): Promise<WriteResult>;
+  /** Runs declared SQL with typed parameters and returns its rows. */
+  query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]>;
+  loadState(): Promise<PipelineState>;
+  saveWatermarks(watermarks: Map<string, Ticks>): Promise<void>;
+  saveUnitDone(unit: string, rows: number): Promise<void>;
+  saveRun(run: RunRecord): Promise<void>;
   close(): Promise<void>;
 }
 

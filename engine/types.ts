@@ -30,6 +30,35 @@ export interface TagInfo {
   max?: number;
 }
 
+/**
+ * One stored historian value. `value` holds numbers (analog, discrete 0/1), `text` holds text
+ * (string tags); both are null on a gap marker. `quality` is the historian's summary quality
+ * (0 good, 1 bad, 16 doubtful); the detail codes are kept as the source reports them.
+ */
+export interface Reading {
+  tag: string;
+  time: Ticks;
+  value: number | null;
+  text: string | null;
+  quality: number;
+  qualityDetail: number | null;
+  opcQuality: number | null;
+  /** Source-specific per-row fields, addressed by tables as `fields.<name>`. */
+  fields?: Record<string, unknown>;
+}
+
+/**
+ * Readings streamed from a source to a sink. `fields` holds values that are the same for the
+ * whole batch (for the Historian: the query options it echoes back), so they cost nothing per row.
+ */
+export interface ReadingBatch {
+  readings: Reading[];
+  fields?: Record<string, unknown>;
+}
+
+/** A tag's place in the plant, from the asset model: `{ tag, machine, sensor_type, ... }`. */
+export type AssetRow = { tag: string } & Record<string, string>;
+
 export function ticksFromDate(date: Date): Ticks {
   return BigInt(date.getTime()) * TICKS_PER_MS;
 }

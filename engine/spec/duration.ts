@@ -1,5 +1,5 @@
 /**
- * Durations in specs are text with units, `500ms`, `30s`, `5m`, `2h`, `7d`, `1w`, or a
+ * Durations in specs are text with units, `500ms`, `30s`, `5m`, `2h`, `7d`, `1w`, `1y` (365d), or a
  * sum of them such as `1h30m`. Bare numbers are rejected: "30" could be seconds or days.
  */
 import { z } from "zod";
@@ -11,8 +11,9 @@ const UNIT_MS: Record<string, number> = {
   h: 3_600_000,
   d: 86_400_000,
   w: 604_800_000,
+  y: 31_536_000_000,
 };
-const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/y;
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)/y;
 const HINT = 'use a number with a unit such as "30s", "5m", "2h" or "7d"';
 
 /** Milliseconds in `text`, or undefined when it is not a duration. */

@@ -117,6 +117,20 @@ function locate(
   schema: z.ZodType,
 ): ConfigIssue[] {
   const path = issue.path.map((p) => typeof p === "symbol" ? String(p) : p);
+  if (issue.code === "invalid_union" && issue.errors.length > 0) {
+    // Report the alternative that came closest: the one with the fewest problems.
+    const best = issue.errors.reduce((a, b) => (b.length < a.length ? b : a));
+    return best.flatMap((inner) =>
+      locate(
+        { ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue,
+        doc,
+        file,
+        at,
+        sections,
+        schema,
+      )
+    );
+  }
   if (issue.code === "unrecognized_keys") {
     return issue.keys.map((key) => {
       const node = keyNode(doc, [...path, key]) ?? nearestNode(doc, path);

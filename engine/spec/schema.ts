@@ -17,6 +17,10 @@ import { parseTicks, ticksFromDate } from "../types.ts";
 import type { Ticks } from "../types.ts";
 import { cronProblem } from "./cron.ts";
 import { duration } from "./duration.ts";
+import { aggregation, assets, table } from "./storage.ts";
+import type { StorageModel } from "./storage.ts";
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Where a plugin section sits in a spec, for messages naming the known plugins. */
 export interface PluginSectionInfo {
@@ -166,11 +170,66 @@ export function specSchema(plugins: readonly PluginDefinition[]) {
         "How long a discovered tag list is cached",
       ),
     }).prefault({}).describe("Incremental sync"),
-    tables: notSupported("declaring tables comes with the ClickHouse sink"),
-    aggregations: notSupported("declaring aggregations comes with the ClickHouse sink"),
+    tables: z.record(z.string().regex(IDENT, "use letters, digits and _ only"), table).default({})
+      .describe("Tables the sink creates and keeps"),
+    aggregations: z.record(z.string().regex(IDENT, "use letters, digits and _ only"), aggregation)
+      .default({})
+      .describe("Per-tag time-bucket aggregates, kept by the store"),
+    assets: assets.optional().describe("The asset model: where each tag sits in the plant"),
     api: notSupported("the REST routes are not built"),
-  });
+  }).superRefine(checkStorageReferences);
   return { schema, sections };
 }
 
 export type Spec = z.output<ReturnType<typeof specSchema>["schema"]>;
+
+/** Names used across the storage model must exist: source tables, key columns, the asset model. */
+function checkStorageReferences(spec: StorageModel, ctx: z.core.$RefinementCtx) {
+  const issue = (path: (string | number)[], message: string) =>
+    ctx.addIssue({ code: "custom", path, message });
+  const names = Object.keys(spec.tables);
+  for (const [name, t] of Object.entries(spec.tables)) {
+    const columns = Object.keys(t.columns);
+    t.order_by.forEach((c, i) => {
+      if (!columns.includes(c)) {
+        issue(["tables", name, "order_by", i], `column "${c}" is not declared in this table`);
+      }
+    });
+    if (t.ttl && !columns.includes(t.ttl.column)) {
+      issue(
+        ["tables", name, "ttl", "column"],
+        `column "${t.ttl.column}" is not declared in this table`,
+      );
+    }
+    if (t.from !== "readings" && !names.includes(t.from)) {
+      issue(
+        ["tables", name, "from"],
+        `unknown table "${t.from}"; declared tables: ${names.join(", ")}`,
+      );
+    }
+    if ("join" in t && t.join === "assets" && !spec.assets) {
+      issue(
+        ["tables", name, "join"],
+        "joins the asset model, but the spec declares no assets section",
+      );
+    }
+  }
+  for (const [name, a] of Object.entries(spec.aggregations)) {
+    const source = spec.tables[a.from];
+    if (!source) {
+      issue(
+        ["aggregations", name, "from"],
+        `unknown table "${a.from}"; declared tables: ${names.join(", ")}`,
+      );
+      continue;
+    }
+    for (const key of ["tag_column", "time_column"] as const) {
+      if (!(a[key] in source.columns)) {
+        issue(["aggregations", name, key], `table ${a.from} has no column "${a[key]}"`);
+      }
+    }
+  }
+  if (names.length > 0 && !Object.values(spec.tables).some((t) => t.from === "readings")) {
+    issue(["tables"], "no table receives the readings: declare one with `from: readings`");
+  }
+}

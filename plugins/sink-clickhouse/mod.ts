@@ -2,61 +2,92 @@
  * ClickHouse as the sink, through its HTTP interface (npm:@clickhouse/client) only, so a
  * server, a cluster, ClickHouse Cloud and the embedded store are all one code path.
  *
- * Built so far: the client and a reachability check. Tables, inserts, state and queries come
- * with the ClickHouse sink issue; the embedded store used when no URL is set comes with it too.
+ * With neither `url` nor `host`, the sink starts the embedded store (chDB in a process of its
+ * own, see embedded/) on loopback, supervises it, and stops it on close.
  */
-import { createClient } from "@clickhouse/client";
+import { ClickHouseLogLevel, createClient } from "@clickhouse/client";
 import { definePlugin, PluginError } from "../../engine/mod.ts";
 import type { PluginContext, Sink } from "../../engine/mod.ts";
+import { startEmbedded } from "./embedded/supervisor.ts";
 import { endpointUrl, options } from "./options.ts";
 import type { Options } from "./options.ts";
+import { createSink } from "./sink.ts";
 
 const PLUGIN = "sink-clickhouse";
 
-export function createClickHouseSink(opts: Options, context: PluginContext): Promise<Sink> {
-  const url = endpointUrl(opts);
+export async function createClickHouseSink(opts: Options, context: PluginContext): Promise<Sink> {
+  let url = endpointUrl(opts);
+  let stopEmbedded: (() => Promise<void>) | undefined;
   if (url === undefined) {
-    return Promise.reject(
-      new PluginError(
-        PLUGIN,
-        "sink.clickhouse.url and sink.clickhouse.host are empty (CLICKHOUSE_URL, CLICKHOUSE_HOST) and the embedded ClickHouse store is not built yet",
-        { unavailable: true },
-      ),
+    context.log.warn(
+      "no ClickHouse URL or host configured: starting the EMBEDDED ClickHouse store",
+      {
+        path: opts.embedded.path,
+        port: opts.embedded.port,
+      },
     );
+    try {
+      const store = await startEmbedded({
+        port: opts.embedded.port,
+        path: opts.embedded.path,
+        log: context.log,
+        clock: context.clock,
+      });
+      url = store.url;
+      stopEmbedded = () => store.stop();
+    } catch (e) {
+      throw new PluginError(
+        PLUGIN,
+        `the embedded ClickHouse store did not start: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
   }
   if (opts.password) context.secrets.add(opts.password);
-  const client = createClient({
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new PluginError(PLUGIN, "sink.clickhouse.url is not a valid URL");
+  }
+  if (parsed.password) context.secrets.add(decodeURIComponent(parsed.password));
+  const common = {
     url,
     username: opts.user,
     password: opts.password,
-    database: opts.database,
     request_timeout: opts.request_timeout,
     application: "historian-sync",
+    // Failures surface as PluginErrors and are logged once, by the engine's logger.
+    log: { level: ClickHouseLogLevel.OFF },
+  };
+  const sink = createSink({
+    client: createClient({ ...common, database: opts.database }),
+    root: createClient(common),
+    target: { database: opts.database, cluster: opts.cluster || undefined },
+    address: parsed.host,
+    writeAttempts: opts.write_attempts,
+    log: context.log,
+    clock: context.clock,
+    signal: context.signal,
+    onClose: stopEmbedded,
   });
-  const address = new URL(url).host;
-  return Promise.resolve({
-    async ping() {
-      const result = await client.ping();
-      if (!result.success) {
-        throw new PluginError(
-          PLUGIN,
-          `ClickHouse at ${address} is not reachable: ${result.error.message}`,
-          {
-            cause: result.error,
-            retriable: true,
-            unavailable: true,
-          },
-        );
-      }
-    },
-    close: () => client.close(),
-  });
+  try {
+    await sink.ping();
+  } catch (e) {
+    await sink.close();
+    throw e;
+  }
+  context.log.info("connected to ClickHouse", { address: parsed.host, database: opts.database });
+  return sink;
 }
 
 export default definePlugin({
   kind: "sink",
   name: "clickhouse",
-  description: "ClickHouse over HTTP (npm:@clickhouse/client)",
+  description:
+    "ClickHouse over HTTP (npm:@clickhouse/client); the embedded store when no URL is set",
   options,
   create: createClickHouseSink,
 });

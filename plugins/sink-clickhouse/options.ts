@@ -1,6 +1,6 @@
 /**
  * Options of the ClickHouse sink. `url` wins; otherwise `host`/`port` (the seed's
- * CLICKHOUSE_HOST/PORT); with neither, the embedded store is meant.
+ * CLICKHOUSE_HOST/PORT); with neither, the sink starts the embedded store.
  */
 import { z } from "zod";
 import { duration } from "../../engine/mod.ts";
@@ -23,6 +23,20 @@ export const options = z.strictObject({
   )
     .describe("Database of the pipeline's tables (CLICKHOUSE_DB)"),
   request_timeout: duration().prefault("60s").describe("Timeout of one request"),
+  cluster: z.string().default("").describe(
+    "Cluster name: DDL runs ON CLUSTER and tables use Replicated engines",
+  ),
+  write_attempts: z.int().min(1).max(100).default(8).describe(
+    "Attempts per write step on retriable errors (connection, timeouts, 5xx, too many parts), with backoff",
+  ),
+  embedded: z.strictObject({
+    port: z.int().min(0).max(65535).default(8123).describe(
+      "Loopback port of the embedded store (0: any free port)",
+    ),
+    path: z.string().min(1).default("data/clickhouse").describe(
+      "Where the embedded store keeps its data",
+    ),
+  }).prefault({}).describe("The embedded ClickHouse store, used when url and host are empty"),
 });
 
 export type Options = z.output<typeof options>;

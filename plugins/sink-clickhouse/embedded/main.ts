@@ -10,7 +10,8 @@
 import { openChdb } from "./_chdb.ts";
 import { createHandler } from "./server.ts";
 
-const HELP = `Usage: deno task clickhouse [--port 8123] [--path data/clickhouse] [--user default]
+const HELP =
+  `Usage: deno task clickhouse [--port 8123] [--path data/clickhouse] [--user default] [--exit-with-stdin]
 
 Runs a ClickHouse engine (chDB) behind ClickHouse's HTTP interface on 127.0.0.1.
 CLICKHOUSE_EMBEDDED_PASSWORD, when set, is required from every client.`;
@@ -56,4 +57,11 @@ if (import.meta.main) {
   };
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
+  if (args.includes("--exit-with-stdin")) {
+    // Started by the sink: when the parent goes away (even by SIGKILL), stdin closes; follow it.
+    (async () => {
+      for await (const _ of Deno.stdin.readable) { /* nothing is sent */ }
+      await stop();
+    })();
+  }
 }

@@ -1,0 +1,65 @@
+/**
+ * The asset model: which machine, line and site each tag belongs to. Declared as rules in the
+ * spec; each tag takes the attributes of the first rule its name matches. Rule patterns are
+ * globs (`Hamburg.L1.*`) or /regexes/ whose named groups, like the tag's own metadata
+ * (`{tag}`, `{unit}`, `{description}`, `{type}`), can be used in attribute values.
+ */
+import type { Assets } from "./spec/storage.ts";
+import type { AssetRow, TagInfo } from "./types.ts";
+
+const METADATA = ["tag", "unit", "description", "type"] as const;
+
+/** A compiled rule pattern; throws a RangeError naming the problem. */
+export function compilePattern(pattern: string): RegExp {
+  const re = /^\/(.+)\/([a-z]*)$/.exec(pattern);
+  if (re) {
+    try {
+      return new RegExp(re[1]!, re[2]!.replace(/[gy]/g, ""));
+    } catch (e) {
+      throw new RangeError(`invalid regular expression ${pattern}: ${(e as Error).message}`);
+    }
+  }
+  const source = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(
+    /\?/g,
+    ".",
+  );
+  return new RegExp(`^${source}$`);
+}
+
+/** Placeholders in `value` that neither the pattern's groups nor the tag metadata provide. */
+export function unknownPlaceholders(pattern: RegExp, value: string): string[] {
+  const groups = Object.keys(new RegExp(`${pattern.source}|`).exec("")?.groups ?? {});
+  const known = new Set<string>([...groups, ...METADATA]);
+  return [...value.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!).filter((n) =>
+    !known.has(n)
+  );
+}
+
+/** Asset rows for the tags some rule matches; tags no rule matches are left out. */
+export function resolveAssets(assets: Assets, tags: readonly TagInfo[]): AssetRow[] {
+  const rules = assets.rules.map((r) => ({ pattern: compilePattern(r.tags), set: r.set }));
+  const rows: AssetRow[] = [];
+  for (const tag of tags) {
+    for (const rule of rules) {
+      const m = rule.pattern.exec(tag.name);
+      if (!m) continue;
+      const vars: Record<string, string> = {
+        tag: tag.name,
+        unit: tag.unit ?? "",
+        description: tag.description ?? "",
+        type: tag.type,
+        ...m.groups,
+      };
+      const row: AssetRow = { tag: tag.name };
+      for (const column of assets.columns) {
+        row[column] = (rule.set[column] ?? "").replace(
+          /\{([A-Za-z_][A-Za-z0-9_]*)\}/g,
+          (_, n) => vars[n] ?? "",
+        );
+      }
+      rows.push(row);
+      break;
+    }
+  }
+  return rows;
+}

@@ -1,0 +1,140 @@
+/**
+ * The storage model a spec declares: tables, aggregations and the asset model. The engine
+ * validates their shape and hands them to the sink, which turns them into DDL; nothing here
+ * knows SQL beyond carrying the sink's expressions and types as text.
+ *
+ * - A table `from: readings` receives the source's readings; each column says which part of a
+ *   reading it holds (`value: time`, `value: fields.wwVersion`, …).
+ * - A table `from: <table>` is derived from another table by the store itself (a materialized
+ *   view), optionally joined with the asset model (`join: assets`); its columns are expressions.
+ * - An aggregation groups a table's rows per tag and time bucket; the store recomputes the
+ *   buckets a write touched, so retries, replays and revised points never double count.
+ */
+import { z } from "zod";
+import { compilePattern, unknownPlaceholders } from "../assets.ts";
+import { duration } from "./duration.ts";
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const ident = z.string().regex(IDENT, "use letters, digits and _ only, not starting with a digit");
+
+/** What a column of a `from: readings` table holds. */
+export const READING_PARTS = [
+  "tag",
+  "time",
+  "value",
+  "text",
+  "quality",
+  "quality_detail",
+  "opc_quality",
+  "ingested_at",
+] as const;
+export type ReadingPart = typeof READING_PARTS[number];
+
+const readingValue = z.string().refine(
+  (v) =>
+    (READING_PARTS as readonly string[]).includes(v) || /^fields\.[A-Za-z_][A-Za-z0-9_]*$/.test(v),
+  {
+    message: `expected one of ${
+      READING_PARTS.join(", ")
+    }, or fields.<name> for a field the source provides`,
+  },
+);
+
+const ttl = z.strictObject({
+  column: ident.describe("Time column the retention counts from"),
+  keep: duration({ min: 86_400_000 }).describe('How long rows are kept, e.g. "90d" or "2y"'),
+}).describe("Retention: rows older than `keep` are deleted by the store");
+
+const storageSettings = z.record(ident, z.union([z.string(), z.number(), z.boolean()]))
+  .describe("Store-specific table settings");
+
+const columnType = z.string().min(1).describe(
+  'Column type in the store\'s terms, e.g. "Nullable(Float64)"',
+);
+
+export const readingsTable = z.strictObject({
+  from: z.literal("readings"),
+  description: z.string().optional(),
+  columns: z.record(
+    ident,
+    z.strictObject({
+      type: columnType,
+      value: readingValue.describe("The part of a reading this column holds"),
+    }),
+  ).refine((c) => Object.keys(c).length > 0, "must declare at least one column"),
+  engine: z.string().min(1).default("MergeTree").describe(
+    "Table engine, e.g. ReplacingMergeTree(IngestedAt)",
+  ),
+  order_by: z.array(ident).min(1).describe("Sorting key columns"),
+  partition_by: z.string().optional().describe("Partition expression, e.g. toYYYYMM(DateTime)"),
+  ttl: ttl.optional(),
+  settings: storageSettings.optional(),
+});
+
+export const derivedTable = z.strictObject({
+  from: ident.describe("The table this one is derived from"),
+  join: z.literal("assets").optional().describe("Join each row with the asset model on its tag"),
+  description: z.string().optional(),
+  columns: z.record(
+    ident,
+    z.strictObject({ type: columnType, expr: z.string().min(1).describe("SQL expression") }),
+  )
+    .refine((c) => Object.keys(c).length > 0, "must declare at least one column"),
+  engine: z.string().min(1).default("MergeTree"),
+  order_by: z.array(ident).min(1),
+  partition_by: z.string().optional(),
+  ttl: ttl.optional(),
+  settings: storageSettings.optional(),
+});
+
+export const table = z.union([readingsTable, derivedTable]);
+
+export const aggregation = z.strictObject({
+  from: ident.describe("The table aggregated"),
+  description: z.string().optional(),
+  tag_column: ident.describe(
+    "Tag column of the source table, kept as the aggregation's tag column",
+  ),
+  time_column: ident.describe("Time column of the source table"),
+  bucket: duration({ min: 1_000 }).describe('Bucket width, e.g. "1m"'),
+  bucket_column: ident.describe("Name of the bucket start column"),
+  columns: z.record(ident, z.strictObject({ type: columnType, expr: z.string().min(1) }))
+    .refine((c) => Object.keys(c).length > 0, "must declare at least one column"),
+  ttl: duration({ min: 86_400_000 }).optional().describe("Retention counted from the bucket start"),
+  settings: storageSettings.optional(),
+});
+
+/** One asset-model rule: tags matching `tags` get these attributes. */
+export const assetRule = z.strictObject({
+  tags: z.string().min(1).describe(
+    'Glob ("Line1.*") or /regex/ with named groups usable as {name} in values',
+  ),
+  set: z.record(ident, z.string()).describe(
+    "Attributes, e.g. { machine: Press01, sensor_type: '{sensor}' }",
+  ),
+});
+
+export const assets = z.strictObject({
+  columns: z.array(ident).min(1).describe("Attribute columns of the asset model, in order"),
+  rules: z.array(assetRule).describe(
+    "First matching rule wins; unmatched tags are not in the model",
+  ),
+});
+
+export type ReadingsTable = z.output<typeof readingsTable>;
+export type DerivedTable = z.output<typeof derivedTable>;
+export type Table = z.output<typeof table>;
+export type Aggregation = z.output<typeof aggregation>;
+export type Assets = z.output<typeof assets>;
+
+/** True for a table fed by the source's readings; false for a table derived from another. */
+export function isReadingsTable(table: Table): table is ReadingsTable {
+  return table.from === "readings";
+}
+
+/** The whole storage model: what the sink creates and keeps. */
+export interface StorageModel {
+  tables: Record<string, Table>;
+  aggregations: Record<string, Aggregation>;
+  assets?: Assets;
+}

@@ -1,0 +1,290 @@
+/**
+ * ClickHouse DDL for a storage model: tables, materialized views for derived tables, tables
+ * for aggregations, the asset-model table and the pipeline-state tables. Every statement is
+ * `IF NOT EXISTS`, so preparing twice changes nothing; `driftOf()` compares what exists with
+ * what the spec declares, using ClickHouse's own canonical forms (a scratch copy of the
+ * declared table is created and read back), so formatting differences are not drift.
+ */
+import { isReadingsTable } from "../../engine/mod.ts";
+import type {
+  Aggregation,
+  DerivedTable,
+  ReadingsTable,
+  StorageModel,
+  Table,
+} from "../../engine/mod.ts";
+
+export const q = (name: string) => `\`${name.replace(/[`\\]/g, "\\$&")}\``;
+
+/** Where DDL goes and how engines are adapted to it. */
+export interface Target {
+  database: string;
+  /** With a cluster: ON CLUSTER DDL and Replicated engines. */
+  cluster?: string;
+}
+
+const MERGE_TREE_FAMILY =
+  /^(Replacing|Summing|Aggregating|Collapsing|VersionedCollapsing|Graphite)?MergeTree\b/;
+/** Engines whose FINAL collapses duplicates; reads that must not see them use FINAL. */
+export const supportsFinal = (engine: string) =>
+  /(Replacing|Summing|Aggregating|Collapsing|Graphite)MergeTree/.test(engine);
+
+export function assetsTable(pipeline: string) {
+  return `${pipeline}_assets`;
+}
+
+export const STATE_TABLES = {
+  watermarks: "_pipeline_watermarks",
+  units: "_pipeline_units",
+  runs: "_pipeline_runs",
+} as const;
+
+function onCluster(t: Target) {
+  return t.cluster ? ` ON CLUSTER ${q(t.cluster)}` : "";
+}
+
+function engineFor(engine: string, t: Target): string {
+  if (t.cluster && MERGE_TREE_FAMILY.test(engine)) return `Replicated${engine}`;
+  return engine;
+}
+
+function settingsFor(engine: string, declared: Record<string, unknown> | undefined, t: Target) {
+  const settings: Record<string, unknown> = { ...declared };
+  // Without replication, ClickHouse deduplicates retried inserts only inside this window.
+  if (
+    !t.cluster && MERGE_TREE_FAMILY.test(engine) &&
+    !("non_replicated_deduplication_window" in settings)
+  ) {
+    settings.non_replicated_deduplication_window = 10_000;
+  }
+  const parts = Object.entries(settings).map(([k, v]) =>
+    `${k} = ${
+      typeof v === "string" ? `'${v.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'` : Number(v)
+    }`
+  );
+  return parts.length ? ` SETTINGS ${parts.join(", ")}` : "";
+}
+
+function ttlClause(ttl: { column: string; keep: number } | undefined) {
+  if (!ttl) return "";
+  const days = ttl.keep / 86_400_000;
+  return Number.isInteger(days)
+    ? ` TTL ${q(ttl.column)} + INTERVAL ${days} DAY`
+    : ` TTL ${q(ttl.column)} + INTERVAL ${Math.round(ttl.keep / 1000)} SECOND`;
+}
+
+export interface TableShape {
+  columns: [string, string, string?][]; // name, type, DEFAULT expression
+  engine: string;
+  orderBy: string[];
+  partitionBy?: string;
+  ttl?: { column: string; keep: number };
+  settings?: Record<string, unknown>;
+}
+
+export function createTable(t: Target, name: string, shape: TableShape): string {
+  const columns = shape.columns.map(([c, type, def]) =>
+    `${q(c)} ${type}${def ? ` DEFAULT ${def}` : ""}`
+  );
+  return `CREATE TABLE IF NOT EXISTS ${q(t.database)}.${q(name)}${onCluster(t)} (${
+    columns.join(", ")
+  })` +
+    ` ENGINE = ${engineFor(shape.engine, t)}` +
+    (shape.partitionBy ? ` PARTITION BY ${shape.partitionBy}` : "") +
+    ` ORDER BY (${shape.orderBy.map(q).join(", ")})` +
+    ttlClause(shape.ttl) +
+    settingsFor(shape.engine, shape.settings, t);
+}
+
+/** The columns a readings table fills from readings; `ingested_at` is left to the store's clock. */
+export function readingsShape(table: ReadingsTable): TableShape {
+  return {
+    columns: Object.entries(table.columns).map(([name, c]) =>
+      c.value === "ingested_at" ? [name, c.type, "now64(3)"] : [name, c.type]
+    ),
+    engine: table.engine,
+    orderBy: table.order_by,
+    partitionBy: table.partition_by,
+    ttl: table.ttl,
+    settings: table.settings,
+  };
+}
+
+function derivedShape(table: DerivedTable): TableShape {
+  return {
+    columns: Object.entries(table.columns).map(([name, c]) => [name, c.type]),
+    engine: table.engine,
+    orderBy: table.order_by,
+    partitionBy: table.partition_by,
+    ttl: table.ttl,
+    settings: table.settings,
+  };
+}
+
+export const COMPUTED_AT = "_computed_at";
+
+function aggregationShape(agg: Aggregation, source: Table): TableShape {
+  return {
+    columns: [
+      [agg.tag_column, source.columns[agg.tag_column]!.type],
+      [agg.bucket_column, "DateTime('UTC')"],
+      ...Object.entries(agg.columns).map(([name, c]) => [name, c.type] as [string, string]),
+      [COMPUTED_AT, "DateTime64(3, 'UTC')"],
+    ],
+    engine: `ReplacingMergeTree(${q(COMPUTED_AT)})`,
+    orderBy: [agg.tag_column, agg.bucket_column],
+    partitionBy: `toYYYYMM(${q(agg.bucket_column)})`,
+    ttl: agg.ttl ? { column: agg.bucket_column, keep: agg.ttl } : undefined,
+    settings: agg.settings,
+  };
+}
+
+/** The tag column of a readings table (the one holding `value: tag`). */
+export function tagColumnOf(table: ReadingsTable): string | undefined {
+  return Object.entries(table.columns).find(([, c]) => c.value === "tag")?.[0];
+}
+
+export function timeColumnOf(table: ReadingsTable): string | undefined {
+  return Object.entries(table.columns).find(([, c]) => c.value === "time")?.[0];
+}
+
+/**
+ * The SELECT of a derived table's materialized view. Expressions are computed in an inner
+ * query under neutral names, so a column named like a source column cannot shadow it.
+ */
+export function derivedSelect(
+  t: Target,
+  pipeline: string,
+  table: DerivedTable,
+  model: StorageModel,
+): string {
+  const source = model.tables[table.from]!;
+  const exprs = Object.values(table.columns).map((c, i) => `${c.expr} AS __c${i}`);
+  let from = `${q(t.database)}.${q(table.from)} AS r`;
+  if (table.join === "assets") {
+    const tag = isReadingsTable(source) ? tagColumnOf(source) : undefined;
+    if (!tag) throw new Error(`table ${table.from} has no tag column to join the asset model on`);
+    from += ` INNER JOIN (SELECT * FROM ${q(t.database)}.${
+      q(assetsTable(pipeline))
+    } FINAL) AS a ON a.tag = r.${q(tag)}`;
+  }
+  const outer = Object.keys(table.columns).map((name, i) => `__c${i} AS ${q(name)}`);
+  return `SELECT ${outer.join(", ")} FROM (SELECT ${exprs.join(", ")} FROM ${from})`;
+}
+
+/** One DDL statement, with what drift detection needs to compare it with what exists. */
+export interface Ddl {
+  name: string;
+  kind: "database" | "table" | "view";
+  sql: string;
+  /** For tables: the same definition under another name, without cluster (a scratch copy). */
+  shape?: TableShape;
+  /** For views: the SELECT they run. */
+  select?: string;
+}
+
+function tableDdl(t: Target, name: string, shape: TableShape): Ddl {
+  return { name, kind: "table", sql: createTable(t, name, shape), shape };
+}
+
+/** Every DDL statement of a model, in dependency order. */
+export function modelDdl(t: Target, pipeline: string, model: StorageModel): Ddl[] {
+  const out: Ddl[] = [];
+  out.push({
+    name: t.database,
+    kind: "database",
+    sql: `CREATE DATABASE IF NOT EXISTS ${q(t.database)}${onCluster(t)}`,
+  });
+  out.push(...stateDdl(t));
+  if (model.assets) {
+    const columns: [string, string][] = [
+      ["tag", "String"],
+      ...model.assets.columns.map((c) => [c, "String"] as [string, string]),
+    ];
+    out.push(tableDdl(t, assetsTable(pipeline), {
+      columns: [...columns, ["_version", "DateTime64(3, 'UTC')", "now64(3)"]],
+      engine: "ReplacingMergeTree(_version)",
+      orderBy: ["tag"],
+    }));
+  }
+  const ordered = orderTables(model);
+  for (const [name, table] of ordered) {
+    out.push(
+      tableDdl(t, name, isReadingsTable(table) ? readingsShape(table) : derivedShape(table)),
+    );
+  }
+  for (const [name, table] of ordered) {
+    if (isReadingsTable(table)) continue;
+    const select = derivedSelect(t, pipeline, table, model);
+    out.push({
+      name: `${name}__mv`,
+      kind: "view",
+      sql: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${q(t.database)}.${q(`${name}__mv`)}${
+        onCluster(t)
+      } TO ${q(t.database)}.${q(name)} AS ${select}`,
+      select,
+    });
+  }
+  for (const [name, agg] of Object.entries(model.aggregations)) {
+    out.push(tableDdl(t, name, aggregationShape(agg, model.tables[agg.from]!)));
+  }
+  return out;
+}
+
+/** Tables with their sources first, so a materialized view never points at a missing table. */
+function orderTables(model: StorageModel): [string, Table][] {
+  const done = new Set<string>();
+  const out: [string, Table][] = [];
+  const visit = (name: string, seen: string[]) => {
+    if (done.has(name)) return;
+    if (seen.includes(name)) {
+      throw new Error(`tables derive from each other in a cycle: ${[...seen, name].join(" → ")}`);
+    }
+    const table = model.tables[name]!;
+    if (!isReadingsTable(table)) visit(table.from, [...seen, name]);
+    done.add(name);
+    out.push([name, table]);
+  };
+  for (const name of Object.keys(model.tables)) visit(name, []);
+  return out;
+}
+
+export function stateDdl(t: Target): Ddl[] {
+  return [
+    tableDdl(t, STATE_TABLES.watermarks, {
+      columns: [
+        ["pipeline", "LowCardinality(String)"],
+        ["tag", "String"],
+        ["watermark", "DateTime64(7, 'UTC')"],
+        ["updated_at", "DateTime64(6, 'UTC')", "now64(6)"],
+      ],
+      engine: "ReplacingMergeTree(updated_at)",
+      orderBy: ["pipeline", "tag"],
+    }),
+    tableDdl(t, STATE_TABLES.units, {
+      columns: [
+        ["pipeline", "LowCardinality(String)"],
+        ["unit", "String"],
+        ["rows", "UInt64"],
+        ["finished_at", "DateTime64(3, 'UTC')", "now64(3)"],
+      ],
+      engine: "ReplacingMergeTree(finished_at)",
+      orderBy: ["pipeline", "unit"],
+    }),
+    tableDdl(t, STATE_TABLES.runs, {
+      columns: [
+        ["pipeline", "LowCardinality(String)"],
+        ["id", "String"],
+        ["kind", "LowCardinality(String)"],
+        ["started", "DateTime64(3, 'UTC')"],
+        ["finished", "DateTime64(3, 'UTC')"],
+        ["rows", "UInt64"],
+        ["status", "LowCardinality(String)"],
+        ["error", "String"],
+      ],
+      engine: "MergeTree",
+      orderBy: ["pipeline", "started"],
+      ttl: { column: "started", keep: 90 * 86_400_000 },
+    }),
+  ];
+}

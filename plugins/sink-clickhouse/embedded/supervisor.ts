@@ -1,0 +1,141 @@
+/**
+ * Runs the embedded store as a child process and keeps it running: restarted with backoff
+ * when it dies, stopped with SIGTERM on close. The child exits by itself when its stdin closes,
+ * so a parent killed with SIGKILL leaves no orphan holding the data directory.
+ */
+import type { Clock, Logger } from "../../../engine/mod.ts";
+
+export interface EmbeddedStore {
+  url: string;
+  /** How many times the child was started (1 + restarts). */
+  starts(): number;
+  stop(): Promise<void>;
+}
+
+const ENTRY = new URL("./main.ts", import.meta.url).pathname;
+
+export async function startEmbedded(
+  options: { port: number; path: string; log: Logger; clock: Clock; startTimeoutMs?: number },
+): Promise<EmbeddedStore> {
+  const { log, clock } = options;
+  let port = options.port;
+  let child: Deno.ChildProcess | undefined;
+  let stopping = false;
+  let starts = 0;
+
+  async function spawn(): Promise<void> {
+    starts++;
+    const proc = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        ENTRY,
+        "--port",
+        String(port),
+        "--path",
+        options.path,
+        "--exit-with-stdin",
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    child = proc;
+    const lines = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    const ready = (async () => {
+      while (true) {
+        const { value, done } = await lines.read();
+        if (done) {
+          throw new Error(
+            `the embedded store exited before it was ready: ${seen.trim() || "no output"}`,
+          );
+        }
+        seen += value;
+        const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(seen);
+        if (m) return Number(m[1]);
+      }
+    })();
+    const errors = drain(proc.stderr);
+    const timeout = options.startTimeoutMs ?? 120_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      port = await Promise.race([
+        ready,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`the embedded store did not start within ${timeout} ms`)),
+            timeout,
+          );
+        }),
+      ]);
+    } catch (e) {
+      try {
+        proc.kill("SIGKILL");
+      } catch { /* gone */ }
+      await proc.status;
+      throw new Error(`${(e as Error).message}\n${(await errors()).trim()}`.trim());
+    } finally {
+      clearTimeout(timer);
+    }
+    lines.releaseLock();
+    proc.stdout.cancel().catch(() => {});
+    log.info("embedded ClickHouse store running", {
+      url: `http://127.0.0.1:${port}`,
+      path: options.path,
+      pid: proc.pid,
+    });
+    proc.status.then((status) => {
+      if (stopping || child !== proc) return;
+      log.warn("embedded ClickHouse store exited; restarting", {
+        code: status.code,
+        signal: status.signal,
+      });
+      restart(1);
+    });
+  }
+
+  async function restart(attempt: number) {
+    if (stopping) return;
+    const delay = Math.min(30_000, 500 * 2 ** (attempt - 1));
+    await clock.sleep(delay).catch(() => {});
+    if (stopping) return;
+    try {
+      await spawn();
+    } catch (e) {
+      log.error("embedded ClickHouse store failed to restart", {
+        error: (e as Error).message,
+        attempt,
+      });
+      restart(attempt + 1);
+    }
+  }
+
+  await spawn();
+  return {
+    get url() {
+      return `http://127.0.0.1:${port}`;
+    },
+    starts: () => starts,
+    async stop() {
+      stopping = true;
+      if (!child) return;
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await child.status;
+    },
+  };
+}
+
+/** Collects a stream in the background; the returned function gives what arrived so far. */
+function drain(stream: ReadableStream<Uint8Array>): () => Promise<string> {
+  let text = "";
+  const done = stream.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (chunk) => void (text += chunk) }),
+  ).catch(() => {});
+  return async () => {
+    await Promise.race([done, new Promise((r) => setTimeout(r, 100))]);
+    return text.slice(-2000);
+  };
+}

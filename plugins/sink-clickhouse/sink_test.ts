@@ -1,0 +1,508 @@
+/**
+ * The ClickHouse sink against the real engine: the embedded store over HTTP, through the same
+ * client the product uses. Configured through the shipped spec, the way users configure it.
+ */
+import assert from "node:assert/strict";
+import { createClient } from "@clickhouse/client";
+import { resolveAssets } from "../../engine/assets.ts";
+import { PluginError } from "../../engine/errors.ts";
+import { createLogger } from "../../engine/log.ts";
+import { systemClock } from "../../engine/plugin.ts";
+import type { Sink } from "../../engine/plugin.ts";
+import { loadSpec } from "../../engine/spec/load.ts";
+import type { LoadedSpec } from "../../engine/spec/load.ts";
+import { parseTicks } from "../../engine/types.ts";
+import type { Reading, ReadingBatch, TagInfo } from "../../engine/types.ts";
+import { plugins } from "../registry.ts";
+import { startTestStore, testDatabase } from "../../tests/_clickhouse.ts";
+import type { TestStore } from "../../tests/_clickhouse.ts";
+import { startFaultyProxy } from "../../tests/_faulty_proxy.ts";
+import clickhouse from "./mod.ts";
+
+const TAGS: TagInfo[] = [
+  { name: "Hamburg.L1.Press01.Temperature", type: "analog", unit: "°C" },
+  { name: "Hamburg.L1.Press01.Running", type: "discrete" },
+  { name: "Hamburg.L2.Oven02.Recipe", type: "string" },
+  { name: "Unplaced 'tag' \\ with quotes", type: "analog", unit: "bar" },
+];
+
+const FIELDS = { wwRetrievalMode: "FULL", wwVersion: "LATEST", wwTimeZone: "UTC", wwTagKey: 7 };
+
+/** `n` readings per tag from `start`, 1 s apart plus a sub-millisecond offset; every 10th is a gap. */
+function readings(n: number, start = "2026-11-01T00:00:00Z", offset = 0): Reading[] {
+  const t0 = parseTicks(start);
+  const out: Reading[] = [];
+  for (let i = offset; i < offset + n; i++) {
+    for (const [k, tag] of TAGS.entries()) {
+      const gap = i % 10 === 9;
+      out.push({
+        tag: tag.name,
+        time: t0 + BigInt(i) * 10_000_000n + 1_234n + BigInt(k),
+        value: gap || tag.type === "string"
+          ? null
+          : tag.type === "discrete"
+          ? i % 2
+          : Math.sin(i / 7) * 100 + 0.1,
+        text: tag.type === "string" && !gap ? `recipe "${i % 3}"\t'x'` : null,
+        quality: gap ? 1 : 0,
+        qualityDetail: gap ? 249 : 192,
+        opcQuality: gap ? 0 : 192,
+      });
+    }
+  }
+  return out;
+}
+
+async function specFor(url: string, database: string): Promise<LoadedSpec> {
+  const env: Record<string, string> = {
+    CLICKHOUSE_URL: url,
+    CLICKHOUSE_DB: database,
+    WONDERWARE_HOST: "unused",
+  };
+  return await loadSpec("pipelines/wonderware.yaml", { plugins, env: (n) => env[n] });
+}
+
+async function openSink(url: string, database: string, lines: string[] = []) {
+  const loaded = await specFor(url, database);
+  const stop = new AbortController();
+  const sink = await clickhouse.create(loaded.plugins.sink.options as never, {
+    log: createLogger({ format: "json", write: (l) => lines.push(l) }),
+    signal: stop.signal,
+    clock: systemClock,
+    secrets: new Set(),
+    dataDir: "/nonexistent",
+  });
+  const { tables, aggregations, assets } = loaded.spec;
+  const model = { tables, aggregations, assets };
+  return { sink, model, spec: loaded.spec, close: () => sink.close() };
+}
+
+async function prepared(url: string, database: string) {
+  const s = await openSink(url, database);
+  await s.sink.prepare(s.model, s.spec.name);
+  await s.sink.setAssets(resolveAssets(s.spec.assets!, TAGS));
+  return s;
+}
+
+function count(sink: Sink, sql: string) {
+  return sink.query<{ n: string }>(sql).then((r) => Number(r[0]!.n));
+}
+
+/** Aggregates as stored vs recomputed from scratch over the deduplicated raw rows. */
+async function assertAggregatesMatchRaw(sink: Sink) {
+  const cols =
+    "TagName, minute, first_value, avg_value, min_value, max_value, count, avg_quality, min_quality";
+  const stored = await sink.query(
+    `SELECT ${cols} FROM WonderwareHistoryAggregated FINAL ORDER BY TagName, minute`,
+  );
+  const recomputed = await sink.query(
+    `SELECT TagName, toStartOfMinute(DateTime) AS minute, argMinIf(Value, DateTime, Value IS NOT NULL) AS first_value,
+       avg(Value) AS avg_value, min(Value) AS min_value, max(Value) AS max_value, count() AS count,
+       avg(Quality) AS avg_quality, min(Quality) AS min_quality
+     FROM WonderwareHistory FINAL GROUP BY TagName, minute ORDER BY TagName, minute`,
+  );
+  assert.ok(stored.length > 0);
+  assert.deepEqual(stored, recomputed);
+}
+
+let store: TestStore;
+
+Deno.test({
+  name: "sink-clickhouse against the embedded store",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    store = await startTestStore();
+    try {
+      await t.step(
+        "prepare() creates the declared tables with their engines, keys, partitions and TTL",
+        async () => {
+          const db = testDatabase();
+          const { sink, close } = await prepared(store.url, db);
+          try {
+            const tables = await sink.query<Record<string, string>>(
+              `SELECT name, engine, sorting_key, partition_key, engine_full FROM system.tables
+             WHERE database = {db:String} ORDER BY name`,
+              { db },
+            );
+            const byName = Object.fromEntries(tables.map((t) => [t.name, t]));
+            assert.deepEqual(Object.keys(byName).sort(), [
+              "MachineData",
+              "MachineData__mv",
+              "WonderwareHistory",
+              "WonderwareHistoryAggregated",
+              "_pipeline_runs",
+              "_pipeline_units",
+              "_pipeline_watermarks",
+              "wonderware_assets",
+            ]);
+            const raw = byName.WonderwareHistory!;
+            assert.equal(raw.engine, "ReplacingMergeTree");
+            assert.equal(raw.sorting_key, "TagName, DateTime");
+            assert.equal(raw.partition_key, "toYYYYMM(DateTime)");
+            assert.match(raw.engine_full!, /TTL DateTime \+ toIntervalDay\(90\)/);
+            assert.match(raw.engine_full!, /non_replicated_deduplication_window = 10000/);
+            const agg = byName.WonderwareHistoryAggregated!;
+            assert.equal(agg.engine, "ReplacingMergeTree");
+            assert.equal(agg.sorting_key, "TagName, minute");
+            assert.match(agg.engine_full!, /TTL minute \+ toIntervalDay\(730\)/);
+            const md = byName.MachineData!;
+            assert.equal(md.sorting_key, "machine, sensor_type, timestamp, tag");
+            assert.equal(md.partition_key, "toYYYYMM(timestamp)");
+            assert.equal(byName.MachineData__mv!.engine, "MaterializedView");
+            const columns = await sink.query<{ name: string; type: string }>(
+              `SELECT name, type FROM system.columns WHERE database = {db:String} AND table = 'WonderwareHistory'
+             ORDER BY position`,
+              { db },
+            );
+            assert.equal(columns.length, 34, "33 History columns and IngestedAt");
+            assert.deepEqual(columns[0], { name: "DateTime", type: "DateTime64(7, 'UTC')" });
+            assert.deepEqual(columns[2], { name: "Value", type: "Nullable(Float64)" });
+          } finally {
+            await close();
+          }
+        },
+      );
+
+      await t.step(
+        "prepare() a second time changes nothing and leaves no scratch tables",
+        async () => {
+          const db = testDatabase();
+          const first = await prepared(store.url, db);
+          const before = await first.sink.query(
+            "SELECT name, create_table_query FROM system.tables WHERE database = {db:String} ORDER BY name",
+            { db },
+          );
+          await first.close();
+          const second = await prepared(store.url, db);
+          const after = await second.sink.query(
+            "SELECT name, create_table_query FROM system.tables WHERE database = {db:String} ORDER BY name",
+            { db },
+          );
+          await second.close();
+          assert.deepEqual(after, before);
+        },
+      );
+
+      await t.step(
+        "a table that exists with another definition is reported, not changed",
+        async () => {
+          const db = testDatabase();
+          const admin = createClient({ url: store.url });
+          await admin.command({ query: `CREATE DATABASE ${db}` });
+          await admin.command({
+            query:
+              `CREATE TABLE ${db}.WonderwareHistory (DateTime DateTime64(3, 'UTC'), TagName String, Value Float64)
+                  ENGINE = MergeTree ORDER BY TagName`,
+          });
+          const { sink, model, spec, close } = await openSink(store.url, db);
+          try {
+            const error = await sink.prepare(model, spec.name).then(() => undefined, (e) => e);
+            assert.ok(error instanceof PluginError);
+            assert.ok(!error.retriable);
+            const text = error.message;
+            assert.match(
+              text,
+              new RegExp(
+                `^sink-clickhouse: tables in ${db} differ from the spec; nothing was changed`,
+              ),
+            );
+            assert.match(
+              text,
+              /WonderwareHistory: column DateTime is DateTime64\(3, 'UTC'\), the spec says DateTime64\(7, 'UTC'\)/,
+            );
+            assert.match(
+              text,
+              /WonderwareHistory: column Value is Float64, the spec says Nullable\(Float64\)/,
+            );
+            assert.match(text, /WonderwareHistory: column vValue is missing/);
+            assert.match(
+              text,
+              /WonderwareHistory: engine, keys, TTL or settings are\n {4}MergeTree ORDER BY TagName/,
+            );
+            const still = await sink.query<{ n: string }>(
+              `SELECT count() AS n FROM system.columns WHERE database = {db:String} AND table = 'WonderwareHistory'`,
+              { db },
+            );
+            assert.equal(Number(still[0]!.n), 3);
+            const created = await sink.query(
+              `SELECT name FROM system.tables WHERE database = {db:String}`,
+              { db },
+            );
+            assert.deepEqual(
+              created,
+              [{ name: "WonderwareHistory" }],
+              "nothing else was created either",
+            );
+          } finally {
+            await close();
+            await admin.close();
+          }
+        },
+      );
+
+      await t.step(
+        "the same batch written 3 times, its responses lost after storing, is stored once",
+        async () => {
+          const db = testDatabase();
+          const proxy = startFaultyProxy(store.url);
+          const lines: string[] = [];
+          const { sink, model, spec, close } = await openSink(proxy.url, db, lines);
+          try {
+            await sink.prepare(model, spec.name);
+            await sink.setAssets(resolveAssets(spec.assets!, TAGS));
+            const batch: ReadingBatch = { readings: readings(300), fields: FIELDS };
+            proxy.loseResponses(
+              2,
+              (u) => (u.searchParams.get("query") ?? "").startsWith("INSERT INTO"),
+            );
+            const first = await sink.write(batch);
+            assert.equal(
+              proxy.lost(),
+              2,
+              "two stored inserts lost their responses and were retried",
+            );
+            assert.deepEqual(first, { written: 1200, skipped: 0 });
+            assert.ok(lines.some((l) => l.includes('"msg":"retrying"')));
+            for (let i = 0; i < 2; i++) {
+              assert.deepEqual(await sink.write(batch), { written: 0, skipped: 1200 });
+            }
+            assert.equal(await count(sink, "SELECT count() AS n FROM WonderwareHistory"), 1200);
+            assert.equal(
+              await count(sink, "SELECT count() AS n FROM WonderwareHistory FINAL"),
+              1200,
+            );
+            assert.equal(
+              await count(sink, "SELECT count() AS n FROM MachineData"),
+              900,
+              "three of four tags are placed",
+            );
+            await assertAggregatesMatchRaw(sink);
+          } finally {
+            await close();
+            await proxy.stop();
+          }
+        },
+      );
+
+      await t.step(
+        "two overlapping batches store the union once; aggregates equal a recomputation",
+        async () => {
+          const db = testDatabase();
+          const { sink, close } = await prepared(store.url, db);
+          try {
+            assert.deepEqual(await sink.write({ readings: readings(200), fields: FIELDS }), {
+              written: 800,
+              skipped: 0,
+            });
+            assert.deepEqual(
+              await sink.write({ readings: readings(200, undefined, 100), fields: FIELDS }),
+              {
+                written: 400,
+                skipped: 400,
+              },
+            );
+            assert.equal(await count(sink, "SELECT count() AS n FROM WonderwareHistory"), 1200);
+            assert.equal(await count(sink, "SELECT count() AS n FROM MachineData FINAL"), 900);
+            assert.equal(await count(sink, "SELECT count() AS n FROM MachineData"), 900);
+            await assertAggregatesMatchRaw(sink);
+          } finally {
+            await close();
+          }
+        },
+      );
+
+      await t.step(
+        "a revised point replaces the stored one, in raw rows and aggregates",
+        async () => {
+          const db = testDatabase();
+          const { sink, close } = await prepared(store.url, db);
+          try {
+            const original = readings(120);
+            await sink.write({ readings: original, fields: FIELDS });
+            const revised = original.slice(0, 8).map((r) =>
+              r.value === null ? r : { ...r, value: r.value + 1000, qualityDetail: 202 }
+            );
+            assert.deepEqual(await sink.write({ readings: revised, fields: FIELDS }), {
+              written: 6,
+              skipped: 2,
+            });
+            assert.equal(
+              await count(sink, "SELECT count() AS n FROM WonderwareHistory FINAL"),
+              480,
+            );
+            const max = await sink.query<{ m: number }>(
+              "SELECT max(Value) AS m FROM WonderwareHistory FINAL",
+            );
+            assert.ok(max[0]!.m > 1000);
+            await assertAggregatesMatchRaw(sink);
+          } finally {
+            await close();
+          }
+        },
+      );
+
+      await t.step(
+        "readings round-trip value for value: 100-ns times, NULL gaps, text, unicode, fields",
+        async () => {
+          const db = testDatabase();
+          const { sink, close } = await prepared(store.url, db);
+          try {
+            const rs = readings(20);
+            await sink.write({ readings: rs, fields: FIELDS });
+            const back = await sink.query<Record<string, unknown>>(
+              `SELECT TagName, toString(DateTime) AS t, Value, vValue, Quality, QualityDetail, OPCQuality,
+               wwRetrievalMode, wwVersion, wwTagKey, wwUnit FROM WonderwareHistory FINAL ORDER BY TagName, DateTime`,
+            );
+            const expected = [...rs].sort((a, b) =>
+              a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : Number(a.time - b.time)
+            );
+            assert.equal(back.length, expected.length);
+            for (const [i, r] of expected.entries()) {
+              const iso = new Date(Number(r.time / 10_000n)).toISOString();
+              assert.deepEqual(back[i], {
+                TagName: r.tag,
+                t: `${iso.slice(0, 10)} ${iso.slice(11, 23)}${
+                  (r.time % 10_000n).toString().padStart(4, "0")
+                }`,
+                Value: r.value,
+                vValue: r.text,
+                Quality: r.quality,
+                QualityDetail: r.qualityDetail,
+                OPCQuality: r.opcQuality,
+                wwRetrievalMode: "FULL",
+                wwVersion: "LATEST",
+                wwTagKey: 7,
+                wwUnit: null,
+              });
+            }
+          } finally {
+            await close();
+          }
+        },
+      );
+
+      await t.step(
+        "pipeline state round-trips: watermarks at 100 ns, finished units, runs",
+        async () => {
+          const db = testDatabase();
+          const { sink, close } = await prepared(store.url, db);
+          try {
+            const w1 = parseTicks("2026-11-01T00:00:00.0000001Z");
+            const w2 = parseTicks("2026-11-02T12:34:56.7654321Z");
+            await sink.saveWatermarks(new Map([["a", w1], ["b'\\", w2]]));
+            await sink.saveWatermarks(new Map([["a", w2]]));
+            await sink.saveUnitDone("unit-1", 42);
+            await sink.saveUnitDone("unit-1", 42);
+            await sink.saveUnitDone("unit-2", 0);
+            await sink.saveRun({
+              id: "run-1",
+              kind: "backfill",
+              started: new Date("2026-11-01T00:00:00Z"),
+              finished: new Date("2026-11-01T00:01:00Z"),
+              rows: 10,
+              status: "ok",
+            });
+            const state = await sink.loadState();
+            assert.deepEqual(state.watermarks, new Map([["a", w2], ["b'\\", w2]]));
+            assert.deepEqual(state.doneUnits, new Set(["unit-1", "unit-2"]));
+            const runs = await sink.query("SELECT id, kind, rows, status FROM _pipeline_runs");
+            assert.deepEqual(runs, [{ id: "run-1", kind: "backfill", rows: 10, status: "ok" }]);
+          } finally {
+            await close();
+          }
+        },
+      );
+
+      await t.step(
+        "hostile query parameters round-trip exactly through the embedded endpoint",
+        async () => {
+          const { sink, close } = await openSink(store.url, "default");
+          try {
+            const hostile = [
+              "it's",
+              'say "hi"',
+              "back\\slash\\",
+              "tab\there",
+              "new\nline\r\n",
+              "'; DROP TABLE x; --",
+              "{not:a_param}",
+              "Zoë ✓ 測試 🙂",
+              "x".repeat(10_000),
+              "\\'\\\\'",
+            ];
+            for (const s of hostile) {
+              const [row] = await sink.query<{ s: string; n: string }>(
+                "SELECT {s:String} AS s, length({s:String}) AS n",
+                {
+                  s,
+                },
+              );
+              assert.equal(row!.s, s);
+              assert.equal(Number(row!.n), new TextEncoder().encode(s).length);
+            }
+            const [arr] = await sink.query<{ a: string[] }>("SELECT {a:Array(String)} AS a", {
+              a: hostile,
+            });
+            assert.deepEqual(arr!.a, hostile);
+          } finally {
+            await close();
+          }
+        },
+      );
+
+      await t.step(
+        "a value that does not fit its column fails at once, naming the table and reason",
+        async () => {
+          const db = testDatabase();
+          const { sink, close } = await prepared(store.url, db);
+          try {
+            const bad = readings(1).map((r) => ({ ...r, fields: { StartDateTime: "not a time" } }));
+            const error = await sink.write({ readings: bad, fields: FIELDS }).then(
+              () => undefined,
+              (e) => e,
+            );
+            assert.ok(error instanceof PluginError, String(error));
+            assert.ok(!error.retriable);
+            assert.equal(
+              error.message,
+              `sink-clickhouse: inserting 4 rows into WonderwareHistory failed: Cannot write "not a time" as DateTime64(7,'UTC')`,
+            );
+          } finally {
+            await close();
+          }
+        },
+      );
+
+      await t.step(
+        "an insert the server rejects for good fails at once without retries",
+        async () => {
+          const db = testDatabase();
+          const lines: string[] = [];
+          const { sink, model, spec, close } = await openSink(store.url, db, lines);
+          try {
+            await sink.prepare(model, spec.name);
+            await sink.query(`ALTER TABLE WonderwareHistory DROP COLUMN wwOption`);
+            const started = Date.now();
+            const error = await sink.write({ readings: readings(1), fields: FIELDS }).then(
+              () => undefined,
+              (e) => e,
+            );
+            assert.ok(error instanceof PluginError, String(error));
+            assert.ok(!error.retriable && !error.unavailable);
+            assert.match(
+              error.message,
+              /^sink-clickhouse: inserting 4 rows into WonderwareHistory at 127\.0\.0\.1:\d+ failed: .*wwOption/,
+            );
+            assert.ok(!lines.some((l) => l.includes("retrying")), "no retries");
+            assert.ok(Date.now() - started < 2_000);
+          } finally {
+            await close();
+          }
+        },
+      );
+    } finally {
+      await store.stop();
+    }
+  },
+});

@@ -1,0 +1,38 @@
+/**
+ * The embedded ClickHouse store for tests: one process per test file, on a free port, with its
+ * data in a temporary folder that is removed afterwards. Each test uses its own database.
+ */
+import { createLogger } from "../engine/log.ts";
+import { systemClock } from "../engine/plugin.ts";
+import { startEmbedded } from "../plugins/sink-clickhouse/embedded/supervisor.ts";
+import type { EmbeddedStore } from "../plugins/sink-clickhouse/embedded/supervisor.ts";
+
+export interface TestStore extends EmbeddedStore {
+  dir: string;
+}
+
+export async function startTestStore(): Promise<TestStore> {
+  const dir = await Deno.makeTempDir({ prefix: "historian-sync-ch-" });
+  const store = await startEmbedded({
+    port: 0,
+    path: dir,
+    log: createLogger({ level: "error", format: "json" }),
+    clock: systemClock,
+  });
+  return {
+    get url() {
+      return store.url;
+    },
+    dir,
+    starts: store.starts,
+    async stop() {
+      await store.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** A fresh database name for one test. */
+export function testDatabase(): string {
+  return `t_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+}

@@ -1,0 +1,49 @@
+/**
+ * An HTTP proxy in front of a real server that can fail on purpose: after forwarding a request
+ * and letting the server act on it, it answers 502 instead of the server's response. That is
+ * the failure that makes retries dangerous ("stored, but the client thinks it failed").
+ */
+import { freePort } from "./_services.ts";
+
+export interface FaultyProxy {
+  url: string;
+  /** The next `n` requests matching `match` reach the server, but their responses are lost. */
+  loseResponses(n: number, match?: (url: URL) => boolean): void;
+  /** Requests forwarded so far whose response was lost. */
+  lost(): number;
+  stop(): Promise<void>;
+}
+
+export function startFaultyProxy(upstream: string): FaultyProxy {
+  const port = freePort();
+  let toLose = 0;
+  let lost = 0;
+  let match: (url: URL) => boolean = () => true;
+  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, async (req) => {
+    const url = new URL(req.url);
+    const target = new URL(url.pathname + url.search, upstream);
+    const body = req.body ? new Uint8Array(await req.arrayBuffer()) : undefined;
+    const headers = new Headers(req.headers);
+    headers.delete("host");
+    const response = await fetch(target, { method: req.method, headers, body });
+    const payload = new Uint8Array(await response.arrayBuffer());
+    if (toLose > 0 && match(url)) {
+      toLose--;
+      lost++;
+      return new Response("upstream connection reset by proxy", { status: 502 });
+    }
+    const out = new Headers(response.headers);
+    out.delete("content-encoding");
+    out.delete("content-length");
+    return new Response(payload, { status: response.status, headers: out });
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    loseResponses(n, m = () => true) {
+      toLose = n;
+      match = m;
+    },
+    lost: () => lost,
+    stop: () => server.shutdown(),
+  };
+}
