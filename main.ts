@@ -130,7 +130,9 @@ async function run(file: string): Promise<number> {
     log.error("the pipeline could not start", { error: errorText(e) });
     return 1;
   }
-  log.warn("backfill and sync are not built yet: the engine only starts and checks its plugins");
+  log.warn(
+    "backfill and sync are not built yet: the engine starts its plugins, prepares the tables and waits",
+  );
   const signal = await stopped;
   log.info("stopping", { signal });
   await engine.close();

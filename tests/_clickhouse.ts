@@ -11,13 +11,14 @@ export interface TestStore extends EmbeddedStore {
   dir: string;
 }
 
-export async function startTestStore(): Promise<TestStore> {
+export async function startTestStore(options: { password?: string } = {}): Promise<TestStore> {
   const dir = await Deno.makeTempDir({ prefix: "historian-sync-ch-" });
   const store = await startEmbedded({
     port: 0,
     path: dir,
     log: createLogger({ level: "error", format: "json" }),
     clock: systemClock,
+    password: options.password,
   });
   return {
     get url() {
@@ -25,6 +26,7 @@ export async function startTestStore(): Promise<TestStore> {
     },
     dir,
     starts: store.starts,
+    pid: store.pid,
     async stop() {
       await store.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});

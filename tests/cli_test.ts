@@ -54,10 +54,13 @@ Deno.test("run with an invalid spec exits 1 with the error lines and starts noth
 });
 
 Deno.test("run starts on the defaults and exits 0 on SIGTERM, closing its plugins, leaking no secret", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "historian-sync-cli-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "main.ts", "run"],
     env: {
       LOG_FORMAT: "json",
+      CLICKHOUSE_EMBEDDED_PATH: dir,
+      CLICKHOUSE_EMBEDDED_PORT: "0",
       WONDERWARE_PASSWORD: "Sup3r-Secret-Pw",
       REDIS_URL: "redis://:R3dis-Secret-Pw@127.0.0.1:1",
     },
@@ -79,5 +82,8 @@ Deno.test("run starts on the defaults and exits 0 on SIGTERM, closing its plugin
   const messages = output.trim().split("\n").map((l) => JSON.parse(l).msg);
   assert.deepEqual(messages.slice(-2), ["stopping", "stopped cleanly"]);
   assert.ok(output.includes("using the built-in memory cache"));
+  assert.ok(output.includes("starting the EMBEDDED ClickHouse store"));
+  assert.ok(output.includes("ClickHouse tables ready"));
   assert.ok(!output.includes("Secret-Pw"), output);
+  await Deno.remove(dir, { recursive: true });
 });

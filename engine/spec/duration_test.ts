@@ -8,13 +8,14 @@ Deno.test("parseDuration() reads units and sums of units", () => {
   assert.equal(parseDuration("2h"), 7_200_000);
   assert.equal(parseDuration("7d"), 604_800_000);
   assert.equal(parseDuration("1w"), 604_800_000);
+  assert.equal(parseDuration("2y"), 730 * 86_400_000);
   assert.equal(parseDuration("1h30m"), 5_400_000);
   assert.equal(parseDuration("1.5s"), 1_500);
   assert.equal(parseDuration("3600s"), 3_600_000);
 });
 
 Deno.test("parseDuration() rejects bare numbers, spaces and unknown units", () => {
-  for (const bad of ["", "30", "5 mins", "1y", "s", "-5s", "1h 30m", "1h-30m"]) {
+  for (const bad of ["", "30", "5 mins", "1mo", "s", "-5s", "1h 30m", "1h-30m"]) {
     assert.equal(parseDuration(bad), undefined, bad);
   }
 });

@@ -112,6 +112,24 @@ export const assetRule = z.strictObject({
   set: z.record(ident, z.string()).describe(
     "Attributes, e.g. { machine: Press01, sensor_type: '{sensor}' }",
   ),
+}).superRefine((rule, ctx) => {
+  let pattern: RegExp;
+  try {
+    pattern = compilePattern(rule.tags);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", path: ["tags"], message: (e as Error).message });
+    return;
+  }
+  for (const [column, value] of Object.entries(rule.set)) {
+    for (const name of unknownPlaceholders(pattern, value)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["set", column],
+        message:
+          `{${name}} is neither a named group of the pattern nor tag metadata (tag, unit, description, type)`,
+      });
+    }
+  }
 });
 
 export const assets = z.strictObject({
@@ -119,6 +137,18 @@ export const assets = z.strictObject({
   rules: z.array(assetRule).describe(
     "First matching rule wins; unmatched tags are not in the model",
   ),
+}).superRefine((a, ctx) => {
+  a.rules.forEach((rule, i) => {
+    for (const column of Object.keys(rule.set)) {
+      if (!a.columns.includes(column)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["rules", i, "set", column],
+          message: `"${column}" is not one of assets.columns`,
+        });
+      }
+    }
+  });
 });
 
 export type ReadingsTable = z.output<typeof readingsTable>;

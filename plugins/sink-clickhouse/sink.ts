@@ -22,8 +22,8 @@ import type {
   Logger,
   PipelineState,
   QueryParams,
+  Reading,
   ReadingBatch,
-  ReadingsTable,
   RunRecord,
   Sink,
   StorageModel,
@@ -42,8 +42,9 @@ import {
 } from "./ddl.ts";
 import type { Target } from "./ddl.ts";
 import { driftOf } from "./drift.ts";
+import { buildInsert, chTime, comparedParts, planColumns } from "./insert.ts";
+import type { ColumnPlan, Insert } from "./insert.ts";
 import { encoderFor, RowWriter } from "./rowbinary.ts";
-import type { ValueEncoder } from "./rowbinary.ts";
 
 const PLUGIN = "sink-clickhouse";
 
@@ -78,16 +79,10 @@ export interface SinkContext {
 
 interface PreparedTable {
   name: string;
-  table: ReadingsTable;
-  columns: string[];
-  encoders: ((
-    w: RowWriter,
-    reading: ReadingBatch["readings"][number],
-    fields: Record<string, unknown>,
-  ) => void)[];
+  plans: ColumnPlan[];
   tagColumn?: string;
   timeColumn?: string;
-  compare: [string, keyof ReadingBatch["readings"][number]][];
+  compare: [string, keyof Reading][];
   final: boolean;
 }
 
@@ -162,13 +157,20 @@ export function createSink(ctx: SinkContext): Sink {
     what: string,
     sql: string,
     body: Uint8Array<ArrayBuffer>,
-    settings: ClickHouseSettings,
+    params: QueryParams = {},
+    settings: ClickHouseSettings = {},
   ) {
-    const token = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", body)))
+    // The token names the content: the rows and the batch-wide values sent as parameters.
+    const constants = new TextEncoder().encode(JSON.stringify(params));
+    const hashed = new Uint8Array(body.length + constants.length);
+    hashed.set(body);
+    hashed.set(constants, body.length);
+    const token = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", hashed)))
       .map((b) => b.toString(16).padStart(2, "0")).join("");
     await withRetry(what, async () => {
       const result = await root.exec({
         query: sql,
+        query_params: params,
         values: Readable.from([body], { objectMode: false }),
         clickhouse_settings: {
           insert_deduplicate: 1,
@@ -275,7 +277,6 @@ export function createSink(ctx: SinkContext): Sink {
         if (r.time < from) from = r.time;
         if (r.time > to) to = r.time;
       }
-      const fields = batch.fields ?? {};
       let result: WriteResult | undefined;
       for (const t of p.tables) {
         const stored = await existing(t, tags, from, to);
@@ -285,16 +286,13 @@ export function createSink(ctx: SinkContext): Sink {
         result ??= { written: fresh.length, skipped: readings.length - fresh.length };
         if (fresh.length === 0) continue;
         const what = `inserting ${fresh.length} rows into ${t.name}`;
-        const w = new RowWriter();
+        let insert: Insert;
         try {
-          for (const r of fresh) for (const encode of t.encoders) encode(w, r, fields);
+          insert = buildInsert(`${db}.${q(t.name)}`, t.plans, fresh, batch.fields);
         } catch (e) {
           throw new PluginError(PLUGIN, `${what} failed: ${reasonOf(e)}`, { cause: e });
         }
-        const sql = `INSERT INTO ${db}.${q(t.name)} (${
-          t.columns.map(q).join(", ")
-        }) FORMAT RowBinary`;
-        await insertRaw(what, sql, w.take(), {});
+        await insertRaw(what, insert.sql, insert.body, insert.params);
       }
       if ((result?.written ?? 0) > 0) {
         for (const agg of p.aggregations) {
@@ -349,6 +347,7 @@ export function createSink(ctx: SinkContext): Sink {
           q(STATE_TABLES.watermarks)
         } (pipeline, tag, watermark) FORMAT RowBinary`,
         w.take(),
+        {},
         // The same watermarks saved twice must not be mistaken for a retried insert and dropped.
         { insert_deduplicate: 0 },
       );
@@ -395,20 +394,13 @@ export function createSink(ctx: SinkContext): Sink {
     const tables: PreparedTable[] = [];
     for (const [name, table] of Object.entries(model.tables)) {
       if (!isReadingsTable(table)) continue;
-      const written = Object.entries(table.columns).filter(([, c]) => c.value !== "ingested_at");
-      const compare: PreparedTable["compare"] = [];
-      for (const [column, c] of written) {
-        const part = PARTS[c.value];
-        if (part && part !== "tag" && part !== "time") compare.push([column, part]);
-      }
+      const plans = planColumns(name, table);
       tables.push({
         name,
-        table,
-        columns: written.map(([column]) => column),
-        encoders: written.map(([column, c]) => readingEncoder(name, column, c.type, c.value)),
+        plans,
         tagColumn: tagColumnOf(table),
         timeColumn: timeColumnOf(table),
-        compare,
+        compare: comparedParts(plans),
         final: supportsFinal(table.engine),
       });
     }
@@ -435,41 +427,4 @@ export function createSink(ctx: SinkContext): Sink {
     });
     return { pipeline, tables, aggregations, assetColumns: model.assets?.columns ?? [] };
   }
-}
-
-const PARTS: Record<string, keyof ReadingBatch["readings"][number] | undefined> = {
-  tag: "tag",
-  time: "time",
-  value: "value",
-  text: "text",
-  quality: "quality",
-  quality_detail: "qualityDetail",
-  opc_quality: "opcQuality",
-};
-
-/** How one column of a readings table is filled from a reading. */
-function readingEncoder(
-  table: string,
-  column: string,
-  type: string,
-  value: string,
-): PreparedTable["encoders"][number] {
-  let encode: ValueEncoder;
-  try {
-    encode = encoderFor(type);
-  } catch (e) {
-    throw new PluginError(PLUGIN, `table ${table}, column ${column}: ${(e as Error).message}`);
-  }
-  const part = PARTS[value];
-  if (part) return (w, r) => encode(w, r[part]);
-  const field = value.slice("fields.".length);
-  return (w, r, fields) => encode(w, r.fields?.[field] ?? fields[field] ?? null);
-}
-
-/** Ticks as ClickHouse's DateTime64(7) text: `2024-01-31 12:00:00.1234567`. */
-export function chTime(ticks: Ticks): string {
-  const ms = ticks / 10_000n - (ticks % 10_000n < 0n ? 1n : 0n);
-  const sub = ticks - ms * 10_000n;
-  const iso = new Date(Number(ms)).toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}${sub.toString().padStart(4, "0")}`;
 }

@@ -18,12 +18,6 @@ interface Binding {
   ): Promise<
     { bytes: Uint8Array<ArrayBuffer>; elapsed: number; rowsRead: number; bytesRead: number }
   >;
-  InsertRawAsyncConnection(
-    conn: unknown,
-    sql: string,
-    data: Uint8Array,
-    copy: boolean,
-  ): Promise<{ elapsed: number; rowsWritten: number; bytesWritten: number }>;
   EngineVersion(): string;
 }
 
@@ -45,13 +39,25 @@ export interface ChEngine {
 
 export interface ChSession {
   query(sql: string, format: string, params: Record<string, string>): Promise<QueryResult>;
-  insert(sql: string, data: Uint8Array): Promise<QueryResult>;
+  /**
+   * Inserts `data` with the statement `sql(file)` builds around a file holding it
+   * (`INSERT … FROM INFILE file …` or `… FROM file(file, …)`). chDB's raw-insert call cuts
+   * binary data short (it stops at newline bytes), so data goes through a file, byte for byte.
+   */
+  insert(
+    sql: (file: string) => string,
+    data: Uint8Array,
+    params: Record<string, string>,
+  ): Promise<QueryResult>;
 }
 
 export async function openChdb(path: string): Promise<ChEngine> {
   const mod = await import("@chdb/lib-linux-x64-gnu");
   const chdb = (mod.default ?? mod) as Binding;
   await Deno.mkdir(path, { recursive: true });
+  const spool = await Deno.realPath(path) + "/.insert_spool";
+  await Deno.remove(spool, { recursive: true }).catch(() => {});
+  await Deno.mkdir(spool, { recursive: true });
   const conn = chdb.CreateConnection(path);
   let current = "default";
   let queue: Promise<unknown> = Promise.resolve();
@@ -67,15 +73,22 @@ export async function openChdb(path: string): Promise<ChEngine> {
         elapsedMs: r.elapsed * 1e3,
       };
     },
-    async insert(sql, data) {
-      const r = await chdb.InsertRawAsyncConnection(conn, sql, data, true);
-      return {
-        bytes: new Uint8Array(),
-        rowsRead: 0,
-        bytesRead: 0,
-        rowsWritten: r.rowsWritten,
-        elapsedMs: r.elapsed * 1e3,
-      };
+    async insert(sql, data, params) {
+      const file = `${spool}/${crypto.randomUUID()}.data`;
+      await Deno.writeFile(file, data);
+      try {
+        const quoted = `'${file.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+        const r = await chdb.QueryAsyncConnection(conn, sql(quoted), "TabSeparated", params);
+        return {
+          bytes: r.bytes,
+          rowsRead: r.rowsRead,
+          bytesRead: r.bytesRead,
+          rowsWritten: 0,
+          elapsedMs: r.elapsed * 1e3,
+        };
+      } finally {
+        await Deno.remove(file).catch(() => {});
+      }
     },
   };
 

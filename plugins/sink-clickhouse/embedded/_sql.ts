@@ -52,6 +52,12 @@ export interface StatementInfo {
   multiple: boolean;
   /** The statement without trailing semicolons and whitespace. */
   text: string;
+  /** Where the top-level SETTINGS clause starts in `text`, if there is one. */
+  settingsAt?: number;
+  /** Where the top-level FORMAT clause starts in `text`, if there is one. */
+  formatAt?: number;
+  /** For `… FROM input('structure')`: where `input` starts, where its arguments start, and the end of the call. */
+  inputCall?: [number, number, number];
 }
 
 export function inspect(sql: string): StatementInfo {
@@ -62,16 +68,53 @@ export function inspect(sql: string): StatementInfo {
   const body = multiple || !lastSemi ? toks : toks.filter((t) => t.start < semis[0]!.start);
   const text = multiple || !lastSemi ? sql.trimEnd() : sql.slice(0, semis[0]!.start).trimEnd();
   const keyword = (body[0]?.text ?? "").toUpperCase();
-  return { keyword, format: formatClause(body, keyword === "INSERT"), multiple, text };
+  const clause = formatClause(body, keyword === "INSERT");
+  const settings = topLevel(body).find((t) => t.text.toUpperCase() === "SETTINGS");
+  return {
+    keyword,
+    format: clause?.name,
+    multiple,
+    text,
+    ...(settings ? { settingsAt: settings.start } : {}),
+    ...(clause ? { formatAt: clause.at } : {}),
+    ...(keyword === "INSERT" ? inputCallOf(body) : {}),
+  };
+}
+
+/** The `input(...)` table function of an INSERT … SELECT, with its extent. */
+function inputCallOf(toks: Token[]): { inputCall?: [number, number, number] } {
+  const i = toks.findIndex((t, k) =>
+    t.text.toLowerCase() === "input" && toks[k + 1]?.text === "(" &&
+    toks[k - 1]?.text.toUpperCase() === "FROM"
+  );
+  if (i === -1) return {};
+  let depth = 0;
+  for (let k = i + 1; k < toks.length; k++) {
+    if (toks[k]!.text === "(") depth++;
+    else if (toks[k]!.text === ")" && --depth === 0) {
+      return { inputCall: [toks[i]!.start, toks[i + 1]!.end, toks[k]!.end] };
+    }
+  }
+  return {};
+}
+
+function topLevel(toks: Token[]): Token[] {
+  let depth = 0;
+  return toks.filter((t) => {
+    if (t.text === "(") depth++;
+    else if (t.text === ")") depth--;
+    else return depth === 0;
+    return false;
+  });
 }
 
 /**
  * `FORMAT name` at nesting depth 0: for INSERT the first one (data may follow it), otherwise
  * the one that ends the query or is followed only by a SETTINGS clause.
  */
-function formatClause(toks: Token[], insert: boolean): string | undefined {
+function formatClause(toks: Token[], insert: boolean): { name: string; at: number } | undefined {
   let depth = 0;
-  let found: string | undefined;
+  let found: { name: string; at: number } | undefined;
   for (let i = 0; i < toks.length - 1; i++) {
     const t = toks[i]!.text;
     if (t === "(") depth++;
@@ -79,9 +122,10 @@ function formatClause(toks: Token[], insert: boolean): string | undefined {
     else if (
       depth === 0 && t.toUpperCase() === "FORMAT" && /^[A-Za-z]\w*$/.test(toks[i + 1]!.text)
     ) {
-      if (insert) return toks[i + 1]!.text;
+      const clause = { name: toks[i + 1]!.text, at: toks[i]!.start };
+      if (insert) return clause;
       const after = toks[i + 2]?.text.toUpperCase();
-      if (after === undefined || after === "SETTINGS") found = toks[i + 1]!.text;
+      if (after === undefined || after === "SETTINGS") found = clause;
     }
   }
   return found;

@@ -7,6 +7,7 @@ Deno.test("inspect() finds the keyword and a trailing FORMAT clause", () => {
     format: "JSONEachRow",
     multiple: false,
     text: "SELECT 1 \nFORMAT JSONEachRow",
+    formatAt: 10,
   });
   assert.equal(inspect("select format from t").format, undefined);
   assert.equal(inspect("SELECT format('{}', x) FROM t FORMAT CSV SETTINGS a=1").format, "CSV");
@@ -16,6 +17,19 @@ Deno.test("inspect() finds the keyword and a trailing FORMAT clause", () => {
     "JSONEachRow",
   );
   assert.equal(inspect("  with x as (select 1) select * from x").keyword, "WITH");
+});
+
+Deno.test("inspect() locates SETTINGS, FORMAT and an input() call of an INSERT", () => {
+  const sql =
+    "INSERT INTO t (a, b) SELECT a, {k:String} FROM input('a UInt8') SETTINGS x = 1 FORMAT RowBinary";
+  const info = inspect(sql);
+  assert.equal(info.format, "RowBinary");
+  assert.equal(sql.slice(info.formatAt), "FORMAT RowBinary");
+  assert.equal(sql.slice(info.settingsAt, info.formatAt), "SETTINGS x = 1 ");
+  const [start, args, end] = info.inputCall!;
+  assert.equal(sql.slice(start, end), "input('a UInt8')");
+  assert.equal(sql.slice(args, end - 1), "'a UInt8'");
+  assert.equal(inspect("INSERT INTO t FORMAT CSV").inputCall, undefined);
 });
 
 Deno.test("inspect() tells one statement with a trailing semicolon from several", () => {

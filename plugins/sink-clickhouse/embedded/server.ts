@@ -19,6 +19,7 @@
  */
 import type { ChEngine, QueryResult } from "./_chdb.ts";
 import { inspect, settingsClause, SqlError } from "./_sql.ts";
+import type { StatementInfo } from "./_sql.ts";
 
 export interface ServerOptions {
   user?: string;
@@ -141,10 +142,10 @@ export function createHandler(engine: ChEngine, options: ServerOptions = {}) {
       if (info.keyword === "SET" || info.keyword === "USE") {
         result = undefined; // no session: nothing to change
       } else if (info.keyword === "INSERT" && data) {
-        const text = withSettings(info.text, settings, true);
-        result = await engine.exclusive(database, (s) => s.insert(text, data));
+        const build = insertFromFile(sql, info, settings);
+        result = await engine.exclusive(database, (s) => s.insert(build, data!, params));
       } else {
-        const text = withSettings(info.text, settings, info.keyword === "INSERT");
+        const text = withSettings(info.text, settings);
         result = await engine.exclusive(database, (s) => s.query(text, format, params));
       }
 
@@ -180,20 +181,56 @@ export function createHandler(engine: ChEngine, options: ServerOptions = {}) {
   };
 }
 
-/** Adds per-query settings: before FORMAT/VALUES for an INSERT, at the end otherwise. */
-function withSettings(sql: string, settings: [string, string][], insert: boolean): string {
+/** Adds per-query settings at the end of a query (ClickHouse accepts them after FORMAT too). */
+function withSettings(sql: string, settings: [string, string][]): string {
   const clause = settingsClause(settings);
-  if (!clause) return sql;
-  if (insert) {
-    const m = /\s(FORMAT\s+\w+|VALUES)\s*$/i.exec(sql);
-    if (m) return `${sql.slice(0, m.index)} ${clause} ${m[1]}`;
-    throw new SqlError(
-      62,
-      "Settings for an INSERT need a FORMAT clause at the end of the query",
-      "SYNTAX_ERROR",
-    );
+  return clause ? `${sql}\n${clause}` : sql;
+}
+
+/**
+ * An INSERT whose data is in the body, rewritten to read that data from a file:
+ * - `INSERT INTO t SELECT … FROM input('structure') FORMAT f` → `… FROM file(<file>, 'f', 'structure')`;
+ * - `INSERT INTO t (cols) [SETTINGS …] FORMAT f` → `INSERT INTO t (cols) FROM INFILE <file> SETTINGS … FORMAT f`;
+ * - a trailing VALUES means FORMAT Values.
+ */
+function insertFromFile(
+  sql: string,
+  info: StatementInfo,
+  settings: [string, string][],
+): (file: string) => string {
+  let text = info.text;
+  let format = info.format;
+  let formatAt = info.formatAt;
+  if (info.inputCall) {
+    if (format === undefined || formatAt === undefined) {
+      throw new SqlError(62, "An INSERT … FROM input() needs a FORMAT clause", "SYNTAX_ERROR");
+    }
+    const [start, argsStart, end] = info.inputCall;
+    const head = sql.slice(0, start);
+    const args = sql.slice(argsStart, end - 1);
+    const tail = sql.slice(end, formatAt).trimEnd();
+    return (file) => withSettings(`${head}file(${file}, '${format}', ${args})${tail}`, settings);
   }
-  return `${sql}\n${clause}`;
+  if (format === undefined || formatAt === undefined) {
+    const values = /\sVALUES\s*$/i.exec(text);
+    if (!values) {
+      throw new SqlError(
+        62,
+        "An INSERT with data in the body needs a FORMAT clause",
+        "SYNTAX_ERROR",
+      );
+    }
+    text = text.slice(0, values.index);
+    format = "Values";
+    formatAt = text.length;
+  }
+  const head = text.slice(0, info.settingsAt ?? formatAt).trimEnd();
+  const own = info.settingsAt !== undefined
+    ? text.slice(info.settingsAt + "SETTINGS".length, formatAt).trim()
+    : "";
+  const extra = settingsClause(settings).replace(/^SETTINGS /, "");
+  const all = [own, extra].filter(Boolean).join(", ");
+  return (file) => `${head} FROM INFILE ${file}${all ? ` SETTINGS ${all}` : ""} FORMAT ${format}`;
 }
 
 function authenticate(req: Request, url: URL, user: string, password: string | undefined) {

@@ -9,13 +9,23 @@ export interface EmbeddedStore {
   url: string;
   /** How many times the child was started (1 + restarts). */
   starts(): number;
+  /** The running child's process id. */
+  pid(): number | undefined;
   stop(): Promise<void>;
 }
 
 const ENTRY = new URL("./main.ts", import.meta.url).pathname;
 
 export async function startEmbedded(
-  options: { port: number; path: string; log: Logger; clock: Clock; startTimeoutMs?: number },
+  options: {
+    port: number;
+    path: string;
+    log: Logger;
+    clock: Clock;
+    /** Required from every client when set. */
+    password?: string;
+    startTimeoutMs?: number;
+  },
 ): Promise<EmbeddedStore> {
   const { log, clock } = options;
   let port = options.port;
@@ -36,6 +46,7 @@ export async function startEmbedded(
         options.path,
         "--exit-with-stdin",
       ],
+      env: options.password ? { CLICKHOUSE_EMBEDDED_PASSWORD: options.password } : {},
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -117,6 +128,7 @@ export async function startEmbedded(
       return `http://127.0.0.1:${port}`;
     },
     starts: () => starts,
+    pid: () => child?.pid,
     async stop() {
       stopping = true;
       if (!child) return;

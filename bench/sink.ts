@@ -1,0 +1,96 @@
+/**
+ * bench:sink — History rows through the ClickHouse sink into the embedded store, the way the
+ * backfill writes them: batches of readings for a chunk of tags, each one a sink.write() with
+ * its existence check, RowBinary insert, deduplication token and aggregate recompute.
+ *
+ *   deno task bench:sink [--rows 5000000] [--tags 200] [--batch 100000]
+ *
+ * Prints progress, then as its last line JSON with rows, rows_per_s and peak RSS (this process,
+ * and the embedded store's process).
+ */
+import { createLogger } from "../engine/log.ts";
+import { systemClock } from "../engine/plugin.ts";
+import { loadSpec } from "../engine/spec/load.ts";
+import type { Reading } from "../engine/types.ts";
+import { parseTicks } from "../engine/types.ts";
+import { startEmbedded } from "../plugins/sink-clickhouse/embedded/supervisor.ts";
+import clickhouse from "../plugins/sink-clickhouse/mod.ts";
+import { plugins } from "../plugins/registry.ts";
+import { flag, peakRssMb } from "./_util.ts";
+
+const ROWS = flag("rows", 5_000_000);
+const TAGS = flag("tags", 200);
+const BATCH = flag("batch", 100_000);
+
+const dir = await Deno.makeTempDir({ prefix: "bench-sink-" });
+const log = createLogger({ level: "warn" });
+const store = await startEmbedded({ port: 0, path: dir, log, clock: systemClock });
+try {
+  const env: Record<string, string> = { CLICKHOUSE_URL: store.url, WONDERWARE_HOST: "unused" };
+  const loaded = await loadSpec("pipelines/wonderware.yaml", { plugins, env: (n) => env[n] });
+  const sink = await clickhouse.create(loaded.plugins.sink.options as never, {
+    log,
+    signal: new AbortController().signal,
+    clock: systemClock,
+    secrets: new Set(),
+    dataDir: dir,
+  });
+  const { tables, aggregations, assets } = loaded.spec;
+  await sink.prepare({ tables, aggregations, assets }, loaded.spec.name);
+
+  const tags = Array.from({ length: TAGS }, (_, i) => `Hamburg.L${i % 4}.Machine${i}.Sensor`);
+  const perTag = Math.ceil(ROWS / TAGS);
+  const t0 = parseTicks("2026-10-01T00:00:00Z");
+  const fields = { wwRetrievalMode: "FULL", wwVersion: "LATEST", wwTimeZone: "UTC" };
+  // Like the backfill: a chunk of tags over a time window per batch.
+  const tagsPerBatch = Math.max(1, Math.min(TAGS, Math.floor(BATCH / Math.min(perTag, BATCH))));
+  const secondsPerBatch = Math.ceil(BATCH / tagsPerBatch);
+  let written = 0;
+  const started = performance.now();
+  let lastReport = started;
+  for (let tagStart = 0; tagStart < TAGS && written < ROWS; tagStart += tagsPerBatch) {
+    const chunk = tags.slice(tagStart, tagStart + tagsPerBatch);
+    for (let s = 0; s < perTag && written < ROWS; s += secondsPerBatch) {
+      const readings: Reading[] = [];
+      for (let i = s; i < Math.min(perTag, s + secondsPerBatch); i++) {
+        for (const [k, tag] of chunk.entries()) {
+          readings.push({
+            tag,
+            time: t0 + BigInt(i) * 10_000_000n + BigInt(k),
+            value: Math.sin(i / 60 + k) * 50 + 50,
+            text: null,
+            quality: 0,
+            qualityDetail: 192,
+            opcQuality: 192,
+          });
+        }
+      }
+      written += (await sink.write({ readings, fields })).written;
+      if (performance.now() - lastReport > 5_000) {
+        lastReport = performance.now();
+        const rate = written / ((lastReport - started) / 1000);
+        console.log(
+          `${written} rows, ${Math.round(rate)} rows/s, rss ${
+            Math.round(Deno.memoryUsage().rss / 1e6)
+          } MB`,
+        );
+      }
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const [stored] = await sink.query<{ n: number }>("SELECT count() AS n FROM WonderwareHistory");
+  await sink.close();
+  const result = {
+    rows: written,
+    stored_rows: Number(stored!.n),
+    seconds: Math.round(seconds * 10) / 10,
+    rows_per_s: Math.round(written / seconds),
+    batch_rows: BATCH,
+    peak_rss_mb: peakRssMb(),
+    store_peak_rss_mb: peakRssMb(store.pid() ?? "self"),
+  };
+  console.log(JSON.stringify(result));
+} finally {
+  await store.stop();
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}

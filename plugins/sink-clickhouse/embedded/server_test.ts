@@ -1,0 +1,254 @@
+/**
+ * The embedded store's HTTP interface as curl users and Grafana see it: plain fetch() against
+ * the real process, comparing with what a ClickHouse server answers.
+ */
+import assert from "node:assert/strict";
+import { startTestStore } from "../../../tests/_clickhouse.ts";
+
+const dec = new TextDecoder();
+
+async function call(url: string, init: RequestInit & { path?: string } = {}) {
+  const res = await fetch(url + (init.path ?? "/"), init);
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: new Uint8Array(await res.arrayBuffer()),
+  };
+}
+
+const text = (r: { body: Uint8Array }) => dec.decode(r.body);
+
+Deno.test({
+  name: "embedded store speaks ClickHouse's HTTP interface",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const store = await startTestStore();
+    const url = store.url;
+    const post = (sql: string, path = "/", headers: HeadersInit = {}) =>
+      call(url, { method: "POST", body: sql, path, headers });
+    try {
+      await t.step("GET /ping and GET / answer Ok.", async () => {
+        assert.equal(text(await call(url, { path: "/ping" })), "Ok.\n");
+        assert.equal(text(await call(url)), "Ok.\n");
+      });
+
+      await t.step(
+        "queries come in the query parameter or the body, TabSeparated by default",
+        async () => {
+          const r = await call(url, { path: "/?query=" + encodeURIComponent("SELECT 1, 'a\tb'") });
+          assert.equal(text(r), "1\ta\\tb\n");
+          assert.equal(r.headers.get("X-ClickHouse-Format"), "TabSeparated");
+          assert.equal(text(await post("SELECT 2")), "2\n");
+          assert.equal(
+            text(
+              await post("FROM numbers(3)", "/?query=" + encodeURIComponent("SELECT sum(number)")),
+            ),
+            "3\n",
+          );
+        },
+      );
+
+      await t.step(
+        "FORMAT clauses and default_format select the output, passed through byte for byte",
+        async () => {
+          assert.deepEqual(JSON.parse(text(await post("SELECT 1 AS a FORMAT JSON"))).data, [{
+            a: 1,
+          }]);
+          assert.deepEqual(
+            JSON.parse(text(await post("SELECT 1 AS a, 'x' AS b FORMAT JSONCompact"))).data,
+            [[1, "x"]],
+          );
+          assert.equal(
+            text(await post("SELECT 1 AS a", "/?default_format=JSONEachRow")),
+            '{"a":1}\n',
+          );
+          assert.equal(text(await post("SELECT 1, 'x,y'", "/?default_format=CSV")), '1,"x,y"\n');
+          assert.equal(
+            text(await post("SELECT number FROM numbers(2) FORMAT TabSeparated")),
+            "0\n1\n",
+          );
+          const binary = await post("SELECT toUInt16(258) AS n, 'ab' AS s FORMAT RowBinary");
+          assert.deepEqual([...binary.body], [2, 1, 2, 97, 98]);
+          assert.equal(binary.headers.get("Content-Type"), "application/octet-stream");
+          const native = await post("SELECT toUInt8(7) AS n FORMAT Native");
+          assert.equal(native.body.at(-1), 7);
+          assert.ok(text(native).includes("UInt8"));
+        },
+      );
+
+      await t.step("param_<name> values are typed parameters, never SQL text", async () => {
+        const q = encodeURIComponent(
+          "SELECT {s:String} AS s, {n:UInt32} + 1 AS n, {a:Array(String)} AS a",
+        );
+        const r = await post(
+          "",
+          `/?query=${q}&default_format=JSONEachRow&param_s=${encodeURIComponent("x\\'; DROP")}` +
+            `&param_n=41&param_a=${encodeURIComponent("['p','q\\'r']")}`,
+        );
+        assert.deepEqual(JSON.parse(text(r)), { s: "x'; DROP", n: 42, a: ["p", "q'r"] });
+      });
+
+      await t.step(
+        "settings in the URL apply to that query only; SET changes nothing without a session",
+        async () => {
+          const q = "SELECT getSetting('max_threads') AS m FORMAT TabSeparated";
+          assert.equal(text(await post(q, "/?max_threads=3")), "3\n");
+          const normal = text(await post(q));
+          assert.notEqual(normal, "3\n");
+          await post("SET max_threads = 5");
+          assert.equal(text(await post(q)), normal);
+        },
+      );
+
+      await t.step(
+        "INSERT data comes in the body, plain or gzip; database selects the tables",
+        async () => {
+          assert.equal((await post("CREATE DATABASE IF NOT EXISTS web")).status, 200);
+          await post("CREATE TABLE web.t (a UInt32, b String) ENGINE = MergeTree ORDER BY a");
+          const insert = (q: string) => "/?database=web&query=" + encodeURIComponent(q);
+          assert.equal(
+            (await post(
+              '{"a":1,"b":"x"}\n{"a":2,"b":"y"}\n',
+              insert("INSERT INTO t FORMAT JSONEachRow"),
+            )).status,
+            200,
+          );
+          assert.equal((await post("3,z\n", insert("INSERT INTO t FORMAT CSV"))).status, 200);
+          const gz = new Uint8Array(
+            await new Response(
+              new Blob(['{"a":4,"b":"w"}\n']).stream().pipeThrough(new CompressionStream("gzip")),
+            ).arrayBuffer(),
+          );
+          const r = await call(url, {
+            method: "POST",
+            path: insert("INSERT INTO t FORMAT JSONEachRow"),
+            body: gz,
+            headers: { "Content-Encoding": "gzip" },
+          });
+          assert.equal(r.status, 200);
+          assert.equal(
+            text(await post("SELECT a, b FROM t ORDER BY a", "/?database=web")),
+            "1\tx\n2\ty\n3\tz\n4\tw\n",
+          );
+        },
+      );
+
+      await t.step(
+        "responses are gzip-compressed when asked with enable_http_compression=1",
+        async () => {
+          const res = await fetch(`${url}/?enable_http_compression=1`, {
+            method: "POST",
+            body: "SELECT number FROM numbers(1000) FORMAT TabSeparated",
+            headers: { "Accept-Encoding": "gzip" },
+          });
+          // fetch() inflates transparently; the header tells it was compressed on the wire.
+          assert.equal(res.headers.get("Content-Encoding"), "gzip");
+          assert.equal((await res.text()).split("\n").length, 1001);
+        },
+      );
+
+      await t.step(
+        "errors carry an HTTP status, the Code: N. DB::Exception text and the header",
+        async () => {
+          const syntax = await post("SELEC 1");
+          assert.equal(syntax.status, 400);
+          assert.equal(syntax.headers.get("X-ClickHouse-Exception-Code"), "62");
+          assert.match(text(syntax), /^Code: 62\. DB::Exception: Syntax error/);
+          const missing = await post("SELECT * FROM no_such_table");
+          assert.equal(missing.status, 404);
+          assert.equal(missing.headers.get("X-ClickHouse-Exception-Code"), "60");
+          const multi = await post("SELECT 1; DROP DATABASE web");
+          assert.equal(multi.status, 400);
+          assert.equal(
+            text(multi),
+            "Code: 62. DB::Exception: Multi-statements are not allowed. (SYNTAX_ERROR)\n",
+          );
+          assert.equal(text(await post("EXISTS TABLE web.t")), "1\n", "nothing ran");
+          const readonly = await call(url, {
+            path: "/?query=" + encodeURIComponent("DROP DATABASE web"),
+          });
+          assert.equal(readonly.status, 403);
+          assert.equal(readonly.headers.get("X-ClickHouse-Exception-Code"), "164");
+        },
+      );
+    } finally {
+      await store.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "embedded store with a password requires it, by basic auth or ClickHouse headers",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const store = await startTestStore({ password: "s3cr3t!" });
+    try {
+      const q = { method: "POST", body: "SELECT 1" };
+      const denied = await call(store.url, q);
+      assert.equal(denied.status, 403);
+      assert.equal(denied.headers.get("X-ClickHouse-Exception-Code"), "516");
+      assert.ok(!text(denied).includes("s3cr3t"));
+      const wrong = await call(store.url, {
+        ...q,
+        headers: { Authorization: `Basic ${btoa("default:nope")}` },
+      });
+      assert.equal(wrong.status, 403);
+      assert.equal(
+        text(
+          await call(store.url, {
+            ...q,
+            headers: { Authorization: `Basic ${btoa("default:s3cr3t!")}` },
+          }),
+        ),
+        "1\n",
+      );
+      assert.equal(
+        text(
+          await call(store.url, {
+            ...q,
+            headers: { "X-ClickHouse-User": "default", "X-ClickHouse-Key": "s3cr3t!" },
+          }),
+        ),
+        "1\n",
+      );
+      assert.equal(
+        text(await call(store.url, { path: "/ping" })),
+        "Ok.\n",
+        "ping needs no credentials",
+      );
+    } finally {
+      await store.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "the supervisor restarts an embedded store that dies, and the data survives",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const store = await startTestStore();
+    try {
+      const post = (sql: string) =>
+        fetch(store.url, { method: "POST", body: sql }).then((r) => r.text());
+      await post("CREATE TABLE kept (a UInt8) ENGINE = MergeTree ORDER BY a");
+      await post("INSERT INTO kept VALUES (1), (2)");
+      const first = store.pid()!;
+      Deno.kill(first, "SIGKILL");
+      const deadline = Date.now() + 60_000;
+      let answer = "";
+      while (Date.now() < deadline) {
+        answer = await post("SELECT count() FROM kept").catch(() => "");
+        if (answer === "2\n") break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(answer, "2\n");
+      assert.equal(store.starts(), 2);
+      assert.notEqual(store.pid(), first);
+    } finally {
+      await store.stop();
+    }
+  },
+});

@@ -1,0 +1,119 @@
+/**
+ * How a batch of readings becomes one INSERT. Only what varies per row travels in the
+ * RowBinary body; fields that are the same for the whole batch (for the Historian, the query
+ * options it echoes back) become typed parameters of an `INSERT … SELECT … FROM input(…)`.
+ * That keeps rows small and skips per-row parsing of constant columns, which ClickHouse
+ * otherwise pays on every LowCardinality column.
+ */
+import { PluginError } from "../../engine/mod.ts";
+import type { QueryParams, Reading, ReadingsTable, Ticks } from "../../engine/mod.ts";
+import { q } from "./ddl.ts";
+import { encoderFor, RowWriter } from "./rowbinary.ts";
+import type { ValueEncoder } from "./rowbinary.ts";
+
+type Part = Exclude<keyof Reading, "fields">;
+
+const PARTS: Record<string, Part | undefined> = {
+  tag: "tag",
+  time: "time",
+  value: "value",
+  text: "text",
+  quality: "quality",
+  quality_detail: "qualityDetail",
+  opc_quality: "opcQuality",
+};
+
+/** One column of a readings table and where its value comes from. */
+export interface ColumnPlan {
+  name: string;
+  type: string;
+  part?: Part;
+  field?: string;
+  encode: ValueEncoder;
+}
+
+/** The columns the sink writes (ingested_at is the store's own default); checks their types. */
+export function planColumns(tableName: string, table: ReadingsTable): ColumnPlan[] {
+  return Object.entries(table.columns).filter(([, c]) => c.value !== "ingested_at").map(
+    ([name, c]) => {
+      let encode: ValueEncoder;
+      try {
+        encode = encoderFor(c.type);
+      } catch (e) {
+        throw new PluginError(
+          "sink-clickhouse",
+          `table ${tableName}, column ${name}: ${(e as Error).message}`,
+        );
+      }
+      const part = PARTS[c.value];
+      return part
+        ? { name, type: c.type, part, encode }
+        : { name, type: c.type, field: c.value.slice(7), encode };
+    },
+  );
+}
+
+/** Column → reading part pairs worth comparing to tell an identical stored reading. */
+export function comparedParts(plans: ColumnPlan[]): [string, Part][] {
+  return plans.filter((p) => p.part && p.part !== "tag" && p.part !== "time").map((
+    p,
+  ) => [p.name, p.part!]);
+}
+
+export interface Insert {
+  sql: string;
+  params: QueryParams;
+  body: Uint8Array<ArrayBuffer>;
+}
+
+export function buildInsert(
+  target: string,
+  plans: ColumnPlan[],
+  rows: readonly Reading[],
+  batchFields: Record<string, unknown> = {},
+): Insert {
+  const rowFields = new Set<string>();
+  for (const r of rows) if (r.fields) { for (const k of Object.keys(r.fields)) rowFields.add(k); }
+  const perRow = plans.filter((p) => p.part || rowFields.has(p.field!));
+  const params: QueryParams = {};
+  const exprs = plans.map((p, i) => {
+    if (perRow.includes(p)) return q(p.name);
+    const value = batchFields[p.field!];
+    if (value === null || value === undefined) return "NULL";
+    params[`f${i}`] = paramValue(value, p.type);
+    return `{f${i}:${p.type.replace(/^\s*LowCardinality\((.*)\)\s*$/, "$1")}}`;
+  });
+  const structure = perRow.map((p) => `${q(p.name)} ${p.type}`).join(", ").replace(/\\/g, "\\\\")
+    .replace(/'/g, "\\'");
+  const w = new RowWriter();
+  for (const r of rows) {
+    for (const p of perRow) {
+      p.encode(w, p.part ? r[p.part] : r.fields?.[p.field!] ?? batchFields[p.field!] ?? null);
+    }
+  }
+  return {
+    sql:
+      `INSERT INTO ${target} (${plans.map((p) => q(p.name)).join(", ")}) SELECT ${
+        exprs.join(", ")
+      } ` +
+      `FROM input('${structure}') FORMAT RowBinary`,
+    params,
+    body: w.take(),
+  };
+}
+
+function paramValue(value: unknown, type: string): string | number | boolean {
+  if (typeof value === "bigint") return /DateTime64/.test(type) ? chTime(value) : value.toString();
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "string") {
+    return value;
+  }
+  throw new TypeError(`Cannot write ${JSON.stringify(value)} as ${type}`);
+}
+
+/** Ticks as ClickHouse's DateTime64(7) text: `2024-01-31 12:00:00.1234567`. */
+export function chTime(ticks: Ticks): string {
+  const ms = ticks / 10_000n - (ticks % 10_000n < 0n ? 1n : 0n);
+  const sub = ticks - ms * 10_000n;
+  const iso = new Date(Number(ms)).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}${sub.toString().padStart(4, "0")}`;
+}
