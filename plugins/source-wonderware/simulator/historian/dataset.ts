@@ -1,0 +1,116 @@
+/**
+ * An exact dataset served instead of the generated plant: a folder with `tags.csv`
+ * (TagName,TagType,Description,EngUnit,MinEU,MaxEU; TagType 1 analog, 2 discrete, 3 string) and
+ * `points.csv` (TagName,DateTime,Value,vValue,QualityDetail,OPCQuality; DateTime in UTC, ISO
+ * 8601 with up to 7 fractional digits and a Z; an empty field is NULL).
+ */
+import { arraySeries } from "./series.ts";
+import type { Point, TagKind, TagMeta } from "./series.ts";
+import type { GeneratedTag } from "./plant.ts";
+
+const KINDS: Record<string, TagKind> = { "1": "analog", "2": "discrete", "3": "string" };
+
+/** RFC 4180 CSV: quoted fields, doubled quotes, commas and newlines inside quotes. */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = "";
+  let quoted = false;
+  let wasQuoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') {
+      quoted = true;
+      wasQuoted = true;
+    } else if (c === ",") {
+      row.push(field);
+      field = "";
+    } else if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[i + 1] === "\n") i++;
+      row.push(field);
+      if (row.length > 1 || row[0] !== "" || wasQuoted) rows.push(row);
+      row = [];
+      field = "";
+      wasQuoted = false;
+    } else field += c;
+  }
+  if (field !== "" || row.length > 0) {
+    row.push(field);
+    rows.push(row);
+  }
+  return rows;
+}
+
+function utcTicks(text: string, where: string): bigint {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d{1,7}))?Z$/.exec(text.trim());
+  const ms = m ? Date.parse(`${m[1]}T${m[2]}Z`) : NaN;
+  if (!m || Number.isNaN(ms)) {
+    throw new Error(
+      `${where}: cannot read DateTime "${text}": expected UTC ISO 8601 such as 2024-01-31T12:00:00.1234567Z`,
+    );
+  }
+  return BigInt(ms) * 10_000n + BigInt((m[3] ?? "").padEnd(7, "0"));
+}
+
+function num(text: string, where: string): number | null {
+  if (text.trim() === "") return null;
+  const n = Number(text);
+  if (Number.isNaN(n)) throw new Error(`${where}: "${text}" is not a number`);
+  return n;
+}
+
+export async function loadDataset(dir: string): Promise<GeneratedTag[]> {
+  const tagRows = parseCsv(await Deno.readTextFile(`${dir}/tags.csv`));
+  const pointRows = parseCsv(await Deno.readTextFile(`${dir}/points.csv`));
+  const header = (rows: string[][], want: string[], file: string) => {
+    const got = rows.shift()?.map((h) => h.trim());
+    if (!got || want.some((w, i) => got[i] !== w)) {
+      throw new Error(`${dir}/${file}: expected the header ${want.join(",")}`);
+    }
+  };
+  header(tagRows, ["TagName", "TagType", "Description", "EngUnit", "MinEU", "MaxEU"], "tags.csv");
+  header(
+    pointRows,
+    ["TagName", "DateTime", "Value", "vValue", "QualityDetail", "OPCQuality"],
+    "points.csv",
+  );
+
+  const metas = new Map<string, TagMeta>();
+  tagRows.forEach((r, i) => {
+    const where = `${dir}/tags.csv:${i + 2}`;
+    const kind = KINDS[r[1]?.trim() ?? ""];
+    if (!r[0] || !kind) throw new Error(`${where}: expected a TagName and a TagType of 1, 2 or 3`);
+    metas.set(r[0], {
+      name: r[0],
+      key: i + 1,
+      kind,
+      description: r[2] ?? "",
+      unit: r[3] ?? "",
+      minEU: num(r[4] ?? "", where) ?? 0,
+      maxEU: num(r[5] ?? "", where) ?? 0,
+      rateMs: 0,
+    });
+  });
+  const points = new Map<string, Point[]>([...metas.keys()].map((k) => [k, []]));
+  pointRows.forEach((r, i) => {
+    const where = `${dir}/points.csv:${i + 2}`;
+    const list = points.get(r[0] ?? "");
+    if (!list) throw new Error(`${where}: tag "${r[0]}" is not in tags.csv`);
+    const value = num(r[2] ?? "", where);
+    const text = (r[3] ?? "") === "" ? null : r[3]!;
+    const opc = num(r[5] ?? "", where) ?? (value === null && text === null ? 0 : 192);
+    const qd = num(r[4] ?? "", where) ?? 192;
+    const bad = (value === null && text === null) || opc < 64;
+    list.push({ t: utcTicks(r[1] ?? "", where), value, text, quality: bad ? 1 : 0, qd, opc });
+  });
+  return [...metas.values()].map((meta) => {
+    const list = points.get(meta.name)!.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
+    return { meta, series: arraySeries(list) };
+  });
+}

@@ -1,0 +1,196 @@
+/**
+ * The Runtime database as clients see it: the configuration tables (Tag, TagRef, AnalogTag,
+ * DiscreteTag, StringTag, Message, EngineeringUnit, QualityMap, TimeZone), the Live table and
+ * the History view, under their plain, `Runtime.dbo.` and `INSQL.Runtime.dbo.` names.
+ */
+import type { Column, SqlValue } from "../tds/types.ts";
+import { SqlTime } from "../tds/types.ts";
+import type { Catalog, Table } from "../sql/run.ts";
+import { historyTable } from "./history.ts";
+import type { HistoryContext } from "./history.ts";
+
+const C = (name: string, type: Column["type"], length?: number): Column => ({ name, type, length });
+const TYPE_CODE = { analog: 1, discrete: 2, string: 3 } as const;
+
+export const QUALITY_MAP: [number, string][] = [
+  [0, "Bad, undetermined state"],
+  [1, "No data; tag did not exist at that time"],
+  [10, "Communication loss"],
+  [24, "I/O Server communication failed"],
+  [44, "Pipe reconnect"],
+  [150, "Storage startup"],
+  [192, "Good"],
+  [202, "Good point of version Latest"],
+  [248, "First value received in store-and-forward mode"],
+  [249, "Not a number"],
+  [252, "First value received from I/O Server"],
+  [65536, "No data at or before the query start"],
+];
+
+function staticTable(name: string, columns: Column[], rows: () => SqlValue[][]): Table {
+  return { name, columns, rows: () => rows() };
+}
+
+export function runtimeCatalog(ctx: HistoryContext): Catalog {
+  const tags = () => ctx.tags.map((t) => t.meta);
+  const units = () => [...new Set(tags().map((m) => m.unit).filter(Boolean))].sort();
+  const unitKey = (unit: string) => units().indexOf(unit) + 1;
+  const tables: Table[] = [
+    staticTable(
+      "Tag",
+      [
+        C("TagName", "nvarchar", 256),
+        C("IOServerKey", "int"),
+        C("StorageNodeKey", "int"),
+        C("wwTagKey", "int"),
+        C("TopicKey", "int"),
+        C("Description", "nvarchar", 512),
+        C("AcquisitionType", "tinyint"),
+        C("StorageType", "smallint"),
+        C("StorageRate", "int"),
+        C("ItemName", "nvarchar", 256),
+        C("TagType", "int"),
+        C("TimeDeadband", "int"),
+      ],
+      () =>
+        tags().map((m) => [
+          m.name,
+          m.name.startsWith("Sys") ? null : 1,
+          1,
+          m.key,
+          m.name.startsWith("Sys") ? null : 1,
+          m.description,
+          m.name.startsWith("Sys") ? 3 : 1,
+          m.rateMs > 0 && m.kind === "analog" ? 1 : 2,
+          m.rateMs,
+          m.name,
+          TYPE_CODE[m.kind],
+          0,
+        ]),
+    ),
+    staticTable(
+      "TagRef",
+      [
+        C("wwDomainTagKey", "int"),
+        C("wwTagKey", "int"),
+        C("ServerKey", "int"),
+        C("TagName", "nvarchar", 256),
+        C("TagType", "int"),
+      ],
+      () => tags().map((m) => [m.key, m.key, 1, m.name, TYPE_CODE[m.kind]]),
+    ),
+    staticTable(
+      "AnalogTag",
+      [
+        C("TagName", "nvarchar", 256),
+        C("EUKey", "int"),
+        C("MinEU", "float"),
+        C("MaxEU", "float"),
+        C("MinRaw", "float"),
+        C("MaxRaw", "float"),
+        C("Scaling", "int"),
+        C("RawType", "int"),
+        C("ValueDeadband", "float"),
+        C("IntegerSize", "tinyint"),
+        C("SignedInteger", "bit"),
+      ],
+      () =>
+        tags().filter((m) => m.kind === "analog").map((m) => [
+          m.name,
+          unitKey(m.unit),
+          m.minEU,
+          m.maxEU,
+          m.minEU,
+          m.maxEU,
+          0,
+          2,
+          0,
+          0,
+          false,
+        ]),
+    ),
+    staticTable(
+      "DiscreteTag",
+      [C("TagName", "nvarchar", 256), C("MessageKey", "int")],
+      () => tags().filter((m) => m.kind === "discrete").map((m) => [m.name, 1]),
+    ),
+    staticTable(
+      "Message",
+      [C("MessageKey", "int"), C("Message0", "nvarchar", 64), C("Message1", "nvarchar", 64)],
+      () => [[1, "Off", "On"]],
+    ),
+    staticTable(
+      "StringTag",
+      [C("TagName", "nvarchar", 256), C("MaxLength", "smallint"), C("DoubleByte", "tinyint")],
+      () => tags().filter((m) => m.kind === "string").map((m) => [m.name, 512, 1]),
+    ),
+    staticTable(
+      "EngineeringUnit",
+      [
+        C("EUKey", "int"),
+        C("Unit", "nvarchar", 32),
+        C("DefaultTagRate", "int"),
+        C("Status", "tinyint"),
+        C("EUCKey", "int"),
+      ],
+      () => units().map((u, i) => [i + 1, u, null, null, 1]),
+    ),
+    staticTable(
+      "QualityMap",
+      [C("QualityDetail", "int"), C("QualityString", "nvarchar", 4000)],
+      () => QUALITY_MAP.map(([qd, text]) => [qd, text]),
+    ),
+    staticTable(
+      "TimeZone",
+      [C("TimeZoneID", "int"), C("TimeZone", "nvarchar", 50)],
+      () => [[1, "UTC"], [2, ctx.serverZone.name]],
+    ),
+    {
+      name: "Live",
+      columns: [
+        C("DateTime", "datetime2"),
+        C("TagName", "nvarchar", 256),
+        C("Value", "float"),
+        C("vValue", "nvarchar", 256),
+        C("Quality", "tinyint"),
+        C("QualityDetail", "int"),
+        C("OPCQuality", "int"),
+        C("wwTagKey", "int"),
+        C("wwTimeZone", "nvarchar", 50),
+      ],
+      *rows() {
+        // Live shows the newest streamed value: not late (injected) data, not revisions.
+        const view = { ...ctx.view(false), hidden: () => false };
+        for (const t of ctx.tags) {
+          const p = t.base.lastAtOrBefore(view.now);
+          if (!p) continue;
+          yield [
+            new SqlTime(ctx.serverZone.toLocal(p.t)),
+            t.meta.name,
+            p.value,
+            p.text ?? (p.value === null ? null : String(p.value)),
+            p.quality,
+            p.qd,
+            p.opc,
+            t.meta.key,
+            ctx.serverZone.name,
+          ];
+        }
+      },
+    },
+    historyTable(ctx),
+  ];
+  const byName = new Map(tables.map((t) => [t.name.toLowerCase(), t]));
+  return {
+    table(parts) {
+      const [name, schema, database, server, ...extra] = [...parts].reverse().map((p) =>
+        p.toLowerCase()
+      );
+      if (extra.length > 0) return undefined;
+      if (schema !== undefined && schema !== "" && schema !== "dbo") return undefined;
+      if (database !== undefined && database !== "runtime") return undefined;
+      if (server !== undefined && server !== "insql") return undefined;
+      return byName.get(name!);
+    },
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * `deno task sim`: runs the Historian simulator and prints how to connect.
+ *
+ *   deno task sim [--port 1433] [--plant file.yaml | --dataset dir] [--timezone Zone]
+ *                 [--user u --password p]
+ */
+import { parse } from "yaml";
+import { z } from "zod";
+import { duration } from "../../../engine/mod.ts";
+import { startSimulator } from "./mod.ts";
+
+const HELP =
+  `Usage: deno task sim [--port 1433] [--plant file.yaml | --dataset dir] [--timezone Zone]
+                     [--user u --password p]
+
+Serves AVEVA Historian's SQL surface (Runtime database, History, Live) over TDS on 127.0.0.1.
+--plant    YAML: seed, analog, discrete, string (tag counts), analog_rate, discrete_rate,
+           string_rate (storage rates, e.g. 1s), history (e.g. 30d), system_tags, timezone
+--dataset  folder with tags.csv and points.csv, served exactly
+--timezone the server's time zone (IANA or Windows name), default UTC`;
+
+export const plantFile = z.strictObject({
+  seed: z.int().default(1),
+  analog: z.int().min(0).default(40),
+  discrete: z.int().min(0).default(6),
+  string: z.int().min(0).default(4),
+  analog_rate: duration({ min: 1 }).prefault("1s"),
+  discrete_rate: duration({ min: 1 }).prefault("10s"),
+  string_rate: duration({ min: 1 }).prefault("5m"),
+  history: duration({ min: 60_000 }).prefault("7d"),
+  system_tags: z.boolean().default(true),
+  timezone: z.string().optional(),
+});
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  if (i === -1) return undefined;
+  const v = args[i + 1];
+  if (v === undefined || v.startsWith("--")) throw new Error(`--${name} needs a value`);
+  return v;
+}
+
+if (import.meta.main) {
+  const args = Deno.args;
+  if (args.includes("--help")) {
+    console.log(HELP);
+    Deno.exit(0);
+  }
+  try {
+    const plantPath = flag(args, "plant");
+    let plant = plantFile.parse({});
+    if (plantPath) {
+      const result = plantFile.safeParse(parse(await Deno.readTextFile(plantPath)) ?? {});
+      if (!result.success) {
+        for (const i of result.error.issues) {
+          console.error(`${plantPath} ${i.path.join(".")}: ${i.message}`);
+        }
+        Deno.exit(1);
+      }
+      plant = result.data;
+    }
+    const sim = await startSimulator({
+      port: Number(flag(args, "port") ?? 1433),
+      dataset: flag(args, "dataset"),
+      timezone: flag(args, "timezone") ?? plant.timezone ?? "UTC",
+      user: flag(args, "user"),
+      password: flag(args, "password"),
+      plant: {
+        seed: plant.seed,
+        analog: plant.analog,
+        discrete: plant.discrete,
+        string: plant.string,
+        analogRateMs: plant.analog_rate,
+        discreteRateMs: plant.discrete_rate,
+        stringRateMs: plant.string_rate,
+        historyMs: plant.history,
+        systemTags: plant.system_tags,
+      },
+    });
+    console.log(
+      `Historian simulator listening on ${sim.host}:${sim.port} (time zone ${sim.timezone}, ${sim.tags.length} tags)`,
+    );
+    console.log(
+      `Connect with: WONDERWARE_HOST=${sim.host} WONDERWARE_PORT=${sim.port} WONDERWARE_DATABASE=Runtime` +
+        (flag(args, "user")
+          ? ` WONDERWARE_USERNAME=${flag(args, "user")} WONDERWARE_PASSWORD=...`
+          : ""),
+    );
+    const stop = async () => {
+      await sim.close();
+      Deno.exit(0);
+    };
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+  } catch (e) {
+    console.error((e as Error).message);
+    Deno.exit(1);
+  }
+}

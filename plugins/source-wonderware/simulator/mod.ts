@@ -1,0 +1,208 @@
+/**
+ * The Historian simulator: AVEVA Historian's SQL surface (the Runtime database, History,
+ * Live) served over real TDS on a loopback port, with a deterministic demo plant or an exact
+ * dataset, the server's time zone, and fault and late-data injection for tests and demos.
+ */
+import { parse } from "./sql/parse.ts";
+import { runStatements } from "./sql/run.ts";
+import type { Env } from "./sql/run.ts";
+import { DropConnection, serveTds, TdsError } from "./tds/server.ts";
+import type { LoginInfo, TdsHandler, TdsServer } from "./tds/server.ts";
+import { SqlTime } from "./tds/types.ts";
+import type { SqlValue } from "./tds/types.ts";
+import { loadDataset } from "./historian/dataset.ts";
+import { DEFAULT_PLANT, generatePlant } from "./historian/plant.ts";
+import type { GeneratedTag, PlantOptions } from "./historian/plant.ts";
+import { runtimeCatalog } from "./historian/runtime.ts";
+import { TagStore } from "./historian/series.ts";
+import type { Hold, Point, TagMeta, View } from "./historian/series.ts";
+import { zoneOf } from "./historian/zone.ts";
+
+export type { PlantOptions, Point, TagMeta };
+
+export interface SimulatorOptions {
+  hostname?: string;
+  /** 0 (default) picks a free port. */
+  port?: number;
+  plant?: Partial<PlantOptions>;
+  /** Serve this dataset folder (tags.csv, points.csv) instead of the generated plant. */
+  dataset?: string;
+  /** The Historian server's time zone (IANA or Windows name); default UTC. */
+  timezone?: string;
+  /** When set, logins must use this user and password. */
+  user?: string;
+  password?: string;
+  /** The server clock in UTC ticks (100 ns since 1970); default the real clock. */
+  now?: () => bigint;
+}
+
+export interface Faults {
+  /** Refuse logins (error 18456) for `ms` milliseconds. */
+  refuseLogins(ms: number): void;
+  /** Cut the connection after `rows` rows of the next `times` results. */
+  dropResults(rows: number, times?: number): void;
+  /** Wait this long before answering each request. */
+  delay(ms: number): void;
+  /** Stop listening and cut every connection for `ms` milliseconds, then come back on the same port. */
+  goAway(ms: number): Promise<void>;
+  /** Back to normal. */
+  clear(): void;
+}
+
+export interface LateData {
+  /** Store points with old timestamps after the fact (store-and-forward). */
+  insert(tag: string, points: Omit<Point, "quality">[]): void;
+  /** A new LATEST version of a stored point (QualityDetail 202). */
+  revise(tag: string, t: bigint, value: { value?: number | null; text?: string | null }): void;
+  /** Points of matching tags in [from, to] stay invisible until `release()` (a network outage). */
+  hold(tags: (name: string) => boolean, from: bigint, to: bigint): void;
+  release(): void;
+}
+
+export interface Simulator {
+  host: string;
+  port: number;
+  tags: TagMeta[];
+  timezone: string;
+  faults: Faults;
+  late: LateData;
+  /** Requests answered so far (logins excluded). */
+  requests(): number;
+  close(): Promise<void>;
+}
+
+export const VERSION =
+  "Microsoft SQL Server 2019 (RTM) - 15.0.2000.5 (X64) — historian-sync AVEVA Historian simulator";
+
+const realNow = () => BigInt(Date.now()) * 10_000n;
+
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const now = options.now ?? realNow;
+  const zone = zoneOf(options.timezone ?? "UTC");
+  const plant = { ...DEFAULT_PLANT, ...options.plant };
+  const hour = 36_000_000_000n;
+  const origin = ((now() - BigInt(plant.historyMs) * 10_000n) / hour) * hour;
+  const generated: GeneratedTag[] = options.dataset
+    ? await loadDataset(options.dataset)
+    : generatePlant(plant, origin);
+  const stores = generated.map((g) => new TagStore(g.meta, g.series));
+  const byName = new Map(stores.map((s) => [s.meta.name.toLowerCase(), s]));
+  const holds: Hold[] = [];
+  const view = (latest: boolean): View => {
+    const at = now();
+    return {
+      now: at,
+      latest,
+      hidden: holds.length === 0
+        ? () => false
+        : (tag, t) => holds.some((h) => t >= h.from && t <= h.to && h.tags(tag)),
+    };
+  };
+  const catalog = runtimeCatalog({ tags: stores, byName, serverZone: zone, view });
+
+  let refuseUntil = 0;
+  let dropAfter = 0;
+  let dropTimes = 0;
+  let delayMs = 0;
+  let requests = 0;
+
+  const handler: TdsHandler = {
+    login(info: LoginInfo) {
+      const refused = Date.now() < refuseUntil ||
+        (options.user !== undefined &&
+          (info.user !== options.user || info.password !== (options.password ?? "")));
+      if (refused) throw new TdsError(18456, `Login failed for user '${info.user}'.`, 14);
+    },
+    async *execute(request, _session, signal) {
+      requests++;
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+      const statements = parse(request.sql);
+      const params = new Map<string, SqlValue>(
+        request.params.map((p) => [p.name.toLowerCase(), p.value]),
+      );
+      const env: Env = {
+        params,
+        nowUtc: () => new SqlTime(now()),
+        nowLocal: () => new SqlTime(zone.toLocal(now())),
+        version: VERSION,
+      };
+      const cut = dropTimes > 0 && statements.some((s) => s.k === "select" && s.from)
+        ? dropAfter
+        : Infinity;
+      if (cut !== Infinity) dropTimes--;
+      let rows = 0;
+      for await (const event of runStatements(statements, catalog, env, signal)) {
+        if ("row" in event && ++rows > cut) throw new DropConnection();
+        yield event;
+      }
+    },
+  };
+
+  const hostname = options.hostname ?? "127.0.0.1";
+  let server: TdsServer = serveTds({ hostname, port: options.port ?? 0, handler });
+  const port = server.port;
+
+  const store = (tag: string) => {
+    const s = byName.get(tag.toLowerCase());
+    if (!s) throw new Error(`Unknown tag "${tag}"`);
+    return s;
+  };
+
+  return {
+    host: hostname,
+    port,
+    tags: stores.map((s) => s.meta),
+    timezone: zone.name,
+    requests: () => requests,
+    faults: {
+      refuseLogins(ms) {
+        refuseUntil = Date.now() + ms;
+      },
+      dropResults(rows, times = 1) {
+        dropAfter = rows;
+        dropTimes = times;
+      },
+      delay(ms) {
+        delayMs = ms;
+      },
+      async goAway(ms) {
+        await server.close();
+        await new Promise((r) => setTimeout(r, ms));
+        server = serveTds({ hostname, port, handler });
+      },
+      clear() {
+        refuseUntil = 0;
+        dropTimes = 0;
+        delayMs = 0;
+      },
+    },
+    late: {
+      insert(tag, points) {
+        store(tag).inject(
+          points.map((p) => ({ ...p, quality: p.value === null && p.text === null ? 1 : 0 })),
+        );
+      },
+      revise(tag, t, value) {
+        const s = store(tag);
+        const original = s.lastAtOrBefore(t, { now: t, latest: false, hidden: () => false });
+        if (!original || original.t !== t) {
+          throw new Error(`No stored point of "${tag}" at that time`);
+        }
+        s.revisions.set(t, {
+          ...original,
+          value: value.value !== undefined ? value.value : original.value,
+          text: value.text !== undefined ? value.text : original.text,
+          quality: 0,
+          qd: 202,
+        });
+      },
+      hold(tags, from, to) {
+        holds.push({ tags, from, to });
+      },
+      release() {
+        holds.length = 0;
+      },
+    },
+    close: () => server.close(),
+  };
+}
