@@ -168,6 +168,7 @@ async function* messages(conn: Deno.Conn): AsyncGenerator<Message> {
 class Outbox {
   packetSize = 4096;
   #lock: Promise<void> = Promise.resolve();
+  #packet = new Uint8Array(0);
   constructor(private conn: Deno.Conn) {}
 
   async #write(bytes: Uint8Array) {
@@ -175,34 +176,33 @@ class Outbox {
     while (at < bytes.length) at += await this.conn.write(bytes.subarray(at));
   }
 
-  /** Sends `payload` as full packets, keeping back what does not fill one unless `eom`. */
+  /** Sends what `w` holds as full packets, keeping back what does not fill one unless `eom`. */
   async packets(w: ByteWriter, eom: boolean) {
-    const size = this.packetSize - 8;
-    let at = 0;
-    const out: Uint8Array[] = [];
-    while (w.pos - at > size || (eom && at <= w.pos)) {
-      const len = Math.min(size, w.pos - at);
-      const last = eom && at + len >= w.pos;
-      const packet = new Uint8Array(8 + len);
-      packet[0] = TYPE.REPLY;
-      packet[1] = last ? STATUS_EOM : 0;
-      packet[2] = (len + 8) >> 8;
-      packet[3] = (len + 8) & 0xff;
-      packet[6] = 1;
-      packet.set(w.buf.subarray(at, at + len), 8);
-      out.push(packet);
-      at += len;
-      if (last) break;
-    }
-    const rest = w.buf.slice(at, w.pos);
-    w.pos = 0;
-    w.bytes(rest);
     const previous = this.#lock;
     let release!: () => void;
     this.#lock = new Promise((r) => (release = r));
     await previous;
     try {
-      for (const p of out) await this.#write(p);
+      const size = this.packetSize - 8;
+      if (this.#packet.length !== this.packetSize) this.#packet = new Uint8Array(this.packetSize);
+      const packet = this.#packet;
+      let at = 0;
+      while (w.pos - at > size || (eom && at <= w.pos)) {
+        const len = Math.min(size, w.pos - at);
+        const last = eom && at + len >= w.pos;
+        packet[0] = TYPE.REPLY;
+        packet[1] = last ? STATUS_EOM : 0;
+        packet[2] = (len + 8) >> 8;
+        packet[3] = (len + 8) & 0xff;
+        packet[6] = 1;
+        packet.set(w.buf.subarray(at, at + len), 8);
+        // The packet buffer is reused: each write completes before the next fills it.
+        await this.#write(packet.subarray(0, len + 8));
+        at += len;
+        if (last) break;
+      }
+      w.buf.copyWithin(0, at, w.pos);
+      w.pos -= at;
     } finally {
       release();
     }
@@ -257,6 +257,13 @@ async function handleConnection(conn: Deno.Conn, handler: TdsHandler, serverName
       error(w, err, serverName);
       done(w, 0xfd, DONE_ERROR, 0, 0);
     });
+    // Let the client read the error and hang up first; closing at once races its parser.
+    const timer = setTimeout(() => conn.close(), 5_000);
+    try {
+      while (!(await incoming.next()).done) { /* ignore anything after a refused login */ }
+    } finally {
+      clearTimeout(timer);
+    }
     return;
   }
   out.packetSize = Math.min(32_767, Math.max(512, session.packetSize || 4096));
