@@ -9,12 +9,15 @@ import type { AssetRow, TagInfo } from "./types.ts";
 
 const METADATA = ["tag", "unit", "description", "type"] as const;
 
-/** A compiled rule pattern; throws a RangeError naming the problem. */
-export function compilePattern(pattern: string): RegExp {
+/** A glob (`*`, `?`) or `/regex/flags` pattern; throws a RangeError naming the problem. */
+export function compilePattern(pattern: string, options: { ignoreCase?: boolean } = {}): RegExp {
   const re = /^\/(.+)\/([a-z]*)$/.exec(pattern);
   if (re) {
     try {
-      return new RegExp(re[1]!, re[2]!.replace(/[gy]/g, ""));
+      return new RegExp(
+        re[1]!,
+        re[2]!.replace(/[gy]/g, "") + (options.ignoreCase && !re[2]!.includes("i") ? "i" : ""),
+      );
     } catch (e) {
       throw new RangeError(`invalid regular expression ${pattern}: ${(e as Error).message}`);
     }
@@ -23,7 +26,7 @@ export function compilePattern(pattern: string): RegExp {
     /\?/g,
     ".",
   );
-  return new RegExp(`^${source}$`);
+  return new RegExp(`^${source}$`, options.ignoreCase ? "i" : "");
 }
 
 /** Placeholders in `value` that neither the pattern's groups nor the tag metadata provide. */

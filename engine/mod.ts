@@ -17,4 +17,5 @@ export type {
   Table,
 } from "./spec/storage.ts";
 export { retry } from "./retry.ts";
+export { compilePattern } from "./assets.ts";
 export type { RetryOptions } from "./retry.ts";

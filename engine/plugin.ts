@@ -12,7 +12,7 @@
 import type { z } from "zod";
 import type { Logger } from "./log.ts";
 import type { StorageModel } from "./spec/storage.ts";
-import type { AssetRow, ReadingBatch, Ticks } from "./types.ts";
+import type { AssetRow, ReadingBatch, TagInfo, Ticks, TimeWindow } from "./types.ts";
 
 /** Time, injected so tests can drive it. */
 export interface Clock {
@@ -64,11 +64,39 @@ export interface Cache {
   close(): Promise<void>;
 }
 
+/** How a plugin's connection is doing, for the status route and logs. */
+export interface PluginHealth {
+  /** closed: working; open: failing fast after repeated failures; half-open: trying again. */
+  circuit: "closed" | "open" | "half-open";
+  consecutiveFailures: number;
+  lastError?: string;
+  lastErrorAt?: Date;
+}
+
 /** A historian to read from. */
 export interface Source {
+  /** The tags to load (the spec's include/exclude/type filters applied), with their metadata. */
+  discover(signal?: AbortSignal): Promise<TagInfo[]>;
+  /**
+   * Every stored reading of `tags` in the window `(from, to]`, streamed in batches of at most
+   * `batchSize` readings, ordered by time. Never a fabricated reading: no initial-value rows.
+   * A failure mid-stream is a PluginError; reading the same window again yields the same data.
+   */
+  read(
+    tags: readonly TagInfo[],
+    window: TimeWindow,
+    options?: ReadOptions,
+  ): AsyncIterable<ReadingBatch>;
   /** The historian's own UTC clock: sync windows end at this time minus the safety lag. */
   serverTime(): Promise<Ticks>;
+  health(): PluginHealth;
   close(): Promise<void>;
+}
+
+export interface ReadOptions {
+  signal?: AbortSignal;
+  /** Readings per batch (default 10,000). */
+  batchSize?: number;
 }
 
 /** Typed query parameters: the only way a value reaches a query's text. */

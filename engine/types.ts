@@ -28,6 +28,8 @@ export interface TagInfo {
   unit?: string;
   min?: number;
   max?: number;
+  /** Source-specific per-tag values (the Historian's wwTagKey), passed on with its readings. */
+  fields?: Record<string, unknown>;
 }
 
 /**

@@ -1,34 +1,51 @@
 /**
- * AVEVA (Wonderware) Historian as a source, through SQL Server (npm:mssql).
- *
- * Built so far: the connection (pool, timeouts, login errors that say what to fix) and the
- * Historian's clock. Tag discovery and history reads come with the source issue; the
- * built-in simulator used when no host is set comes with the simulator issue.
+ * AVEVA (Wonderware) Historian as a source, through SQL Server (npm:mssql). With no host
+ * configured it starts the built-in Historian simulator (./simulator) on loopback and reads
+ * from it over real TDS, exactly as it would from a plant's Historian.
  */
 import sql from "mssql";
-import { definePlugin, PluginError, TICKS_PER_MS } from "../../engine/mod.ts";
-import type { PluginContext, Source, Ticks } from "../../engine/mod.ts";
+import { definePlugin } from "../../engine/mod.ts";
+import type { PluginContext, Source } from "../../engine/mod.ts";
 import { options } from "./options.ts";
 import type { Options } from "./options.ts";
-
-const PLUGIN = "source-wonderware";
+import { classify, createSource } from "./source.ts";
+import { startSimulator } from "./simulator/mod.ts";
 
 export async function createWonderwareSource(
   opts: Options,
   context: PluginContext,
 ): Promise<Source> {
-  if (opts.host.trim() === "") {
-    throw new PluginError(
-      PLUGIN,
-      "source.wonderware.host is empty (WONDERWARE_HOST) and the built-in Historian simulator is not built yet",
-      { unavailable: true },
+  let host = opts.host.trim();
+  let port = opts.port;
+  let stopSimulator: (() => Promise<void>) | undefined;
+  if (host === "") {
+    const s = opts.simulator;
+    const sim = await startSimulator({
+      port: s.port,
+      timezone: s.timezone,
+      dataset: s.dataset,
+      plant: { analog: s.analog, discrete: s.discrete, string: s.string, historyMs: s.history },
+      user: opts.user || undefined,
+      password: opts.user ? opts.password : undefined,
+    });
+    host = sim.host;
+    port = sim.port;
+    stopSimulator = () => sim.close();
+    context.log.warn(
+      "WONDERWARE_HOST is not set: reading from the BUILT-IN HISTORIAN SIMULATOR, not a real Historian",
+      {
+        address: `${host}:${port}`,
+        tags: sim.tags.length,
+        timezone: sim.timezone,
+        dataset: s.dataset,
+      },
     );
   }
   if (opts.password) context.secrets.add(opts.password);
-  const address = `${opts.host}:${opts.port}/${opts.database}`;
+  const address = `${host}:${port}/${opts.database}`;
   const pool = new sql.ConnectionPool({
-    server: opts.host,
-    port: opts.port,
+    server: host,
+    port,
     database: opts.database,
     user: opts.user,
     password: opts.password,
@@ -39,52 +56,28 @@ export async function createWonderwareSource(
       encrypt: opts.encrypt,
       trustServerCertificate: opts.trust_server_certificate,
       appName: "historian-sync",
+      packetSize: 32_767,
     },
   });
-  pool.on("error", (e: Error) => context.log.warn("SQL Server pool error", { address, error: e }));
+  pool.on(
+    "error",
+    (e: Error) => context.log.warn("SQL Server pool error", { address, error: e.message }),
+  );
   try {
     await pool.connect();
   } catch (e) {
-    throw connectError(e, address, opts.user);
+    await stopSimulator?.();
+    throw classify("connecting", e, address);
   }
   context.log.info("connected to the Historian", { address });
-
-  return {
-    async serverTime(): Promise<Ticks> {
-      const result = await pool.request().query("SELECT SYSUTCDATETIME() AS now");
-      const now = result.recordset[0]?.now as (Date & { nanosecondsDelta?: number }) | undefined;
-      if (!now) {
-        throw new PluginError(PLUGIN, "SYSUTCDATETIME() returned no row", { retriable: true });
-      }
-      return BigInt(now.getTime()) * TICKS_PER_MS +
-        BigInt(Math.round((now.nanosecondsDelta ?? 0) * 1e7));
-    },
-    async close() {
-      await pool.close();
-    },
-  };
-}
-
-function connectError(e: unknown, address: string, user: string): PluginError {
-  const code = (e as { code?: string }).code;
-  if (code === "ELOGIN") {
-    return new PluginError(
-      PLUGIN,
-      `login to ${address} as "${user}" was refused: check WONDERWARE_USERNAME and WONDERWARE_PASSWORD`,
-      { cause: e },
-    );
-  }
-  return new PluginError(PLUGIN, `cannot connect to ${address}: ${(e as Error).message}`, {
-    cause: e,
-    retriable: true,
-    unavailable: true,
-  });
+  return createSource({ pool, address, options: opts, log: context.log, onClose: stopSimulator });
 }
 
 export default definePlugin({
   kind: "source",
   name: "wonderware",
-  description: "AVEVA (Wonderware) Historian over SQL Server (npm:mssql)",
+  description:
+    "AVEVA (Wonderware) Historian over SQL Server (npm:mssql); the built-in simulator when no host is set",
   options,
   create: createWonderwareSource,
 });

@@ -27,6 +27,23 @@ export const options = z.strictObject({
   retrieval_mode: z.enum(["full", "delta"]).default("full").describe(
     "History retrieval mode: full returns every stored point; delta drops repeated values",
   ),
+  simulator: z.strictObject({
+    port: z.int().min(0).max(65535).default(0).describe(
+      "Loopback port of the built-in simulator (0: any free port)",
+    ),
+    timezone: z.string().min(1).default("UTC").describe(
+      "The simulated Historian server's time zone",
+    ),
+    dataset: z.string().optional().describe(
+      "Serve this folder (tags.csv, points.csv) instead of the demo plant",
+    ),
+    analog: z.int().min(0).default(40).describe("Demo plant: analog tags"),
+    discrete: z.int().min(0).default(6).describe("Demo plant: discrete tags"),
+    string: z.int().min(0).default(4).describe("Demo plant: string tags"),
+    history: duration({ min: 60_000 }).prefault("7d").describe(
+      "Demo plant: history before start-up",
+    ),
+  }).prefault({}).describe("The built-in Historian simulator, used when host is empty"),
   tags: z.strictObject({
     include: z.array(z.string().min(1)).min(1).default(["*"]).describe(
       "Tag name patterns to load (* and ? wildcards)",

@@ -39,7 +39,7 @@ export interface SimulatorOptions {
 export interface Faults {
   /** Refuse logins (error 18456) for `ms` milliseconds. */
   refuseLogins(ms: number): void;
-  /** Cut the connection after `rows` rows of the next `times` results. */
+  /** Cut the connection after `rows` rows, in the next `times` results that get that far. */
   dropResults(rows: number, times?: number): void;
   /** Wait this long before answering each request. */
   delay(ms: number): void;
@@ -68,6 +68,8 @@ export interface Simulator {
   late: LateData;
   /** Requests answered so far (logins excluded). */
   requests(): number;
+  /** Login attempts so far, refused ones included. */
+  logins(): number;
   close(): Promise<void>;
 }
 
@@ -105,9 +107,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   let dropTimes = 0;
   let delayMs = 0;
   let requests = 0;
+  let logins = 0;
 
   const handler: TdsHandler = {
     login(info: LoginInfo) {
+      logins++;
       const refused = Date.now() < refuseUntil ||
         (options.user !== undefined &&
           (info.user !== options.user || info.password !== (options.password ?? "")));
@@ -126,13 +130,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         nowLocal: () => new SqlTime(zone.toLocal(now())),
         version: VERSION,
       };
-      const cut = dropTimes > 0 && statements.some((s) => s.k === "select" && s.from)
-        ? dropAfter
-        : Infinity;
-      if (cut !== Infinity) dropTimes--;
       let rows = 0;
       for await (const event of runStatements(statements, catalog, env, signal)) {
-        if ("row" in event && ++rows > cut) throw new DropConnection();
+        if ("row" in event && dropTimes > 0 && ++rows > dropAfter) {
+          dropTimes--;
+          throw new DropConnection();
+        }
         yield event;
       }
     },
@@ -154,6 +157,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     tags: stores.map((s) => s.meta),
     timezone: zone.name,
     requests: () => requests,
+    logins: () => logins,
     faults: {
       refuseLogins(ms) {
         refuseUntil = Date.now() + ms;
