@@ -26,3 +26,41 @@ export function flag(name: string, fallback: number): number {
   const i = Deno.args.indexOf(`--${name}`);
   return i === -1 ? fallback : Number(Deno.args[i + 1]);
 }
+
+/** Starts `deno task sim` in a process of its own; resolves once it listens. */
+export async function spawnSimulator(
+  args: string[],
+): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../plugins/source-wonderware/simulator/main.ts", import.meta.url).pathname,
+      "--port",
+      String(port),
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("listening")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the simulator exited: ${seen}`);
+    seen += value;
+  }
+  reader.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  return {
+    port,
+    pid: child.pid,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
