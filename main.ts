@@ -6,8 +6,13 @@ import { startEngine } from "./engine/engine.ts";
 import { ConfigError } from "./engine/errors.ts";
 import { createLogger, errorText, loggerOptionsFromEnv } from "./engine/log.ts";
 import { systemClock } from "./engine/plugin.ts";
+import { backfill, createHealth, syncOnce, tagList } from "./engine/pipeline.ts";
+import type { PipelineContext } from "./engine/pipeline.ts";
+import { compilePattern } from "./engine/assets.ts";
 import { loadSpec } from "./engine/spec/load.ts";
-import { specSchema } from "./engine/spec/schema.ts";
+import { resolveTimeRef, specSchema, timeRef } from "./engine/spec/schema.ts";
+import { dateFromTicks, TICKS_PER_MS, ticksFromDate } from "./engine/types.ts";
+import type { Ticks } from "./engine/types.ts";
 import { plugins } from "./plugins/registry.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
@@ -20,16 +25,24 @@ const HELP: Record<string, string> = {
 Usage: main.ts <command> [options]
 
 Commands:
-  run [spec]           Run a pipeline (default ${DEFAULT_SPEC})
+  run [spec]           Run a pipeline: backfill, then sync on schedule (default ${DEFAULT_SPEC})
+  backfill [spec]      Backfill history: --from TIME --to TIME --tags PATTERN
   validate [spec...]   Check specs; print every problem as file:line:col path: message
   schema [file]        Write the JSON Schema of pipeline specs (default: stdout)
 
 Options: --help, --version. Environment: LOG_LEVEL (debug|info|warn|error), LOG_FORMAT (text|json).`,
   run: `Usage: main.ts run [spec]
 
-Loads the spec (default ${DEFAULT_SPEC}), starts its cache, sink and source plugins, and runs
-until SIGINT or SIGTERM, then closes the plugins in reverse order and exits 0.
+Loads the spec (default ${DEFAULT_SPEC}), starts its cache, sink and source plugins, prepares
+the tables, backfills the spec's range, then syncs on the spec's schedule until SIGINT or
+SIGTERM; then it stops at a clean point and closes the plugins in reverse order (exit 0).
 Exit 1 when the spec is invalid or a plugin fails to start.`,
+  backfill: `Usage: main.ts backfill [spec] [--from TIME] [--to TIME] [--tags PATTERN]
+
+Backfills the history of the spec's tags (or those matching PATTERN, a glob or /regex/) over
+[--from, --to] (default: the spec's backfill range; times as in specs: ISO 8601, now, now-30d),
+skipping work units already done, and prints a report. Exit 0 when every unit succeeded,
+1 otherwise (a rerun picks up the failed units).`,
   validate: `Usage: main.ts validate [spec...]
 
 Validates each spec (default ${DEFAULT_SPEC}) without connecting to anything.
@@ -48,7 +61,10 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   if (rest.includes("--help") || rest.includes("-h")) return print(HELP[command]!);
-  const unknownFlag = rest.find((a) => a.startsWith("-"));
+  const flags = command === "backfill" ? ["--from", "--to", "--tags"] : [];
+  const unknownFlag = rest.find((a, i) =>
+    a.startsWith("-") && !flags.includes(a) && !flags.includes(rest[i - 1] ?? "")
+  );
   if (unknownFlag) {
     console.error(`Unknown option "${unknownFlag}"\n\n${HELP[command]}`);
     return 2;
@@ -58,9 +74,24 @@ export async function main(args: string[]): Promise<number> {
       return await validate(rest.length ? rest : [DEFAULT_SPEC]);
     case "schema":
       return await writeSchema(rest[0]);
+    case "backfill":
+      return await run(positional(rest, flags)[0] ?? DEFAULT_SPEC, {
+        from: option(rest, "--from"),
+        to: option(rest, "--to"),
+        tags: option(rest, "--tags"),
+      });
     default:
       return await run(rest[0] ?? DEFAULT_SPEC);
   }
+}
+
+function option(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i === -1 ? undefined : args[i + 1];
+}
+
+function positional(args: string[], flags: string[]): string[] {
+  return args.filter((a, i) => !a.startsWith("-") && !flags.includes(args[i - 1] ?? ""));
 }
 
 function print(text: string): number {
@@ -98,7 +129,14 @@ async function writeSchema(file?: string): Promise<number> {
   return 0;
 }
 
-async function run(file: string): Promise<number> {
+interface BackfillOnly {
+  from?: string;
+  to?: string;
+  tags?: string;
+}
+
+/** `run` (backfill, then sync until a signal) or, with `only`, a single backfill. */
+async function run(file: string, only?: BackfillOnly): Promise<number> {
   const secrets = new Set<string>();
   const log = createLogger({ ...loggerOptionsFromEnv((n) => Deno.env.get(n)), secrets });
   let loaded;
@@ -118,9 +156,13 @@ async function run(file: string): Promise<number> {
     cache: spec.cache.plugin,
   });
 
+  const stop = new AbortController();
   const stopped = new Promise<string>((resolve) => {
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
-      Deno.addSignalListener(signal, () => resolve(signal));
+      Deno.addSignalListener(signal, () => {
+        stop.abort(new Error(`stopping on ${signal}`));
+        resolve(signal);
+      });
     }
   });
   let engine;
@@ -130,14 +172,123 @@ async function run(file: string): Promise<number> {
     log.error("the pipeline could not start", { error: errorText(e) });
     return 1;
   }
-  log.warn(
-    "backfill and sync are not built yet: the engine starts its plugins, prepares the tables and waits",
-  );
-  const signal = await stopped;
-  log.info("stopping", { signal });
+  let code = 0;
+  try {
+    if (!engine.source || !engine.sink) {
+      log.error("the pipeline cannot run without its source and sink", {
+        unavailable: engine.unavailable,
+      });
+      code = 1;
+    } else {
+      const ctx = {
+        engine,
+        spec,
+        log,
+        clock: systemClock,
+        health: createHealth(),
+        signal: stop.signal,
+      };
+      code = only ? await backfillOnly(ctx, only) : await backfillThenSync(ctx, stopped);
+    }
+  } catch (e) {
+    if (!stop.signal.aborted) {
+      log.error("the pipeline failed", { error: errorText(e) });
+      code = 1;
+    }
+  }
+  log.info("stopping", {
+    reason: stop.signal.aborted ? String((stop.signal.reason as Error).message) : "done",
+  });
   await engine.close();
   log.info("stopped cleanly");
+  return code;
+}
+
+/** The Historian's clock as a Date: relative times in specs count from it. */
+async function historianNow(ctx: PipelineContext): Promise<Date> {
+  return dateFromTicks(await ctx.engine.source!.serverTime());
+}
+
+async function backfillOnly(ctx: PipelineContext, only: BackfillOnly): Promise<number> {
+  const now = await historianNow(ctx);
+  const time = (text: string | undefined, fallback: Ticks) => {
+    if (text === undefined) return fallback;
+    const ref = timeRef.safeParse(text);
+    if (!ref.success) {
+      throw new ConfigError([{
+        file: "command line",
+        line: 1,
+        col: 1,
+        path: "",
+        message: ref.error.issues[0]!.message,
+      }]);
+    }
+    return resolveTimeRef(ref.data, now);
+  };
+  const lag = BigInt(ctx.spec.sync.safety_lag) * TICKS_PER_MS;
+  const from = time(only.from, resolveTimeRef(ctx.spec.backfill.from, now));
+  const to = time(
+    only.to,
+    minTicks(resolveTimeRef(ctx.spec.backfill.to, now), ticksFromDate(now) - lag),
+  );
+  let tags = await ctx.engine.source!.discover(ctx.signal);
+  if (only.tags) {
+    const pattern = compilePattern(only.tags, { ignoreCase: true });
+    tags = tags.filter((t) => pattern.test(t.name));
+  }
+  const state = await ctx.engine.sink!.loadState();
+  const report = await backfill(ctx, tags, from, to, state);
+  console.log(JSON.stringify({ ...report, failed: report.failed }));
+  return report.failed.length === 0 && !ctx.signal.aborted ? 0 : 1;
+}
+
+async function backfillThenSync(ctx: PipelineContext, stopped: Promise<string>): Promise<number> {
+  const { spec, log } = ctx;
+  const state = await ctx.engine.sink!.loadState();
+  const now = await historianNow(ctx);
+  const lag = BigInt(spec.sync.safety_lag) * TICKS_PER_MS;
+  const tags = await tagList(ctx);
+  await backfill(
+    ctx,
+    tags,
+    resolveTimeRef(spec.backfill.from, now),
+    minTicks(resolveTimeRef(spec.backfill.to, now), ticksFromDate(now) - lag),
+    state,
+  );
+  if (ctx.signal.aborted) return 0;
+  const once = async () => {
+    if (ctx.signal.aborted) return;
+    try {
+      await syncOnce(ctx, state);
+    } catch (e) {
+      if (!ctx.signal.aborted) {
+        log.error("sync failed; the next run catches up", { error: errorText(e) });
+      }
+    }
+  };
+  if (spec.sync.interval) {
+    log.info("syncing on an interval", { every_ms: spec.sync.interval });
+    while (!ctx.signal.aborted) {
+      const started = Date.now();
+      await once();
+      await systemClock.sleep(Math.max(0, spec.sync.interval - (Date.now() - started)), ctx.signal)
+        .catch(() => {});
+    }
+  } else {
+    log.info("syncing on a cron schedule (UTC)", { schedule: spec.sync.schedule });
+    let running: Promise<void> = Promise.resolve();
+    Deno.cron(`${spec.name}-sync`, spec.sync.schedule, { signal: ctx.signal }, () => {
+      running = running.then(once);
+      return running;
+    });
+    await stopped;
+    await running;
+  }
   return 0;
+}
+
+function minTicks(a: Ticks, b: Ticks): Ticks {
+  return a < b ? a : b;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -53,7 +53,7 @@ Deno.test("run with an invalid spec exits 1 with the error lines and starts noth
   );
 });
 
-Deno.test("run starts on the defaults and exits 0 on SIGTERM, closing its plugins, leaking no secret", async () => {
+Deno.test("run on the defaults backfills from the simulator into the embedded store, then stops cleanly on SIGTERM", async () => {
   const dir = await Deno.makeTempDir({ prefix: "historian-sync-cli-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "main.ts", "run"],
@@ -61,6 +61,7 @@ Deno.test("run starts on the defaults and exits 0 on SIGTERM, closing its plugin
       LOG_FORMAT: "json",
       CLICKHOUSE_EMBEDDED_PATH: dir,
       CLICKHOUSE_EMBEDDED_PORT: "0",
+      BACKFILL_FROM: "now-10m",
       WONDERWARE_PASSWORD: "Sup3r-Secret-Pw",
       REDIS_URL: "redis://:R3dis-Secret-Pw@127.0.0.1:1",
     },
@@ -69,7 +70,7 @@ Deno.test("run starts on the defaults and exits 0 on SIGTERM, closing its plugin
   }).spawn();
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let output = "";
-  while (!output.includes("backfill and sync are not built yet")) {
+  while (!output.includes("syncing on a cron schedule")) {
     const { value, done } = await reader.read();
     if (done) break;
     output += value;
@@ -84,6 +85,8 @@ Deno.test("run starts on the defaults and exits 0 on SIGTERM, closing its plugin
   assert.ok(output.includes("using the built-in memory cache"));
   assert.ok(output.includes("starting the EMBEDDED ClickHouse store"));
   assert.ok(output.includes("ClickHouse tables ready"));
+  assert.ok(output.includes("BUILT-IN HISTORIAN SIMULATOR"));
+  assert.ok(output.includes('"msg":"backfill finished"'));
   assert.ok(!output.includes("Secret-Pw"), output);
   await Deno.remove(dir, { recursive: true });
 });

@@ -24,15 +24,25 @@ Deno.test("pipelines/wonderware.yaml is valid on an empty environment, with the 
     request_timeout: 300_000,
     pool_size: 4,
     retrieval_mode: "full",
+    simulator: {
+      port: 0,
+      timezone: "UTC",
+      analog: 40,
+      discrete: 6,
+      string: 4,
+      analog_rate: 10_000,
+      history: 7 * 86_400_000,
+    },
     tags: { include: ["*"], exclude: ["Sys*"], types: ["analog", "discrete", "string"] },
   });
   assert.equal(spec.cache.plugin, "redis");
   assert.equal(spec.cache.fallback, "memory");
   assert.deepEqual(spec.chunking, { tags_per_query: 50, window: 86_400_000, parallelism: 4 });
-  assert.deepEqual(spec.backfill.from, { agoMs: 7 * 86_400_000 });
+  assert.deepEqual(spec.backfill.from, { agoMs: 86_400_000 });
   assert.deepEqual(spec.sync, {
     schedule: "* * * * *",
     late_data_window: 7_200_000,
+    late_data_every: 10,
     safety_lag: 30_000,
     tag_list_ttl: 3_600_000,
   });

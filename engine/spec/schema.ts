@@ -35,7 +35,7 @@ export function resolveTimeRef(ref: TimeRef, now: Date): Ticks {
   return "ticks" in ref ? ref.ticks : ticksFromDate(new Date(now.getTime() - ref.agoMs));
 }
 
-const timeRef = z.string({
+export const timeRef = z.string({
   error: (i) =>
     i.input === undefined
       ? undefined
@@ -161,7 +161,10 @@ export function specSchema(plugins: readonly PluginDefinition[]) {
         "Sync every this long instead of on the cron schedule, for freshness of seconds",
       ),
       late_data_window: duration().prefault("1h").describe(
-        "Trailing window re-read on each sync for late data",
+        "Trailing window re-read for late (store-and-forward) data",
+      ),
+      late_data_every: z.int().min(1).default(1).describe(
+        "Re-read the late-data window on every Nth sync (the first sync after start always does)",
       ),
       safety_lag: duration().prefault("30s").describe(
         "Syncs stop this far behind the historian's clock",

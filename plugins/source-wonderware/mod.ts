@@ -24,7 +24,13 @@ export async function createWonderwareSource(
       port: s.port,
       timezone: s.timezone,
       dataset: s.dataset,
-      plant: { analog: s.analog, discrete: s.discrete, string: s.string, historyMs: s.history },
+      plant: {
+        analog: s.analog,
+        discrete: s.discrete,
+        string: s.string,
+        analogRateMs: s.analog_rate,
+        historyMs: s.history,
+      },
       user: opts.user || undefined,
       password: opts.user ? opts.password : undefined,
     });

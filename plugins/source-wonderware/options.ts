@@ -40,6 +40,9 @@ export const options = z.strictObject({
     analog: z.int().min(0).default(40).describe("Demo plant: analog tags"),
     discrete: z.int().min(0).default(6).describe("Demo plant: discrete tags"),
     string: z.int().min(0).default(4).describe("Demo plant: string tags"),
+    analog_rate: duration({ min: 10 }).prefault("10s").describe(
+      "Demo plant: storage rate of analog tags",
+    ),
     history: duration({ min: 60_000 }).prefault("7d").describe(
       "Demo plant: history before start-up",
     ),

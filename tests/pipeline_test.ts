@@ -1,0 +1,256 @@
+/**
+ * Backfill and sync end to end: the Historian simulator over TDS → the engine → the embedded
+ * ClickHouse over HTTP. Each case checks that the raw table equals the source exactly, that the
+ * aggregates equal a recomputation from the raw rows, and that MachineData matches.
+ */
+import assert from "node:assert/strict";
+import { startEngine } from "../engine/engine.ts";
+import type { Engine } from "../engine/engine.ts";
+import { createLogger } from "../engine/log.ts";
+import { backfill, createHealth, syncOnce } from "../engine/pipeline.ts";
+import type { PipelineContext } from "../engine/pipeline.ts";
+import { systemClock } from "../engine/plugin.ts";
+import { loadSpec } from "../engine/spec/load.ts";
+import { formatTicks, parseTicks } from "../engine/types.ts";
+import type { Reading } from "../engine/types.ts";
+import { plugins } from "../plugins/registry.ts";
+import { startSimulator } from "../plugins/source-wonderware/simulator/mod.ts";
+import type { Simulator } from "../plugins/source-wonderware/simulator/mod.ts";
+import { startTestStore, testDatabase } from "./_clickhouse.ts";
+import type { TestStore } from "./_clickhouse.ts";
+
+const SECOND = 10_000_000n;
+const HOUR = 3_600n * SECOND;
+
+interface Rig {
+  sim: Simulator;
+  engine: Engine;
+  ctx: PipelineContext;
+  setNow(t: bigint): void;
+  close(): Promise<void>;
+}
+
+async function rig(
+  store: TestStore,
+  options: { timezone?: string; now: bigint; lines?: string[] },
+): Promise<Rig> {
+  let now = options.now;
+  const sim = await startSimulator({
+    timezone: options.timezone ?? "UTC",
+    now: () => now,
+    plant: {
+      analog: 5,
+      discrete: 2,
+      string: 1,
+      analogRateMs: 10_000,
+      discreteRateMs: 60_000,
+      stringRateMs: 600_000,
+      historyMs: 86_400_000,
+    },
+  });
+  const env: Record<string, string> = {
+    WONDERWARE_HOST: "127.0.0.1",
+    WONDERWARE_PORT: String(sim.port),
+    CLICKHOUSE_URL: store.url,
+    CLICKHOUSE_DB: testDatabase(),
+    WONDERWARE_BACKFILL_CHUNK_DAYS: "1",
+  };
+  const loaded = await loadSpec("pipelines/wonderware.yaml", { plugins, env: (n) => env[n] });
+  loaded.spec.chunking.window = 2 * 3_600_000; // several units per chunk
+  loaded.spec.chunking.tags_per_query = 3;
+  loaded.spec.sync.late_data_every = 1; // re-read the late-data window on every sync
+  const lines = options.lines ?? [];
+  const log = createLogger({ format: "json", level: "warn", write: (l) => lines.push(l) });
+  const engine = await startEngine(loaded, {
+    log,
+    clock: systemClock,
+    secrets: new Set(),
+    dataDir: "/nonexistent",
+  });
+  const ctx: PipelineContext = {
+    engine,
+    spec: loaded.spec,
+    log,
+    clock: systemClock,
+    health: createHealth(),
+    signal: new AbortController().signal,
+  };
+  return {
+    sim,
+    engine,
+    ctx,
+    setNow: (t) => (now = t),
+    async close() {
+      await engine.close();
+      await sim.close();
+    },
+  };
+}
+
+const key = (r: { tag: string; time: bigint }) => `${r.tag}@${r.time}`;
+
+/** Everything the source holds in (from, to], read directly through the plugin. */
+async function sourceRows(r: Rig, from: bigint, to: bigint): Promise<Reading[]> {
+  const tags = await r.engine.source!.discover();
+  const out: Reading[] = [];
+  for await (const b of r.engine.source!.read(tags, { from, to })) out.push(...b.readings);
+  return out;
+}
+
+async function assertStoredEqualsSource(r: Rig, from: bigint, to: bigint) {
+  const expected = await sourceRows(r, from, to);
+  const stored = await r.engine.sink!.query<Record<string, unknown>>(
+    `SELECT TagName AS tag, toString(intDiv(toUnixTimestamp64Nano(DateTime), 100)) AS t, Value, vValue, Quality, QualityDetail, OPCQuality
+     FROM WonderwareHistory FINAL WHERE DateTime > {from:DateTime64(7, 'UTC')} AND DateTime <= {to:DateTime64(7, 'UTC')}`,
+    {
+      from: formatTicks(from).replace("T", " ").replace("Z", ""),
+      to: formatTicks(to).replace("T", " ").replace("Z", ""),
+    },
+  );
+  const [{ n }] = await r.engine.sink!.query<{ n: number }>(
+    "SELECT count() AS n FROM WonderwareHistory",
+  ) as [{ n: number }];
+  assert.equal(Number(n), stored.length, "no rows outside the range, no duplicates");
+  const got = new Map(stored.map((s) => [`${s.tag}@${s.t}`, s]));
+  assert.equal(stored.length, expected.length, "as many rows as the source holds");
+  for (const e of expected) {
+    const s = got.get(key(e));
+    assert.ok(s, `missing ${key(e)}`);
+    assert.deepEqual([s.Value, s.vValue, s.Quality, s.QualityDetail, s.OPCQuality], [
+      e.value,
+      e.text,
+      e.quality,
+      e.qualityDetail,
+      e.opcQuality,
+    ]);
+  }
+  const agg = await r.engine.sink!.query(
+    `SELECT TagName, minute, first_value, avg_value, min_value, max_value, count, avg_quality, min_quality
+     FROM WonderwareHistoryAggregated FINAL ORDER BY TagName, minute`,
+  );
+  const recomputed = await r.engine.sink!.query(
+    `SELECT TagName, toStartOfMinute(DateTime) AS minute, argMinIf(Value, DateTime, Value IS NOT NULL) AS first_value,
+       if(count(Value) = 0, NULL, arraySum(arraySort(groupArray(Value))) / count(Value)) AS avg_value, min(Value) AS min_value, max(Value) AS max_value, count() AS count,
+       avg(Quality) AS avg_quality, min(Quality) AS min_quality
+     FROM WonderwareHistory FINAL GROUP BY TagName, minute ORDER BY TagName, minute`,
+  );
+  assert.deepEqual(agg, recomputed, "aggregates equal a recomputation from raw");
+  const [{ md }] = await r.engine.sink!.query<{ md: number }>(
+    "SELECT count() AS md FROM MachineData FINAL",
+  ) as [{ md: number }];
+  assert.equal(
+    Number(md),
+    expected.length,
+    "every reading is placed in the plant (all tags match the asset model)",
+  );
+}
+
+Deno.test({
+  name: "backfill and sync against the simulator and the embedded ClickHouse",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const store = await startTestStore();
+    const t0 = parseTicks("2026-11-20T00:00:00Z");
+    try {
+      await t.step(
+        "a backfill stores the source exactly; a rerun skips every unit and stores nothing",
+        async () => {
+          const r = await rig(store, { now: t0 });
+          try {
+            const tags = await r.engine.source!.discover();
+            const from = t0 - 12n * HOUR;
+            const state = await r.engine.sink!.loadState();
+            const first = await backfill(r.ctx, tags, from, t0, state);
+            assert.equal(first.failed.length, 0);
+            assert.ok(first.units >= 18, `${first.units} units`);
+            assert.equal(first.done, first.units);
+            await assertStoredEqualsSource(r, from - 1n, t0);
+            const again = await backfill(r.ctx, tags, from, t0, await r.engine.sink!.loadState());
+            assert.deepEqual([again.skipped, again.done, again.rows], [again.units, 0, 0]);
+            const wm = (await r.engine.sink!.loadState()).watermarks;
+            assert.equal(wm.size, tags.length);
+            assert.ok([...wm.values()].every((w) => w === t0));
+          } finally {
+            await r.close();
+          }
+        },
+      );
+
+      await t.step(
+        "sync follows the clock; late points behind the watermark are captured",
+        async () => {
+          const r = await rig(store, { now: t0 });
+          try {
+            const tags = await r.engine.source!.discover();
+            const from = t0 - 2n * HOUR;
+            const state = await r.engine.sink!.loadState();
+            await backfill(r.ctx, tags, from, t0, state);
+            r.setNow(t0 + 10n * 60n * SECOND);
+            const s1 = await syncOnce(r.ctx, state);
+            assert.ok(s1 && s1.failed.length === 0 && s1.rows > 0);
+            // Store-and-forward: points stamped 20 minutes ago arrive now.
+            const lateAt = t0 - 20n * 60n * SECOND + 5n * SECOND + 1_234n;
+            r.sim.late.insert(tags[0]!.name, [{
+              t: lateAt,
+              value: 4242.5,
+              text: null,
+              qd: 248,
+              opc: 192,
+            }]);
+            r.setNow(t0 + 11n * 60n * SECOND);
+            const s2 = await syncOnce(r.ctx, state);
+            assert.ok(s2 && s2.rows >= 1);
+            const upper = t0 + 11n * 60n * SECOND - 30n * SECOND;
+            await assertStoredEqualsSource(r, from - 1n, upper);
+            const [late] = await r.engine.sink!.query<{ v: number }>(
+              "SELECT Value AS v FROM WonderwareHistory FINAL WHERE QualityDetail = 248",
+            );
+            assert.equal(late?.v, 4242.5);
+          } finally {
+            await r.close();
+          }
+        },
+      );
+
+      await t.step(
+        "a Historian on local time with daylight saving: the fold hour is stored once, in UTC",
+        async () => {
+          const fold = parseTicks("2026-10-25T04:00:00Z");
+          const r = await rig(store, { now: fold, timezone: "Europe/Berlin" });
+          try {
+            const tags = await r.engine.source!.discover();
+            const from = fold - 6n * HOUR;
+            await backfill(r.ctx, tags, from, fold, await r.engine.sink!.loadState());
+            await assertStoredEqualsSource(r, from - 1n, fold);
+            const [{ n }] = await r.engine.sink!.query<{ n: number }>(
+              `SELECT count() AS n FROM WonderwareHistory FINAL WHERE DateTime >= '2026-10-25 00:00:00' AND DateTime < '2026-10-25 02:00:00'`,
+            ) as [{ n: number }];
+            assert.equal(
+              Number(n),
+              5 * 720 + 2 * 120 + 12,
+              "two UTC hours: 5 tags at 10 s, 2 at 1 min, 1 at 10 min",
+            );
+          } finally {
+            await r.close();
+          }
+        },
+      );
+
+      await t.step("two syncs at once: one holds the lock, the other skips", async () => {
+        const r = await rig(store, { now: t0 });
+        try {
+          const state = await r.engine.sink!.loadState();
+          await backfill(r.ctx, await r.engine.source!.discover(), t0 - HOUR, t0, state);
+          r.setNow(t0 + 5n * 60n * SECOND);
+          const [a, b] = await Promise.all([syncOnce(r.ctx, state), syncOnce(r.ctx, state)]);
+          assert.equal([a, b].filter((x) => x === undefined).length, 1);
+        } finally {
+          await r.close();
+        }
+      });
+    } finally {
+      await store.stop();
+    }
+  },
+});
