@@ -238,7 +238,7 @@ async function backfillOnly(ctx: PipelineContext, only: BackfillOnly): Promise<n
   }
   const state = await ctx.engine.sink!.loadState();
   const report = await backfill(ctx, tags, from, to, state);
-  console.log(JSON.stringify({ ...report, failed: report.failed }));
+  console.log(JSON.stringify({ ...report, peak_rss_mb: peakRssMb() }));
   return report.failed.length === 0 && !ctx.signal.aborted ? 0 : 1;
 }
 
@@ -285,6 +285,16 @@ async function backfillThenSync(ctx: PipelineContext, stopped: Promise<string>):
     await running;
   }
   return 0;
+}
+
+/** This process's peak resident memory in MB (Linux), or undefined. */
+function peakRssMb(): number | undefined {
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"))?.[1];
+    return kb ? Math.round(Number(kb) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function minTicks(a: Ticks, b: Ticks): Ticks {

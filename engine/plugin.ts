@@ -146,9 +146,12 @@ export interface Sink {
   /**
    * Stores a batch exactly once: replaying it (same readings) stores nothing twice, readings
    * already stored identically are skipped, changed ones replace the stored ones, and
-   * aggregations reflect the result when the promise resolves.
+   * aggregations reflect the result when the promise resolves — unless `deferAggregates`,
+   * in which case the caller calls `refreshAggregates` for the range once it is written.
    */
-  write(batch: ReadingBatch): Promise<WriteResult>;
+  write(batch: ReadingBatch, options?: { deferAggregates?: boolean }): Promise<WriteResult>;
+  /** Recomputes the aggregations of `tags` over `[from, to]` from the stored raw readings. */
+  refreshAggregates(tags: readonly string[], from: Ticks, to: Ticks): Promise<void>;
   /** Runs declared SQL with typed parameters and returns its rows. */
   query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]>;
   loadState(): Promise<PipelineState>;

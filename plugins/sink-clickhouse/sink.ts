@@ -148,6 +148,15 @@ export function createSink(ctx: SinkContext): Sink {
     return await result.json<T>();
   }
 
+  async function refresh(tags: readonly string[], from: Ticks, to: Ticks) {
+    for (const agg of need().aggregations) {
+      await withRetry(
+        `recomputing ${agg.name}`,
+        () => run(agg.sql, { tags: [...tags], from: chTime(from), to: chTime(to) }),
+      );
+    }
+  }
+
   function need(): Prepared {
     if (!prepared) throw new PluginError(PLUGIN, "prepare() must run before writes and state");
     return prepared;
@@ -266,7 +275,10 @@ export function createSink(ctx: SinkContext): Sink {
       );
     },
 
-    async write(batch: ReadingBatch): Promise<WriteResult> {
+    async write(
+      batch: ReadingBatch,
+      options: { deferAggregates?: boolean } = {},
+    ): Promise<WriteResult> {
       const p = need();
       const readings = batch.readings;
       if (readings.length === 0) return { written: 0, skipped: 0 };
@@ -294,16 +306,11 @@ export function createSink(ctx: SinkContext): Sink {
         }
         await insertRaw(what, insert.sql, insert.body, insert.params);
       }
-      if ((result?.written ?? 0) > 0) {
-        for (const agg of p.aggregations) {
-          await withRetry(
-            `recomputing ${agg.name}`,
-            () => run(agg.sql, { tags, from: chTime(from), to: chTime(to) }),
-          );
-        }
-      }
+      if ((result?.written ?? 0) > 0 && !options.deferAggregates) await refresh(tags, from, to);
       return result ?? { written: 0, skipped: 0 };
     },
+
+    refreshAggregates: (tags, from, to) => refresh(tags, from, to),
 
     query<T>(sql: string, params: QueryParams = {}) {
       return once("query", () => rows<T>(client, sql, params));
