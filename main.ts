@@ -14,9 +14,15 @@ import { resolveTimeRef, specSchema, timeRef } from "./engine/spec/schema.ts";
 import { dateFromTicks, TICKS_PER_MS, ticksFromDate } from "./engine/types.ts";
 import type { Ticks } from "./engine/types.ts";
 import { plugins } from "./plugins/registry.ts";
+import { runSim } from "./plugins/source-wonderware/simulator/main.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
-export const DEFAULT_SPEC = "pipelines/wonderware.yaml";
+/** True inside a `deno compile`d binary (the executable is not deno itself). */
+const COMPILED = !/(^|[\\/])deno(\.exe)?$/.test(Deno.execPath());
+/** The spec: next to the executable for the binary, the shipped one for `deno task`. */
+export const DEFAULT_SPEC = COMPILED
+  ? `${Deno.execPath().replace(/[\\/][^\\/]*$/, "")}/wonderware.yaml`
+  : "pipelines/wonderware.yaml";
 const VERSION = `historian-sync ${denoJson.version}`;
 
 const HELP: Record<string, string> = {
@@ -28,6 +34,7 @@ Commands:
   run [spec]           Run a pipeline: backfill, then sync on schedule (default ${DEFAULT_SPEC})
   backfill [spec]      Backfill history: --from TIME --to TIME --tags PATTERN
   validate [spec...]   Check specs; print every problem as file:line:col path: message
+  sim [options]        Run the Historian simulator (see sim --help)
   schema [file]        Write the JSON Schema of pipeline specs (default: stdout)
 
 Options: --help, --version. Environment: LOG_LEVEL (debug|info|warn|error), LOG_FORMAT (text|json).`,
@@ -47,6 +54,7 @@ skipping work units already done, and prints a report. Exit 0 when every unit su
 
 Validates each spec (default ${DEFAULT_SPEC}) without connecting to anything.
 Exit 0 when all are valid; exit 1 and print one line per problem otherwise.`,
+  sim: "",
   schema: `Usage: main.ts schema [file]
 
 Writes the JSON Schema of pipeline specs, generated from the engine's and the plugins' schemas.`,
@@ -60,6 +68,7 @@ export async function main(args: string[]): Promise<number> {
     console.error(`Unknown command "${command}"\n\n${HELP.main}`);
     return 2;
   }
+  if (command === "sim") return await runSim(rest);
   if (rest.includes("--help") || rest.includes("-h")) return print(HELP[command]!);
   const flags = command === "backfill" ? ["--from", "--to", "--tags"] : [];
   const unknownFlag = rest.find((a, i) =>

@@ -28,6 +28,13 @@ export async function startEmbedded(
   },
 ): Promise<EmbeddedStore> {
   const { log, clock } = options;
+  try {
+    await Deno.stat(ENTRY);
+  } catch {
+    throw new Error(
+      "this build does not contain the embedded ClickHouse store (chDB, Linux only): set CLICKHOUSE_URL or sink.clickhouse.url",
+    );
+  }
   let port = options.port;
   let child: Deno.ChildProcess | undefined;
   let stopping = false;

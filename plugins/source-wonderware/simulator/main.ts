@@ -40,11 +40,11 @@ function flag(args: string[], name: string): string | undefined {
   return v;
 }
 
-if (import.meta.main) {
-  const args = Deno.args;
+/** Runs the simulator until SIGINT/SIGTERM (`deno task sim`, or the binary's `sim` verb). */
+export async function runSim(args: string[]): Promise<number> {
   if (args.includes("--help")) {
     console.log(HELP);
-    Deno.exit(0);
+    return 0;
   }
   try {
     const plantPath = flag(args, "plant");
@@ -86,14 +86,16 @@ if (import.meta.main) {
           ? ` WONDERWARE_USERNAME=${flag(args, "user")} WONDERWARE_PASSWORD=...`
           : ""),
     );
-    const stop = async () => {
-      await sim.close();
-      Deno.exit(0);
-    };
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
+    await new Promise<void>((resolve) => {
+      Deno.addSignalListener("SIGINT", resolve);
+      Deno.addSignalListener("SIGTERM", resolve);
+    });
+    await sim.close();
+    return 0;
   } catch (e) {
     console.error((e as Error).message);
-    Deno.exit(1);
+    return 1;
   }
 }
+
+if (import.meta.main) Deno.exit(await runSim(Deno.args));
