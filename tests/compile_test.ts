@@ -47,8 +47,11 @@ if (!denort) {
 }
 
 Deno.test({
-  name: "the compiled Linux binary runs --version, validate and the simulator",
+  name:
+    "the compiled Linux binary validates the spec, runs the simulator and backfills into a ClickHouse URL",
   ignore: !denort,
+  sanitizeResources: false,
+  sanitizeOps: false,
   async fn() {
     const target = Deno.build.arch === "aarch64"
       ? "aarch64-unknown-linux-gnu"
@@ -57,9 +60,38 @@ Deno.test({
       args: ["run", "-A", "scripts/compile.ts", "--target", target],
     }).output();
     assert.equal(build.code, 0, new TextDecoder().decode(build.stderr));
-    const binary = `dist/${compileCommand(target)[9]!.slice(5)}`;
-    const run = (args: string[]) => new Deno.Command(binary, { args }).output();
+    const command = compileCommand(target);
+    const binary = command[command.indexOf("--output") + 1]!;
+    const run = (args: string[], env: Record<string, string> = {}) =>
+      new Deno.Command(binary, { args, env }).output();
     assert.match(new TextDecoder().decode((await run(["--version"])).stdout), /^historian-sync \d/);
     assert.equal((await run(["validate", "pipelines/wonderware.yaml"])).code, 0);
+
+    const store = await startTestStore();
+    const simPort = freePort();
+    const sim = new Deno.Command(binary, {
+      args: ["sim", "--port", String(simPort)],
+      stdout: "piped",
+    }).spawn();
+    try {
+      const reader = sim.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      for (let seen = ""; !seen.includes("listening");) seen += (await reader.read()).value ?? "";
+      reader.releaseLock();
+      const backfill = await run(["backfill", "pipelines/wonderware.yaml", "--from", "now-10m"], {
+        WONDERWARE_HOST: "127.0.0.1",
+        WONDERWARE_PORT: String(simPort),
+        CLICKHOUSE_URL: store.url,
+      });
+      assert.equal(backfill.code, 0, new TextDecoder().decode(backfill.stderr));
+      const report = JSON.parse(
+        new TextDecoder().decode(backfill.stdout).trim().split("\n").at(-1)!,
+      );
+      assert.ok(report.rows > 0);
+    } finally {
+      sim.kill("SIGTERM");
+      await sim.status;
+      await sim.stdout.cancel().catch(() => {});
+      await store.stop();
+    }
   },
 });
