@@ -124,12 +124,20 @@ async function fetchUnit(ctx: PipelineContext, unit: Unit): Promise<[number, num
   const { source, sink } = ctx.engine;
   let written = 0;
   let skipped = 0;
-  for await (
-    const batch of source!.read(unit.tags, { from: unit.from, to: unit.to }, { signal: ctx.signal })
-  ) {
-    const r = await sink!.write(batch);
+  const reads = source!.read(unit.tags, { from: unit.from, to: unit.to }, {
+    signal: ctx.signal,
+    batchSize: ctx.spec.chunking.batch_rows,
+  });
+  // Aggregates are recomputed once per unit, after its last batch and before it is recorded.
+  for await (const batch of reads) {
+    const r = await sink!.write(batch, { deferAggregates: true });
     written += r.written;
     skipped += r.skipped;
+  }
+  // Also when every reading was already stored: an interrupted earlier attempt may have
+  // stored them without getting to this point.
+  if (written + skipped > 0) {
+    await sink!.refreshAggregates(unit.tags.map((t) => t.name), unit.from + 1n, unit.to);
   }
   return [written, skipped];
 }

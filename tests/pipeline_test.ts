@@ -11,12 +11,12 @@ import { backfill, createHealth, syncOnce } from "../engine/pipeline.ts";
 import type { PipelineContext } from "../engine/pipeline.ts";
 import { systemClock } from "../engine/plugin.ts";
 import { loadSpec } from "../engine/spec/load.ts";
-import { formatTicks, parseTicks } from "../engine/types.ts";
-import type { Reading } from "../engine/types.ts";
+import { parseTicks } from "../engine/types.ts";
 import { plugins } from "../plugins/registry.ts";
 import { startSimulator } from "../plugins/source-wonderware/simulator/mod.ts";
 import type { Simulator } from "../plugins/source-wonderware/simulator/mod.ts";
 import { startTestStore, testDatabase } from "./_clickhouse.ts";
+import { assertStoredEqualsSource } from "./_verify.ts";
 import type { TestStore } from "./_clickhouse.ts";
 
 const SECOND = 10_000_000n;
@@ -87,64 +87,6 @@ async function rig(
   };
 }
 
-const key = (r: { tag: string; time: bigint }) => `${r.tag}@${r.time}`;
-
-/** Everything the source holds in (from, to], read directly through the plugin. */
-async function sourceRows(r: Rig, from: bigint, to: bigint): Promise<Reading[]> {
-  const tags = await r.engine.source!.discover();
-  const out: Reading[] = [];
-  for await (const b of r.engine.source!.read(tags, { from, to })) out.push(...b.readings);
-  return out;
-}
-
-async function assertStoredEqualsSource(r: Rig, from: bigint, to: bigint) {
-  const expected = await sourceRows(r, from, to);
-  const stored = await r.engine.sink!.query<Record<string, unknown>>(
-    `SELECT TagName AS tag, toString(intDiv(toUnixTimestamp64Nano(DateTime), 100)) AS t, Value, vValue, Quality, QualityDetail, OPCQuality
-     FROM WonderwareHistory FINAL WHERE DateTime > {from:DateTime64(7, 'UTC')} AND DateTime <= {to:DateTime64(7, 'UTC')}`,
-    {
-      from: formatTicks(from).replace("T", " ").replace("Z", ""),
-      to: formatTicks(to).replace("T", " ").replace("Z", ""),
-    },
-  );
-  const [{ n }] = await r.engine.sink!.query<{ n: number }>(
-    "SELECT count() AS n FROM WonderwareHistory",
-  ) as [{ n: number }];
-  assert.equal(Number(n), stored.length, "no rows outside the range, no duplicates");
-  const got = new Map(stored.map((s) => [`${s.tag}@${s.t}`, s]));
-  assert.equal(stored.length, expected.length, "as many rows as the source holds");
-  for (const e of expected) {
-    const s = got.get(key(e));
-    assert.ok(s, `missing ${key(e)}`);
-    assert.deepEqual([s.Value, s.vValue, s.Quality, s.QualityDetail, s.OPCQuality], [
-      e.value,
-      e.text,
-      e.quality,
-      e.qualityDetail,
-      e.opcQuality,
-    ]);
-  }
-  const agg = await r.engine.sink!.query(
-    `SELECT TagName, minute, first_value, avg_value, min_value, max_value, count, avg_quality, min_quality
-     FROM WonderwareHistoryAggregated FINAL ORDER BY TagName, minute`,
-  );
-  const recomputed = await r.engine.sink!.query(
-    `SELECT TagName, toStartOfMinute(DateTime) AS minute, argMinIf(Value, DateTime, Value IS NOT NULL) AS first_value,
-       if(count(Value) = 0, NULL, arraySum(arraySort(groupArray(Value))) / count(Value)) AS avg_value, min(Value) AS min_value, max(Value) AS max_value, count() AS count,
-       avg(Quality) AS avg_quality, min(Quality) AS min_quality
-     FROM WonderwareHistory FINAL GROUP BY TagName, minute ORDER BY TagName, minute`,
-  );
-  assert.deepEqual(agg, recomputed, "aggregates equal a recomputation from raw");
-  const [{ md }] = await r.engine.sink!.query<{ md: number }>(
-    "SELECT count() AS md FROM MachineData FINAL",
-  ) as [{ md: number }];
-  assert.equal(
-    Number(md),
-    expected.length,
-    "every reading is placed in the plant (all tags match the asset model)",
-  );
-}
-
 Deno.test({
   name: "backfill and sync against the simulator and the embedded ClickHouse",
   sanitizeResources: false,
@@ -165,7 +107,7 @@ Deno.test({
             assert.equal(first.failed.length, 0);
             assert.ok(first.units >= 18, `${first.units} units`);
             assert.equal(first.done, first.units);
-            await assertStoredEqualsSource(r, from - 1n, t0);
+            await assertStoredEqualsSource(r.engine, from - 1n, t0);
             const again = await backfill(r.ctx, tags, from, t0, await r.engine.sink!.loadState());
             assert.deepEqual([again.skipped, again.done, again.rows], [again.units, 0, 0]);
             const wm = (await r.engine.sink!.loadState()).watermarks;
@@ -202,7 +144,7 @@ Deno.test({
             const s2 = await syncOnce(r.ctx, state);
             assert.ok(s2 && s2.rows >= 1);
             const upper = t0 + 11n * 60n * SECOND - 30n * SECOND;
-            await assertStoredEqualsSource(r, from - 1n, upper);
+            await assertStoredEqualsSource(r.engine, from - 1n, upper);
             const [late] = await r.engine.sink!.query<{ v: number }>(
               "SELECT Value AS v FROM WonderwareHistory FINAL WHERE QualityDetail = 248",
             );
@@ -222,7 +164,7 @@ Deno.test({
             const tags = await r.engine.source!.discover();
             const from = fold - 6n * HOUR;
             await backfill(r.ctx, tags, from, fold, await r.engine.sink!.loadState());
-            await assertStoredEqualsSource(r, from - 1n, fold);
+            await assertStoredEqualsSource(r.engine, from - 1n, fold);
             const [{ n }] = await r.engine.sink!.query<{ n: number }>(
               `SELECT count() AS n FROM WonderwareHistory FINAL WHERE DateTime >= '2026-10-25 00:00:00' AND DateTime < '2026-10-25 02:00:00'`,
             ) as [{ n: number }];

@@ -37,7 +37,12 @@ Deno.test("pipelines/wonderware.yaml is valid on an empty environment, with the 
   });
   assert.equal(spec.cache.plugin, "redis");
   assert.equal(spec.cache.fallback, "memory");
-  assert.deepEqual(spec.chunking, { tags_per_query: 50, window: 86_400_000, parallelism: 4 });
+  assert.deepEqual(spec.chunking, {
+    tags_per_query: 50,
+    window: 86_400_000,
+    parallelism: 4,
+    batch_rows: 50_000,
+  });
   assert.deepEqual(spec.backfill.from, { agoMs: 86_400_000 });
   assert.deepEqual(spec.sync, {
     schedule: "* * * * *",

@@ -144,6 +144,9 @@ export function specSchema(plugins: readonly PluginDefinition[]) {
       parallelism: z.int().min(1).max(64).default(4).describe(
         "Work units fetched at the same time",
       ),
+      batch_rows: z.int().min(100).max(1_000_000).default(50_000).describe(
+        "Readings per write to the sink: larger is faster, smaller holds less memory",
+      ),
     }).prefault({}).describe("How the backfill splits its work"),
     backfill: z.strictObject({
       from: timeRef.describe('Start of history to load: "2024-01-01T00:00:00Z", or "now-30d"'),

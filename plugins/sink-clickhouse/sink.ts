@@ -306,7 +306,9 @@ export function createSink(ctx: SinkContext): Sink {
         }
         await insertRaw(what, insert.sql, insert.body, insert.params);
       }
-      if ((result?.written ?? 0) > 0 && !options.deferAggregates) await refresh(tags, from, to);
+      // Refreshed even when everything was already stored: a write interrupted after its
+      // insert and before this point leaves the aggregates behind the raw rows.
+      if (!options.deferAggregates) await refresh(tags, from, to);
       return result ?? { written: 0, skipped: 0 };
     },
 
