@@ -20,7 +20,8 @@ await Deno.writeTextFile(
   }h\nsystem_tags: false\n`,
 );
 const spec = (await Deno.readTextFile("pipelines/wonderware.yaml"))
-  .replace("window: ${WONDERWARE_BACKFILL_CHUNK_DAYS:-1}d", "window: 1h");
+  .replace("window: ${WONDERWARE_BACKFILL_CHUNK_DAYS:-1}d", "window: 1h")
+  .replace("parallelism: 4", `parallelism: ${flag("parallelism", 4)}`);
 await Deno.writeTextFile(
   `${dir}/spec.yaml`,
   spec.replace("../spec.schema.json", "spec.schema.json"),

@@ -286,7 +286,7 @@ export function createSource(deps: SourceDeps) {
           if (current.length >= batchSize) {
             queue.push({ readings: current, fields });
             current = [];
-            if (queue.length >= 2 && !paused) {
+            if (queue.length >= 1 && !paused) {
               paused = true;
               request.pause();
             }
@@ -315,7 +315,7 @@ export function createSource(deps: SourceDeps) {
         while (true) {
           if (queue.length > 0) {
             const batch = queue.shift()!;
-            if (paused && queue.length < 2) {
+            if (paused && queue.length < 1) {
               paused = false;
               request.resume();
             }
