@@ -15,6 +15,7 @@ import { dateFromTicks, TICKS_PER_MS, ticksFromDate } from "./engine/types.ts";
 import type { Ticks } from "./engine/types.ts";
 import { plugins } from "./plugins/registry.ts";
 import { runSim } from "./plugins/source-wonderware/simulator/main.ts";
+import { createApi } from "./api/app.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
 /** True inside a `deno compile`d binary (the executable is not deno itself). */
@@ -197,7 +198,12 @@ async function run(file: string, only?: BackfillOnly): Promise<number> {
         health: createHealth(),
         signal: stop.signal,
       };
-      code = only ? await backfillOnly(ctx, only) : await backfillThenSync(ctx, stopped);
+      const server = only ? undefined : serveApi(ctx, secrets);
+      try {
+        code = only ? await backfillOnly(ctx, only) : await backfillThenSync(ctx, stopped);
+      } finally {
+        await server?.shutdown();
+      }
     }
   } catch (e) {
     if (!stop.signal.aborted) {
@@ -211,6 +217,28 @@ async function run(file: string, only?: BackfillOnly): Promise<number> {
   await engine.close();
   log.info("stopped cleanly");
   return code;
+}
+
+/** Starts the REST API declared in the spec, if any. */
+function serveApi(ctx: PipelineContext, secrets: Set<string>): Deno.HttpServer | undefined {
+  const api = ctx.spec.api;
+  if (!api || Object.keys(api.routes).length === 0) return undefined;
+  if (api.token) secrets.add(api.token);
+  const app = createApi(api, {
+    sink: ctx.engine.sink,
+    health: ctx.health,
+    sourceHealth: () => ctx.engine.source!.health(),
+    log: ctx.log.child({ component: "api" }),
+  });
+  return Deno.serve({
+    hostname: api.hostname,
+    port: api.port,
+    onListen: ({ hostname, port }) =>
+      ctx.log.info("REST API listening", {
+        url: `http://${hostname}:${port}`,
+        routes: Object.keys(api.routes).length,
+      }),
+  }, app.fetch);
 }
 
 /** The Historian's clock as a Date: relative times in specs count from it. */

@@ -48,6 +48,8 @@ export interface RunReport {
 export interface Health {
   backfill?: { units: number; done: number; failed: number; rows: number; running: boolean };
   lastSync?: { at: Date; rows: number; ok: boolean; upper: string };
+  /** Readings stored by syncs since the start. */
+  syncRows?: number;
   errors: { at: Date; kind: string; message: string }[];
 }
 
@@ -384,6 +386,7 @@ export async function syncOnce(
       ok: report.failed.length === 0,
       upper: formatTicks(upper),
     };
+    ctx.health.syncRows = (ctx.health.syncRows ?? 0) + report.rows;
     ctx.log.info("sync finished", {
       rows: report.rows,
       already_stored: report.skippedRows,

@@ -153,7 +153,11 @@ export interface Sink {
   /** Recomputes the aggregations of `tags` over `[from, to]` from the stored raw readings. */
   refreshAggregates(tags: readonly string[], from: Ticks, to: Ticks): Promise<void>;
   /** Runs declared SQL with typed parameters and returns its rows. */
-  query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]>;
+  query<T = Record<string, unknown>>(
+    sql: string,
+    params?: QueryParams,
+    options?: { timeoutMs?: number; maxRows?: number },
+  ): Promise<T[]>;
   loadState(): Promise<PipelineState>;
   saveWatermarks(watermarks: Map<string, Ticks>): Promise<void>;
   saveUnitDone(unit: string, rows: number): Promise<void>;

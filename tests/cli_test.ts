@@ -61,6 +61,7 @@ Deno.test("run on the defaults backfills from the simulator into the embedded st
       LOG_FORMAT: "json",
       CLICKHOUSE_EMBEDDED_PATH: dir,
       CLICKHOUSE_EMBEDDED_PORT: "0",
+      API_PORT: "0",
       BACKFILL_FROM: "now-10m",
       WONDERWARE_PASSWORD: "Sup3r-Secret-Pw",
       REDIS_URL: "redis://:R3dis-Secret-Pw@127.0.0.1:1",

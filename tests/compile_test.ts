@@ -17,7 +17,8 @@ Deno.test("compile --dry-run prints a command per target and the module list", a
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
   for (const target of TARGETS) assert.ok(text.includes(compileCommand(target).join(" ")), target);
   assert.match(text, /--output dist\/historian-sync-\d+\.\d+\.\d+-x86_64-pc-windows-msvc\.exe/);
-  assert.match(text, /modules \(\d+\):\n {2}deno\.json/);
+  assert.match(text, /modules \(\d+\):\n/);
+  assert.ok(text.includes("\n  main.ts\n") && text.includes("\n  api/app.ts\n"));
 });
 
 Deno.test("the binary contains every plugin folder and not the embedded ClickHouse store", async () => {

@@ -19,6 +19,7 @@ export function describeValue(value: unknown): string {
 
 const TYPE_NAMES: Record<string, string> = {
   object: "a map",
+  record: "a map",
   array: "a list",
   string: "text",
   number: "a number",
@@ -52,6 +53,8 @@ function plainMessage(issue: Issue): string {
         }`;
     case "invalid_format":
       return `${issue.message.replace(/^Invalid string: /, "")}, got ${describeValue(issue.input)}`;
+    case "invalid_key":
+      return `invalid key: ${issue.issues[0]?.message ?? issue.message}`;
     case "not_multiple_of":
       return `must be a multiple of ${issue.divisor}`;
     default:

@@ -18,6 +18,7 @@ import type { Ticks } from "../types.ts";
 import { cronProblem } from "./cron.ts";
 import { duration } from "./duration.ts";
 import { aggregation, assets, table } from "./storage.ts";
+import { api } from "../../api/spec.ts";
 import type { StorageModel } from "./storage.ts";
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -76,13 +77,6 @@ const cron = z.string().superRefine((text, ctx) => {
     });
   }
 });
-
-/** A section the engine does not implement yet: rejected with a message instead of ignored. */
-function notSupported(what: string) {
-  return z.unknown().superRefine((_, ctx) => {
-    ctx.addIssue({ code: "custom", message: `not supported yet: ${what}` });
-  }).optional().describe(`Not supported yet: ${what}`);
-}
 
 function pluginSection<E extends z.ZodRawShape>(
   kind: PluginKind,
@@ -182,7 +176,7 @@ export function specSchema(plugins: readonly PluginDefinition[]) {
       .default({})
       .describe("Per-tag time-bucket aggregates, kept by the store"),
     assets: assets.optional().describe("The asset model: where each tag sits in the plant"),
-    api: notSupported("the REST routes are not built"),
+    api: api.optional().describe("REST routes generated from declarations (api/)"),
   }).superRefine(checkStorageReferences);
   return { schema, sections };
 }

@@ -314,8 +314,28 @@ export function createSink(ctx: SinkContext): Sink {
 
     refreshAggregates: (tags, from, to) => refresh(tags, from, to),
 
-    query<T>(sql: string, params: QueryParams = {}) {
-      return once("query", () => rows<T>(client, sql, params));
+    query<T>(
+      sql: string,
+      params: QueryParams = {},
+      options: { timeoutMs?: number; maxRows?: number } = {},
+    ) {
+      const settings: ClickHouseSettings = {};
+      if (options.timeoutMs) {
+        settings.max_execution_time = Math.max(1, Math.ceil(options.timeoutMs / 1000));
+      }
+      if (options.maxRows) {
+        settings.max_result_rows = String(options.maxRows);
+        settings.result_overflow_mode = "throw";
+      }
+      return once("query", async () => {
+        const result = await client.query({
+          query: sql,
+          query_params: params,
+          format: "JSONEachRow",
+          clickhouse_settings: settings,
+        });
+        return await result.json<T>();
+      });
     },
 
     async loadState(): Promise<PipelineState> {

@@ -1,0 +1,182 @@
+/**
+ * The REST API, generated from `api.routes` in the spec: a Hono app with one GET route per
+ * declaration, plus /health, /openapi.json and /metrics. No code per route: parameters are
+ * validated by schemas derived from their declarations and reach ClickHouse only as typed
+ * query parameters; responses are shaped as declared.
+ */
+import { Hono } from "hono";
+import { cors } from "hono/cors";
+import { PluginError } from "../engine/errors.ts";
+import type { Logger } from "../engine/log.ts";
+import { errorText } from "../engine/log.ts";
+import type { Health } from "../engine/pipeline.ts";
+import type { PluginHealth, QueryParams, Sink } from "../engine/plugin.ts";
+import { openApi } from "./openapi.ts";
+import { readParams } from "./params.ts";
+import type { ApiSpec } from "./spec.ts";
+
+export interface ApiDeps {
+  sink?: Sink;
+  health: Health;
+  sourceHealth?: () => PluginHealth;
+  log: Logger;
+}
+
+interface RouteStats {
+  count: Map<string, number>;
+  seconds: number;
+  requests: number;
+}
+
+export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
+  const app = new Hono();
+  const stats = new Map<string, RouteStats>();
+  const note = (route: string, status: number, seconds: number) => {
+    const s = stats.get(route) ?? { count: new Map(), seconds: 0, requests: 0 };
+    s.count.set(String(status), (s.count.get(String(status)) ?? 0) + 1);
+    s.seconds += seconds;
+    s.requests++;
+    stats.set(route, s);
+  };
+
+  if (spec.cors.length > 0) app.use("*", cors({ origin: spec.cors, allowMethods: ["GET"] }));
+
+  app.get("/health", async (c) => {
+    const sinkOk = deps.sink ? await deps.sink.ping().then(() => true, () => false) : false;
+    const source = deps.sourceHealth?.();
+    const ok = sinkOk && (!source || source.circuit !== "open");
+    return c.json({
+      status: ok ? "ok" : "degraded",
+      sink: sinkOk ? "reachable" : "unreachable",
+      source,
+    }, ok ? 200 : 503);
+  });
+
+  if (spec.token) {
+    const expected = new TextEncoder().encode(`Bearer ${spec.token}`);
+    app.use("*", async (c, next) => {
+      const given = new TextEncoder().encode(c.req.header("Authorization") ?? "");
+      let same = given.length === expected.length;
+      for (let i = 0; i < expected.length; i++) same = same && given[i] === expected[i];
+      if (!same) return c.json({ error: "missing or wrong bearer token" }, 401);
+      await next();
+    });
+  }
+
+  app.get("/openapi.json", (c) => c.json(openApi(spec)));
+
+  app.get("/metrics", (c) => {
+    const lines: string[] = [];
+    const metric = (name: string, type: string, help: string) =>
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    metric("historian_sync_api_requests_total", "counter", "API requests by route and status");
+    for (const [route, s] of stats) {
+      for (const [status, n] of s.count) {
+        lines.push(`historian_sync_api_requests_total{route="${route}",status="${status}"} ${n}`);
+      }
+    }
+    metric("historian_sync_api_request_seconds", "summary", "API request latency by route");
+    for (const [route, s] of stats) {
+      lines.push(`historian_sync_api_request_seconds_sum{route="${route}"} ${s.seconds}`);
+      lines.push(`historian_sync_api_request_seconds_count{route="${route}"} ${s.requests}`);
+    }
+    const b = deps.health.backfill;
+    metric("historian_sync_backfill_units", "gauge", "Backfill work units by state");
+    lines.push(`historian_sync_backfill_units{state="total"} ${b?.units ?? 0}`);
+    lines.push(`historian_sync_backfill_units{state="done"} ${b?.done ?? 0}`);
+    lines.push(`historian_sync_backfill_units{state="failed"} ${b?.failed ?? 0}`);
+    metric("historian_sync_rows_ingested_total", "counter", "Readings stored by this process");
+    lines.push(`historian_sync_rows_ingested_total{stage="backfill"} ${b?.rows ?? 0}`);
+    lines.push(`historian_sync_rows_ingested_total{stage="sync"} ${deps.health.syncRows ?? 0}`);
+    metric(
+      "historian_sync_lag_seconds",
+      "gauge",
+      "How far the synced data is behind now (upper bound of the last sync)",
+    );
+    const upper = deps.health.lastSync?.upper;
+    if (upper) {
+      lines.push(
+        `historian_sync_lag_seconds ${Math.max(0, (Date.now() - Date.parse(upper)) / 1000)}`,
+      );
+    }
+    metric("historian_sync_errors_total", "counter", "Errors by kind (the last 50 kept)");
+    const byKind = new Map<string, number>();
+    for (const e of deps.health.errors) byKind.set(e.kind, (byKind.get(e.kind) ?? 0) + 1);
+    for (const [kind, n] of byKind) lines.push(`historian_sync_errors_total{kind="${kind}"} ${n}`);
+    return c.text(lines.join("\n") + "\n", 200, { "Content-Type": "text/plain; version=0.0.4" });
+  });
+
+  for (const [path, route] of Object.entries(spec.routes)) {
+    app.get(path, async (c) => {
+      const started = performance.now();
+      const respond = (
+        body: unknown,
+        status: 200 | 400 | 502 | 503,
+        headers: Record<string, string> = {},
+      ) => {
+        note(path, status, (performance.now() - started) / 1000);
+        return c.json(body, status, headers);
+      };
+      const parsed = readParams(route.params, c.req.queries() ?? {});
+      if ("issues" in parsed) {
+        return respond({ error: "invalid parameters", issues: parsed.issues }, 400);
+      }
+      const values = parsed.values;
+      const sql = route.sql ?? route.variants!.sql[String(values[route.variants!.by])]!;
+      const params: QueryParams = {};
+      for (const [name, v] of Object.entries(values)) params[name] = v ?? null;
+      if (!deps.sink) return respond({ error: "the store is not available" }, 503);
+      try {
+        const rows = await deps.sink.query<Record<string, unknown>>(sql, params, {
+          timeoutMs: route.timeout,
+          maxRows: route.max_rows,
+        });
+        let body: unknown = rows;
+        if (route.response === "object") {
+          body = { ...(rows[0] ?? {}) };
+          if (route.health) {
+            body = {
+              ...(body as object),
+              health: { ...deps.health, source: deps.sourceHealth?.() },
+            };
+          }
+        } else if (route.response === "series") {
+          body = rows.map((r) => ({ target: r.target, datapoints: r.datapoints }));
+        }
+        return respond(body, 200, { "Cache-Control": route.cache_control });
+      } catch (e) {
+        deps.log.warn("API query failed", { route: path, error: errorText(e) });
+        const tooBig = /TOO_MANY_ROWS|max_result_rows|Limit for result exceeded/i.test(
+          errorText(e),
+        );
+        if (tooBig) {
+          return respond({
+            error:
+              `the result is larger than this route's cap of ${route.max_rows} rows; narrow the query`,
+          }, 502);
+        }
+        const timeout = /TIMEOUT_EXCEEDED|max_execution_time|Timeout/i.test(errorText(e));
+        if (timeout) {
+          return respond({ error: `the query took longer than ${route.timeout} ms` }, 503);
+        }
+        const unavailable = e instanceof PluginError && e.unavailable;
+        return respond(
+          { error: unavailable ? "the store is unavailable" : "the query failed" },
+          unavailable ? 503 : 502,
+        );
+      }
+    });
+  }
+
+  app.notFound((c) =>
+    c.json({
+      error: `no route ${c.req.method} ${new URL(c.req.url).pathname}`,
+      routes: Object.keys(spec.routes),
+    }, 404)
+  );
+  app.onError((e, c) => {
+    deps.log.error("API failure", { error: errorText(e) });
+    return c.json({ error: "internal error" }, 500);
+  });
+  return app;
+}

@@ -1,0 +1,394 @@
+/**
+ * The REST API with app.request() (no port) against the embedded ClickHouse holding known
+ * readings written through the sink, configured by the shipped spec.
+ */
+import assert from "node:assert/strict";
+import { resolveAssets } from "../engine/assets.ts";
+import { createLogger } from "../engine/log.ts";
+import { createHealth } from "../engine/pipeline.ts";
+import { systemClock } from "../engine/plugin.ts";
+import type { Sink } from "../engine/plugin.ts";
+import { loadSpec } from "../engine/spec/load.ts";
+import { parseTicks } from "../engine/types.ts";
+import type { Reading, TagInfo } from "../engine/types.ts";
+import { plugins } from "../plugins/registry.ts";
+import clickhouse from "../plugins/sink-clickhouse/mod.ts";
+import { startTestStore, testDatabase } from "../tests/_clickhouse.ts";
+import { createApi } from "./app.ts";
+
+const TAGS: TagInfo[] = [
+  { name: "Hamburg.L1.Press01.Temperature", type: "analog", unit: "°C" },
+  { name: "Hamburg.L1.Press01.Speed", type: "analog", unit: "rpm" },
+  { name: "Lyon.L2.Oven02.Recipe", type: "string" },
+];
+const T0 = parseTicks("2026-11-01T00:00:00Z");
+const START_MS = Number(T0 / 10_000n);
+const HOURS = 3;
+const END_MS = START_MS + HOURS * 3_600_000;
+
+/** One reading per tag every 10 s for 3 hours, with a 20-minute hole in the Speed tag. */
+function readings(): Reading[] {
+  const out: Reading[] = [];
+  for (let s = 0; s < HOURS * 3_600; s += 10) {
+    const time = T0 + BigInt(s) * 10_000_000n;
+    out.push({
+      tag: TAGS[0]!.name,
+      time,
+      value: 50 + Math.sin(s / 600) * 10,
+      text: null,
+      quality: 0,
+      qualityDetail: 192,
+      opcQuality: 192,
+    });
+    if (s < 3_600 || s >= 4_800) {
+      out.push({
+        tag: TAGS[1]!.name,
+        time,
+        value: s % 600,
+        text: null,
+        quality: 0,
+        qualityDetail: 192,
+        opcQuality: 192,
+      });
+    }
+    if (s % 600 === 0) {
+      out.push({
+        tag: TAGS[2]!.name,
+        time,
+        value: null,
+        text: `Recipe ${s / 600}`,
+        quality: 0,
+        qualityDetail: 192,
+        opcQuality: 192,
+      });
+    }
+  }
+  return out;
+}
+
+async function setup(url: string, env: Record<string, string> = {}) {
+  const vars: Record<string, string> = {
+    CLICKHOUSE_URL: url,
+    CLICKHOUSE_DB: testDatabase(),
+    WONDERWARE_HOST: "x",
+    ...env,
+  };
+  const loaded = await loadSpec("pipelines/wonderware.yaml", { plugins, env: (n) => vars[n] });
+  const sink: Sink = await clickhouse.create(loaded.plugins.sink.options as never, {
+    log: createLogger({ level: "error", format: "json" }),
+    signal: new AbortController().signal,
+    clock: systemClock,
+    secrets: new Set(),
+    dataDir: "/nonexistent",
+  });
+  const { tables, aggregations, assets } = loaded.spec;
+  await sink.prepare({ tables, aggregations, assets }, loaded.spec.name);
+  await sink.setAssets(resolveAssets(assets!, TAGS));
+  const rs = readings();
+  for (let i = 0; i < rs.length; i += 1_000) {
+    await sink.write({ readings: rs.slice(i, i + 1_000), fields: { wwRetrievalMode: "FULL" } });
+  }
+  const health = createHealth();
+  const app = createApi(loaded.spec.api!, {
+    sink,
+    health,
+    log: createLogger({ level: "error", format: "json" }),
+  });
+  return { app, sink, spec: loaded.spec, count: rs.length };
+}
+
+type Json = Record<string, unknown>;
+
+Deno.test({
+  name: "REST routes generated from the spec",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const store = await startTestStore();
+    const { app, sink, spec, count } = await setup(store.url);
+    const get = async (path: string, init?: RequestInit) => {
+      const res = await app.request(path, init);
+      return { status: res.status, headers: res.headers, body: await res.json() as Json & Json[] };
+    };
+    const ts = (extra: string) =>
+      `/consumption/wonderware_timeseries?tags=${
+        encodeURIComponent(TAGS.map((t) => t.name).join(","))
+      }&start_ts=${START_MS}&end_ts=${END_MS}${extra}`;
+    try {
+      await t.step("wonderware_status: totals and the engine's health", async () => {
+        const r = await get("/consumption/wonderware_status");
+        assert.equal(r.status, 200);
+        assert.equal(r.body.tags, 3);
+        assert.equal(r.body.points, count);
+        assert.equal(r.body.oldest, "2026-11-01 00:00:00.0000000");
+        assert.equal(r.body.span_seconds, HOURS * 3_600 - 10);
+        assert.ok(r.body.health && typeof r.body.health === "object");
+        assert.equal(r.headers.get("Cache-Control"), "no-store");
+        const one = await get(
+          `/consumption/wonderware_status?tag_name=${encodeURIComponent(TAGS[2]!.name)}`,
+        );
+        assert.equal(one.body.points, 18);
+      });
+
+      await t.step(
+        "wonderware_timeseries raw: Grafana's series shape, at most max_data_points per tag over the whole range",
+        async () => {
+          const r = await get(ts("&max_data_points=50"));
+          assert.equal(r.status, 200);
+          assert.deepEqual(
+            r.body.map((s) => s.target),
+            [TAGS[0]!.name, TAGS[1]!.name, TAGS[2]!.name].sort(),
+          );
+          for (
+            const series of r.body as unknown as {
+              target: string;
+              datapoints: [unknown, number][];
+            }[]
+          ) {
+            assert.ok(
+              series.datapoints.length <= 50 && series.datapoints.length >= 18,
+              `${series.target}: ${series.datapoints.length}`,
+            );
+            const times = series.datapoints.map((p) => p[1]);
+            assert.deepEqual(times, [...times].sort((a, b) => a - b), "in time order");
+            assert.ok(times[0]! - START_MS < 600_000, "starts at the start of the range");
+            assert.ok(
+              END_MS - times.at(-1)! <= 600_000,
+              "reaches the end of the range: downsampled, not truncated",
+            );
+          }
+          const recipe =
+            (r.body as unknown as { target: string; datapoints: [unknown, number][] }[]).find((s) =>
+              s.target === TAGS[2]!.name
+            )!;
+          assert.equal(recipe.datapoints[0]![0], "Recipe 0", "string tags come back as text");
+          const full = await get(ts("&max_data_points=100000"));
+          const temp = (full.body as unknown as { target: string; datapoints: unknown[] }[]).find((
+            s,
+          ) => s.target === TAGS[0]!.name)!;
+          assert.equal(temp.datapoints.length, HOURS * 360, "every point when the cap allows");
+        },
+      );
+
+      await t.step(
+        "wonderware_timeseries 1min: equal to a recomputation from raw; fill_gaps marks the hole",
+        async () => {
+          const r = await get(ts("&aggregation=1min&max_data_points=100000"));
+          assert.equal(r.status, 200);
+          const speed =
+            (r.body as unknown as { target: string; datapoints: [number | null, number][] }[]).find(
+              (s) => s.target === TAGS[1]!.name,
+            )!;
+          const expected = await sink.query<{ v: number; t: string }>(
+            `SELECT avg(Value) AS v, toString(toInt64(toUnixTimestamp(toStartOfMinute(DateTime))) * 1000) AS t FROM WonderwareHistory FINAL
+           WHERE TagName = {tag:String} GROUP BY toStartOfMinute(DateTime) ORDER BY toStartOfMinute(DateTime)`,
+            { tag: TAGS[1]!.name },
+          );
+          assert.deepEqual(speed.datapoints, expected.map((e) => [e.v, Number(e.t)]));
+          const filled = await get(ts("&aggregation=1min&max_data_points=100000&fill_gaps=true"));
+          const gaps =
+            (filled.body as unknown as { target: string; datapoints: [number | null, number][] }[])
+              .find((s) => s.target === TAGS[1]!.name)!.datapoints.filter((p) => p[0] === null);
+          assert.deepEqual(
+            gaps.map((p) => p[1]),
+            [START_MS + 60 * 60_000],
+            "one null marker where the 20-minute hole begins",
+          );
+        },
+      );
+
+      await t.step("wonderware_tags, machine, machine_type, sensor_type, sensor_data", async () => {
+        const tags = await get("/consumption/wonderware_tags?search=press&limit=10");
+        assert.deepEqual(tags.body.map((r) => r.tag), [TAGS[1]!.name, TAGS[0]!.name]);
+        assert.equal(tags.body[0]!.points, HOURS * 360 - 120);
+        assert.deepEqual((await get("/consumption/machine")).body, [{ machine: "Oven02" }, {
+          machine: "Press01",
+        }]);
+        assert.deepEqual((await get("/consumption/machine_type")).body, [{ machine_type: "Oven" }, {
+          machine_type: "Press",
+        }]);
+        assert.deepEqual((await get("/consumption/sensor_type")).body.map((r) => r.sensor_type), [
+          "Recipe",
+          "Speed",
+          "Temperature",
+        ]);
+        const data = await get(
+          `/consumption/sensor_data?machine=Press01&sensor_type=Speed&start_ts=${START_MS}&end_ts=${
+            START_MS + 25_000
+          }`,
+        );
+        assert.deepEqual(data.body.map((r) => [r.time, r.value, r.unit]), [
+          ["2026-11-01 00:00:00.0000000", 0, "rpm"],
+          ["2026-11-01 00:00:10.0000000", 10, "rpm"],
+          ["2026-11-01 00:00:20.0000000", 20, "rpm"],
+        ]);
+      });
+
+      await t.step("bad parameters: 400 with every problem, named by parameter", async () => {
+        const r = await get(
+          "/consumption/wonderware_timeseries?tags=a&tags=b&start_ts=yesterday&aggregation=5min&max_data_points=0&fill_gaps=maybe&x=1",
+        );
+        assert.equal(r.status, 400);
+        assert.deepEqual(r.body, {
+          error: "invalid parameters",
+          issues: [
+            {
+              path: "x",
+              message:
+                "unknown parameter; known: tags, start_ts, end_ts, aggregation, fill_gaps, max_data_points",
+            },
+            {
+              path: "start_ts",
+              message: 'expected milliseconds since 1970 or an ISO 8601 time, got "yesterday"',
+            },
+            { path: "end_ts", message: "is required" },
+            { path: "aggregation", message: "expected one of raw, 1min" },
+            { path: "fill_gaps", message: 'expected true or false, got "maybe"' },
+            { path: "max_data_points", message: "must be at least 2" },
+          ],
+        });
+        const two = await get("/consumption/wonderware_tags?limit=1&limit=2");
+        assert.deepEqual(two.body.issues, [{
+          path: "limit",
+          message: "expected one value, got 2",
+        }]);
+        const big = await get("/consumption/wonderware_tags?limit=99999999999999999999");
+        assert.deepEqual(big.body.issues, [{
+          path: "limit",
+          message: 'expected an integer, got "99999999999999999999"',
+        }]);
+      });
+
+      await t.step(
+        "500 hostile requests get 200 or 400, never an error, and change nothing",
+        async () => {
+          const hostile = [
+            "'",
+            '"',
+            "';DROP TABLE WonderwareHistory;--",
+            "/*",
+            "*/",
+            "--",
+            ";",
+            "\\",
+            "\\'",
+            "%",
+            "_",
+            "{x:String}",
+            "Zoë ✓ 測試 🙂",
+            "x".repeat(10_000),
+            "-1",
+            "1e308",
+            "-9999999999999999999",
+            "NaN",
+            "Infinity",
+            "null",
+            "[1,2]",
+            "{}",
+            "\t\n",
+            "1; SELECT 1",
+            "' OR '1'='1",
+          ];
+          const routes = Object.entries(spec.api!.routes);
+          let n = 0;
+          for (let i = 0; n < 500; i++) {
+            const [path, route] = routes[i % routes.length]!;
+            const names = Object.keys(route.params);
+            const q = new URLSearchParams();
+            for (const [k, name] of names.entries()) {
+              const v = hostile[(i + k * 7) % hostile.length]!;
+              q.append(name, v);
+              if ((i + k) % 5 === 0) q.append(name, v); // arrays where scalars are expected
+            }
+            if (i % 3 === 0 && names.includes("start_ts")) {
+              q.set("start_ts", String(START_MS));
+              q.set("end_ts", String(END_MS));
+            }
+            const res = await app.request(`${path}?${q}`);
+            await res.body?.cancel();
+            assert.ok(
+              res.status === 200 || res.status === 400,
+              `${path}?${q.toString().slice(0, 200)} → ${res.status}`,
+            );
+            n++;
+          }
+          const [{ c }] = await sink.query<{ c: number }>(
+            "SELECT count() AS c FROM WonderwareHistory",
+          ) as [{ c: number }];
+          assert.equal(Number(c), count, "the data is unchanged");
+        },
+      );
+
+      await t.step("OpenAPI 3.1 lists every route and parameter", async () => {
+        const doc = (await get("/openapi.json")).body as unknown as {
+          openapi: string;
+          paths: Record<
+            string,
+            {
+              get: {
+                parameters: { name: string; in: string; schema: unknown }[];
+                responses: Record<string, unknown>;
+              };
+            }
+          >;
+        };
+        assert.equal(doc.openapi, "3.1.0");
+        for (const [path, route] of Object.entries(spec.api!.routes)) {
+          const op = doc.paths[path]?.get;
+          assert.ok(op, path);
+          assert.deepEqual(op.parameters.map((p) => p.name), Object.keys(route.params), path);
+          assert.ok(op.parameters.every((p) => p.in === "query" && p.schema), path);
+          assert.ok(op.responses["200"] && op.responses["400"], path);
+        }
+      });
+
+      await t.step("unknown routes are 404 JSON; /health and /metrics answer", async () => {
+        const r = await get("/consumption/nope");
+        assert.equal(r.status, 404);
+        assert.equal(r.body.error, "no route GET /consumption/nope");
+        assert.equal((await get("/health")).body.status, "ok");
+        const metrics = await (await app.request("/metrics")).text();
+        assert.match(
+          metrics,
+          /historian_sync_api_requests_total\{route="\/consumption\/wonderware_status",status="200"\} \d+/,
+        );
+        assert.match(metrics, /# TYPE historian_sync_backfill_units gauge/);
+      });
+    } finally {
+      await sink.close();
+      await store.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "REST API with a bearer token and a CORS allowlist",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const vars: Record<string, string> = { API_TOKEN: "t0k3n-value", WONDERWARE_HOST: "x" };
+    const loaded = await loadSpec("pipelines/wonderware.yaml", { plugins, env: (n) => vars[n] });
+    const api = { ...loaded.spec.api!, cors: ["https://grafana.plant.example"] };
+    const app = createApi(api, {
+      health: createHealth(),
+      log: createLogger({ level: "error", format: "json" }),
+    });
+    const denied = await app.request("/consumption/machine");
+    assert.equal(denied.status, 401);
+    assert.deepEqual(await denied.json(), { error: "missing or wrong bearer token" });
+    const wrong = await app.request("/consumption/machine", {
+      headers: { Authorization: "Bearer nope" },
+    });
+    assert.equal(wrong.status, 401);
+    await wrong.body?.cancel();
+    const ok = await app.request("/consumption/machine", {
+      headers: { Authorization: "Bearer t0k3n-value", Origin: "https://grafana.plant.example" },
+    });
+    assert.equal(ok.status, 503, "authorized; no store in this test");
+    assert.equal(ok.headers.get("Access-Control-Allow-Origin"), "https://grafana.plant.example");
+    assert.ok(!JSON.stringify(await ok.json()).includes("t0k3n"));
+    const other = await app.request("/health", { headers: { Origin: "https://evil.example" } });
+    assert.equal(other.headers.get("Access-Control-Allow-Origin"), null);
+    await other.body?.cancel();
+  },
+});

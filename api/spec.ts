@@ -1,0 +1,91 @@
+/**
+ * The `api:` section of a spec: the REST routes, declared, not coded. A route has typed
+ * parameters, SQL with typed ClickHouse placeholders (optionally one SQL per value of a
+ * parameter), and a response shape. Parameter values only ever reach ClickHouse as typed
+ * query parameters.
+ */
+import { z } from "zod";
+import { duration } from "../engine/spec/duration.ts";
+
+const ident = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "use letters, digits and _ only");
+
+export const param = z.strictObject({
+  type: z.enum(["string", "string_list", "int", "float", "bool", "timestamp"]).describe(
+    "timestamp: milliseconds since the epoch or ISO 8601; string_list: comma-separated or repeated",
+  ),
+  description: z.string().default(""),
+  required: z.boolean().default(false),
+  default: z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]).optional(),
+  enum: z.array(z.string()).min(1).optional().describe("Allowed values (string parameters)"),
+  min: z.number().optional().describe("Smallest value (numbers), or fewest items (string lists)"),
+  max: z.number().optional().describe(
+    "Largest value (numbers), longest text, or most items (string lists)",
+  ),
+});
+
+export const route = z.strictObject({
+  description: z.string().default(""),
+  params: z.record(ident, param).default({}),
+  sql: z.string().min(1).optional().describe(
+    "SQL with {name:Type} placeholders for the parameters",
+  ),
+  variants: z.strictObject({
+    by: ident.describe("The parameter that picks the SQL"),
+    sql: z.record(z.string(), z.string().min(1)).describe("SQL per value of that parameter"),
+  }).optional(),
+  response: z.enum(["rows", "object", "series"]).default("rows").describe(
+    "rows: a JSON array; object: the first row; series: [{target, datapoints: [[value, ts_ms], ...]}]",
+  ),
+  health: z.boolean().default(false).describe(
+    "Add the engine's health (sync, backfill, errors) to an object response",
+  ),
+  cache_control: z.string().default("no-store"),
+  timeout: duration({ min: 100 }).prefault("10s").describe("Query timeout"),
+  max_rows: z.int().min(1).default(100_000).describe("Result-size cap"),
+}).superRefine((r, ctx) => {
+  if (!r.sql === !r.variants) {
+    ctx.addIssue({ code: "custom", message: "give either sql or variants" });
+  }
+  if (r.variants) {
+    const by = r.params[r.variants.by];
+    if (!by) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["variants", "by"],
+        message: `"${r.variants.by}" is not a parameter of this route`,
+      });
+    } else if (!by.enum) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["variants", "by"],
+        message: "the parameter needs an enum, one value per SQL",
+      });
+    } else {
+      for (const v of by.enum) {
+        if (!(v in r.variants.sql)) {
+          ctx.addIssue({ code: "custom", path: ["variants", "sql"], message: `no SQL for "${v}"` });
+        }
+      }
+    }
+  }
+});
+
+export const api = z.strictObject({
+  port: z.int().min(0).max(65535).default(4000).describe(
+    "HTTP port (API_PORT in the shipped spec)",
+  ),
+  hostname: z.string().default("127.0.0.1").describe(
+    "Address to listen on; 0.0.0.0 for every interface",
+  ),
+  token: z.string().default("").describe("When set, requests need Authorization: Bearer <token>"),
+  cors: z.array(z.string()).default([]).describe("Origins allowed to call the API from a browser"),
+  routes: z.record(
+    z.string().regex(/^\/[A-Za-z0-9_/-]*$/, "a path such as /consumption/machine"),
+    route,
+  )
+    .default({}),
+});
+
+export type ApiSpec = z.output<typeof api>;
+export type RouteSpec = z.output<typeof route>;
+export type ParamSpec = z.output<typeof param>;
