@@ -28,6 +28,31 @@ interface RouteStats {
   requests: number;
 }
 
+/**
+ * The engine's health for the status route: last sync, backfill progress, recent errors, the
+ * source's circuit, the sink's reachability, and how far each tag's data is behind now.
+ */
+function healthView(deps: ApiDeps, sinkReachable: boolean) {
+  const h = deps.health;
+  const now = BigInt(Date.now()) * 10_000n;
+  const lags = [...(h.watermarks ?? new Map<string, bigint>())]
+    .map(([tag, wm]) => [tag, Math.max(0, Number((now - wm) / 10_000_000n))] as const)
+    .sort((a, b) => b[1] - a[1]);
+  return {
+    last_sync: h.lastSync,
+    backfill: h.backfill,
+    sync_rows: h.syncRows ?? 0,
+    recent_errors: h.errors.slice(-10),
+    source: deps.sourceHealth?.() ?? null,
+    sink: sinkReachable ? "reachable" : "unreachable",
+    lag_seconds: {
+      max: lags[0]?.[1] ?? null,
+      // The 100 tags furthest behind.
+      by_tag: Object.fromEntries(lags.slice(0, 100)),
+    },
+  };
+}
+
 export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
   const app = new Hono();
   const stats = new Map<string, RouteStats>();
@@ -134,12 +159,7 @@ export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
         let body: unknown = rows;
         if (route.response === "object") {
           body = { ...(rows[0] ?? {}) };
-          if (route.health) {
-            body = {
-              ...(body as object),
-              health: { ...deps.health, source: deps.sourceHealth?.() },
-            };
-          }
+          if (route.health) body = { ...(body as object), health: healthView(deps, true) };
         } else if (route.response === "series") {
           body = rows.map((r) => ({ target: r.target, datapoints: r.datapoints }));
         }

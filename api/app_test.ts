@@ -354,6 +354,16 @@ Deno.test({
         );
         assert.match(metrics, /# TYPE historian_sync_backfill_units gauge/);
       });
+
+      await t.step("ClickHouse down: 503 JSON without SQL text or addresses", async () => {
+        await store.stop();
+        const r = await get("/consumption/machine");
+        assert.equal(r.status, 503);
+        assert.deepEqual(r.body, { error: "the store is unavailable" });
+        const status = await get("/health");
+        assert.equal(status.status, 503);
+        assert.equal(status.body.sink, "unreachable");
+      });
     } finally {
       await sink.close();
       await store.stop();

@@ -50,6 +50,8 @@ export interface Health {
   lastSync?: { at: Date; rows: number; ok: boolean; upper: string };
   /** Readings stored by syncs since the start. */
   syncRows?: number;
+  /** The pipeline's per-tag watermarks (the live map the pipeline updates). */
+  watermarks?: Map<string, Ticks>;
   errors: { at: Date; kind: string; message: string }[];
 }
 
@@ -267,6 +269,7 @@ export async function backfill(
   if (ctx.spec.assets && tags.length > 0) {
     await ctx.engine.sink!.setAssets(resolveAssets(ctx.spec.assets, tags));
   }
+  ctx.health.watermarks = state.watermarks;
   const chunks = chunkTags(tags, ctx.spec.chunking.tags_per_query);
   const units = await planUnits(chunks, from, to, ctx.spec.chunking.window);
   ctx.log.info("backfill planned", {

@@ -1,0 +1,113 @@
+/**
+ * bench:api — latency of the generated REST routes over a table of 10+ million readings:
+ * 10 tags × 24 h at 1 s queried with max_data_points=1000 (raw and 1-minute variants), among
+ * 120 tags stored in total, plus wonderware_status. Requests go through app.request() (the
+ * Hono app without a socket) to the embedded ClickHouse over HTTP.
+ *
+ *   deno task bench:api [--tags 120] [--requests 30]
+ *
+ * Last line: JSON with stored_rows and p50/p95 latencies in ms.
+ */
+import { resolveAssets } from "../engine/assets.ts";
+import { createLogger } from "../engine/log.ts";
+import { createHealth } from "../engine/pipeline.ts";
+import { systemClock } from "../engine/plugin.ts";
+import { loadSpec } from "../engine/spec/load.ts";
+import type { Reading, TagInfo } from "../engine/types.ts";
+import { createApi } from "../api/app.ts";
+import { startEmbedded } from "../plugins/sink-clickhouse/embedded/supervisor.ts";
+import clickhouse from "../plugins/sink-clickhouse/mod.ts";
+import { plugins } from "../plugins/registry.ts";
+import { flag, median, percentile } from "./_util.ts";
+
+const TAGS = flag("tags", 120);
+const REQUESTS = flag("requests", 30);
+const DAY_S = 86_400;
+const dir = await Deno.makeTempDir({ prefix: "bench-api-" });
+const log = createLogger({ level: "warn" });
+const store = await startEmbedded({ port: 0, path: dir, log, clock: systemClock });
+try {
+  const env: Record<string, string> = { CLICKHOUSE_URL: store.url, WONDERWARE_HOST: "unused" };
+  const loaded = await loadSpec("pipelines/wonderware.yaml", { plugins, env: (n) => env[n] });
+  const sink = await clickhouse.create(loaded.plugins.sink.options as never, {
+    log,
+    signal: new AbortController().signal,
+    clock: systemClock,
+    secrets: new Set(),
+    dataDir: dir,
+  });
+  const { tables, aggregations, assets } = loaded.spec;
+  await sink.prepare({ tables, aggregations, assets }, loaded.spec.name);
+  const tags: TagInfo[] = Array.from({ length: TAGS }, (_, i) => ({
+    name: `Hamburg.L${i % 4 + 1}.Press${String(i + 1).padStart(3, "0")}.Temperature`,
+    type: "analog" as const,
+    unit: "°C",
+  }));
+  await sink.setAssets(resolveAssets(assets!, tags));
+  const startMs = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 2 * DAY_S * 1000;
+  const t0 = BigInt(startMs) * 10_000n;
+  const loadStarted = performance.now();
+  for (let c = 0; c < TAGS; c += 4) {
+    const chunk = tags.slice(c, c + 4);
+    for (let s = 0; s < DAY_S; s += 25_000) {
+      const readings: Reading[] = [];
+      for (let k = s; k < Math.min(DAY_S, s + 25_000); k++) {
+        for (const [j, tag] of chunk.entries()) {
+          readings.push({
+            tag: tag.name,
+            time: t0 + BigInt(k) * 10_000_000n,
+            value: 60 + 10 * Math.sin(k / 900 + c + j),
+            text: null,
+            quality: 0,
+            qualityDetail: 192,
+            opcQuality: 192,
+          });
+        }
+      }
+      await sink.write({ readings, fields: { wwRetrievalMode: "FULL" } });
+    }
+  }
+  const [{ n }] = await sink.query<{ n: number }>("SELECT count() AS n FROM WonderwareHistory") as [
+    { n: number },
+  ];
+  console.log(`stored ${n} rows in ${((performance.now() - loadStarted) / 1000).toFixed(0)} s`);
+
+  const app = createApi(loaded.spec.api!, { sink, health: createHealth(), log });
+  const ten = tags.slice(0, 10).map((t) => t.name).join(",");
+  const range = `start_ts=${startMs}&end_ts=${startMs + DAY_S * 1000}`;
+  const measure = async (path: string) => {
+    const times: number[] = [];
+    for (let i = 0; i < REQUESTS; i++) {
+      const t = performance.now();
+      const res = await app.request(path);
+      const body = await res.text();
+      if (res.status !== 200) throw new Error(`${path}: ${res.status} ${body.slice(0, 200)}`);
+      times.push(performance.now() - t);
+    }
+    return { p50: Math.round(median(times)), p95: Math.round(percentile(times, 95)) };
+  };
+  const raw = await measure(
+    `/consumption/wonderware_timeseries?tags=${ten}&${range}&max_data_points=1000`,
+  );
+  const oneMin = await measure(
+    `/consumption/wonderware_timeseries?tags=${ten}&${range}&aggregation=1min&max_data_points=1000`,
+  );
+  const status = await measure("/consumption/wonderware_status");
+  console.log(`timeseries raw: p50 ${raw.p50} ms, p95 ${raw.p95} ms`);
+  console.log(`timeseries 1min: p50 ${oneMin.p50} ms, p95 ${oneMin.p95} ms`);
+  console.log(`status: p50 ${status.p50} ms, p95 ${status.p95} ms`);
+  await sink.close();
+  console.log(JSON.stringify({
+    stored_rows: Number(n),
+    requests_each: REQUESTS,
+    timeseries_raw_p50_ms: raw.p50,
+    timeseries_raw_p95_ms: raw.p95,
+    timeseries_1min_p50_ms: oneMin.p50,
+    timeseries_1min_p95_ms: oneMin.p95,
+    status_p50_ms: status.p50,
+    status_p95_ms: status.p95,
+  }));
+} finally {
+  await store.stop();
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
