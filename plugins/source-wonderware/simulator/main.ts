@@ -7,6 +7,7 @@
 import { parse } from "yaml";
 import { z } from "zod";
 import { duration } from "../../../engine/mod.ts";
+import { parseDuration } from "../../../engine/spec/duration.ts";
 import { startSimulator } from "./mod.ts";
 
 const HELP =
@@ -17,7 +18,10 @@ Serves AVEVA Historian's SQL surface (Runtime database, History, Live) over TDS 
 --plant    YAML: seed, analog, discrete, string (tag counts), analog_rate, discrete_rate,
            string_rate (storage rates, e.g. 1s), history (e.g. 30d), system_tags, timezone
 --dataset  folder with tags.csv and points.csv, served exactly
---timezone the server's time zone (IANA or Windows name), default UTC`;
+--timezone the server's time zone (IANA or Windows name), default UTC
+
+Faults, for demos: --delay 200ms (before each answer), --drop-after 5000 (cut every
+connection after that many rows of a result), --refuse-logins 30s (error 18456 for a while).`;
 
 export const plantFile = z.strictObject({
   seed: z.int().default(1),
@@ -77,6 +81,12 @@ export async function runSim(args: string[]): Promise<number> {
         systemTags: plant.system_tags,
       },
     });
+    const delay = flag(args, "delay");
+    if (delay) sim.faults.delay(parseDuration(delay) ?? Number(delay));
+    const dropAfter = flag(args, "drop-after");
+    if (dropAfter) sim.faults.dropResults(Number(dropAfter), Number.MAX_SAFE_INTEGER);
+    const refuse = flag(args, "refuse-logins");
+    if (refuse) sim.faults.refuseLogins(parseDuration(refuse) ?? Number(refuse));
     console.log(
       `Historian simulator listening on ${sim.host}:${sim.port} (time zone ${sim.timezone}, ${sim.tags.length} tags)`,
     );

@@ -510,3 +510,43 @@ Deno.test("cancel: a streaming request is cancelled with an attention and the co
     },
   );
 });
+
+Deno.test("Delta with wwCycleCount = N returns the first N rows in total", async () => {
+  await withSim(MIXED, async (_, q) => {
+    const rows = await q(
+      `SELECT DateTime, TagName FROM History WHERE TagName IN ('Line1.Temp', 'Line1.Running') AND DateTime > '2024-03-31'
+       AND wwRetrievalMode = 'Delta' AND wwCycleCount = 3 AND wwTimeZone = 'UTC'`,
+    );
+    assert.deepEqual(rows.map((r) => r.TagName), ["Line1.Running", "Line1.Temp", "Line1.Temp"]);
+  });
+});
+
+Deno.test("RPC parameters of every type the clients send arrive as their values", async () => {
+  await withSim(MIXED, async (_, _q, pool) => {
+    const r = pool.request();
+    r.input("nv", sql.NVarChar, "Zoë ✓");
+    r.input("vc", sql.VarChar(20), "plain text");
+    r.input("i", sql.Int, -42);
+    r.input("bi", sql.BigInt, "9007199254740993");
+    r.input("f", sql.Float, 1.5e-7);
+    r.input("b", sql.Bit, true);
+    r.input("dt", sql.DateTime, new Date("2024-01-02T03:04:05.677Z"));
+    r.input("dt2", sql.DateTime2(7), new Date("2024-01-02T03:04:05.678Z"));
+    r.input("dto", sql.DateTimeOffset(7), new Date("2024-01-02T03:04:05.678Z"));
+    r.input("nul", sql.Int, null);
+    const result = await r.query(
+      "SELECT @nv AS nv, @vc AS vc, @i AS i, @bi AS bi, @f AS f, @b AS b, @dt AS dt, @dt2 AS dt2, @dto AS dto, @nul AS nul",
+    );
+    const row = result.recordset[0] as Record<string, unknown>;
+    assert.equal(row.nv, "Zoë ✓");
+    assert.equal(row.vc, "plain text");
+    assert.equal(row.i, -42);
+    assert.equal(String(row.bi), "9007199254740993");
+    assert.equal(row.f, 1.5e-7);
+    assert.equal(row.b, true);
+    assert.equal((row.dt as Date).toISOString(), "2024-01-02T03:04:05.677Z");
+    assert.equal((row.dt2 as Date).toISOString(), "2024-01-02T03:04:05.678Z");
+    assert.equal((row.dto as Date).toISOString(), "2024-01-02T03:04:05.678Z");
+    assert.equal(row.nul, null);
+  });
+});
