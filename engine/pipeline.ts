@@ -196,7 +196,7 @@ export async function runUnits(
       const unit = todo[next++]!;
       try {
         const [rows, skippedRows] = await retry(() => fetchUnit(ctx, unit), {
-          attempts: options.attempts ?? 5,
+          attempts: options.attempts ?? 6,
           baseMs: 500,
           maxMs: 30_000,
           clock: ctx.clock,
@@ -259,6 +259,42 @@ export async function runUnits(
 
 /** Backfills `tags` over [from, to] and advances their watermarks where every unit succeeded. */
 export async function backfill(
+  ctx: PipelineContext,
+  tags: TagInfo[],
+  from: Ticks,
+  to: Ticks,
+  state: PipelineState,
+): Promise<RunReport> {
+  // One backfill at a time across engine instances (the cache is shared when it is Redis).
+  const lockKey = `${ctx.spec.name}:backfill-lock`;
+  const token = crypto.randomUUID();
+  const lockTtl = 120_000;
+  if (!(await ctx.engine.cache.add(lockKey, token, lockTtl))) {
+    ctx.log.info("backfill skipped: another engine instance is backfilling");
+    return {
+      kind: "backfill",
+      units: 0,
+      skipped: 0,
+      done: 0,
+      failed: [],
+      rows: 0,
+      skippedRows: 0,
+      seconds: 0,
+      rowsPerSecond: 0,
+    };
+  }
+  const keepAlive = setInterval(() => {
+    ctx.engine.cache.set(lockKey, token, lockTtl).catch(() => {});
+  }, lockTtl / 3);
+  try {
+    return await backfillLocked(ctx, tags, from, to, state);
+  } finally {
+    clearInterval(keepAlive);
+    await ctx.engine.cache.delete(lockKey, token).catch(() => {});
+  }
+}
+
+async function backfillLocked(
   ctx: PipelineContext,
   tags: TagInfo[],
   from: Ticks,

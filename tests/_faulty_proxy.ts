@@ -11,6 +11,10 @@ export interface FaultyProxy {
   loseResponses(n: number, match?: (url: URL) => boolean): void;
   /** Requests forwarded so far whose response was lost. */
   lost(): number;
+  /** For `ms` milliseconds every request fails with 503, as if the server were down. */
+  outage(ms: number): void;
+  /** Requests refused during outages. */
+  refused(): number;
   stop(): Promise<void>;
 }
 
@@ -19,8 +23,15 @@ export function startFaultyProxy(upstream: string): FaultyProxy {
   let toLose = 0;
   let lost = 0;
   let match: (url: URL) => boolean = () => true;
+  let downUntil = 0;
+  let refused = 0;
   const server = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, async (req) => {
     const url = new URL(req.url);
+    if (Date.now() < downUntil) {
+      refused++;
+      await req.body?.cancel();
+      return new Response("connection refused by proxy (outage)", { status: 503 });
+    }
     const target = new URL(url.pathname + url.search, upstream);
     const body = req.body ? new Uint8Array(await req.arrayBuffer()) : undefined;
     const headers = new Headers(req.headers);
@@ -44,6 +55,10 @@ export function startFaultyProxy(upstream: string): FaultyProxy {
       match = m;
     },
     lost: () => lost,
+    outage(ms) {
+      downUntil = Date.now() + ms;
+    },
+    refused: () => refused,
     stop: () => server.shutdown(),
   };
 }

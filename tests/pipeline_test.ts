@@ -16,6 +16,8 @@ import { plugins } from "../plugins/registry.ts";
 import { startSimulator } from "../plugins/source-wonderware/simulator/mod.ts";
 import type { Simulator } from "../plugins/source-wonderware/simulator/mod.ts";
 import { startTestStore, testDatabase } from "./_clickhouse.ts";
+import { startRedis } from "./_services.ts";
+import { startFaultyProxy } from "./_faulty_proxy.ts";
 import { assertStoredEqualsSource } from "./_verify.ts";
 import type { TestStore } from "./_clickhouse.ts";
 
@@ -24,6 +26,7 @@ const HOUR = 3_600n * SECOND;
 
 interface Rig {
   sim: Simulator;
+  db: string;
   engine: Engine;
   ctx: PipelineContext;
   setNow(t: bigint): void;
@@ -32,10 +35,18 @@ interface Rig {
 
 async function rig(
   store: TestStore,
-  options: { timezone?: string; now: bigint; lines?: string[] },
+  options: {
+    timezone?: string;
+    now: bigint;
+    lines?: string[];
+    share?: Rig;
+    redisUrl?: string;
+    clickhouseUrl?: string;
+  },
 ): Promise<Rig> {
   let now = options.now;
-  const sim = await startSimulator({
+  const db = options.share?.db ?? testDatabase();
+  const sim = options.share?.sim ?? await startSimulator({
     timezone: options.timezone ?? "UTC",
     now: () => now,
     plant: {
@@ -51,8 +62,9 @@ async function rig(
   const env: Record<string, string> = {
     WONDERWARE_HOST: "127.0.0.1",
     WONDERWARE_PORT: String(sim.port),
-    CLICKHOUSE_URL: store.url,
-    CLICKHOUSE_DB: testDatabase(),
+    CLICKHOUSE_URL: options.clickhouseUrl ?? store.url,
+    CLICKHOUSE_DB: db,
+    ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
     WONDERWARE_BACKFILL_CHUNK_DAYS: "1",
   };
   const loaded = await loadSpec("pipelines/wonderware.yaml", { plugins, env: (n) => env[n] });
@@ -77,12 +89,13 @@ async function rig(
   };
   return {
     sim,
+    db,
     engine,
     ctx,
-    setNow: (t) => (now = t),
+    setNow: options.share?.setNow ?? ((t) => (now = t)),
     async close() {
       await engine.close();
-      await sim.close();
+      if (!options.share) await sim.close();
     },
   };
 }
@@ -191,6 +204,103 @@ Deno.test({
           await r.close();
         }
       });
+
+      await t.step(
+        "the Historian dropping connections mid-stream and refusing logins for a while: caught up",
+        async () => {
+          const lines: string[] = [];
+          const r = await rig(store, { now: t0, lines });
+          try {
+            const tags = await r.engine.source!.discover();
+            const from = t0 - 4n * HOUR;
+            r.sim.faults.dropResults(400, 3);
+            r.sim.faults.refuseLogins(1_200);
+            const report = await backfill(r.ctx, tags, from, t0, await r.engine.sink!.loadState());
+            assert.deepEqual(report.failed, []);
+            assert.ok(
+              lines.some((l) => l.includes("unit failed; retrying")),
+              "failures were retried",
+            );
+            assert.ok(r.ctx.health.errors.length >= 1, "and reported in the health state");
+            r.sim.faults.clear(); // the check below reads the source directly
+            await assertStoredEqualsSource(r.engine, from - 1n, t0);
+          } finally {
+            await r.close();
+          }
+        },
+      );
+
+      await t.step(
+        "ClickHouse unreachable for a while during a backfill and a sync: retried, caught up",
+        async () => {
+          const proxy = startFaultyProxy(store.url);
+          const lines: string[] = [];
+          const r = await rig(store, { now: t0, lines, clickhouseUrl: proxy.url });
+          try {
+            const tags = await r.engine.source!.discover();
+            const from = t0 - 4n * HOUR;
+            const state = await r.engine.sink!.loadState();
+            setTimeout(() => proxy.outage(2_000), 150);
+            const report = await backfill(r.ctx, tags, from, t0, state);
+            assert.deepEqual(report.failed, []);
+            r.setNow(t0 + 10n * 60n * SECOND);
+            proxy.outage(1_500);
+            const sync = await syncOnce(r.ctx, state).catch((e) => e);
+            if (sync instanceof Error) await syncOnce(r.ctx, state); // a failed sync is caught up by the next
+            assert.ok(proxy.refused() > 0, "the outage happened");
+            assert.ok(lines.some((l) => l.includes("retrying")));
+            await assertStoredEqualsSource(
+              r.engine,
+              from - 1n,
+              t0 + 10n * 60n * SECOND - 30n * SECOND,
+            );
+          } finally {
+            await r.close();
+            await proxy.stop();
+          }
+        },
+      );
+
+      await t.step(
+        "two engine instances sharing one Redis: no overlapping backfills or syncs, no duplicates",
+        async () => {
+          const redis = await startRedis();
+          const a = await rig(store, { now: t0, redisUrl: redis.url });
+          const b = await rig(store, { now: t0, share: a, redisUrl: redis.url });
+          try {
+            const tags = await a.engine.source!.discover();
+            const [sa, sb] = [await a.engine.sink!.loadState(), await b.engine.sink!.loadState()];
+            const from = t0 - 2n * HOUR;
+            const [ra, rb] = await Promise.all([
+              backfill(a.ctx, tags, from, t0, sa),
+              backfill(b.ctx, tags, from, t0, sb),
+            ]);
+            assert.equal(
+              [ra, rb].filter((r) => r.units === 0).length,
+              1,
+              "one instance backfilled, the other skipped",
+            );
+            const [fresh] = [await b.engine.sink!.loadState()];
+            for (const [tag, wm] of fresh.watermarks) sb.watermarks.set(tag, wm);
+            a.setNow(t0 + 5n * 60n * SECOND);
+            const [ya, yb] = await Promise.all([syncOnce(a.ctx, sa), syncOnce(b.ctx, sb)]);
+            assert.equal(
+              [ya, yb].filter((x) => x === undefined).length,
+              1,
+              "one sync ran, the other saw the lock",
+            );
+            await assertStoredEqualsSource(
+              a.engine,
+              from - 1n,
+              t0 + 5n * 60n * SECOND - 30n * SECOND,
+            );
+          } finally {
+            await b.close();
+            await a.close();
+            await redis.stop();
+          }
+        },
+      );
     } finally {
       await store.stop();
     }

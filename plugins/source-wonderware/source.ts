@@ -74,17 +74,28 @@ export function dateOf(ticks: Ticks): Date {
 }
 
 /** Turns a driver error into a PluginError that says whether retrying can help and what to fix. */
-export function classify(what: string, e: unknown, address: string): PluginError {
+export function classify(
+  what: string,
+  e: unknown,
+  address: string,
+  options: { loggedInBefore?: boolean } = {},
+): PluginError {
   if (e instanceof PluginError) return e;
   const err = e as { code?: string; number?: number; message?: string };
   const message = err.message ?? String(e);
   if (err.code === "ELOGIN" || err.number === 18456) {
+    // The same credentials worked before: a Historian restarting refuses logins for a while.
+    if (options.loggedInBefore) {
+      return new PluginError(PLUGIN, `${what} at ${address}: login refused for now (${message})`, {
+        cause: e,
+        retriable: true,
+        unavailable: true,
+      });
+    }
     return new PluginError(
       PLUGIN,
       `login to ${address} was refused (${message}): check WONDERWARE_USERNAME and WONDERWARE_PASSWORD`,
-      {
-        cause: e,
-      },
+      { cause: e },
     );
   }
   if (err.number === 229 || err.number === 230 || err.number === 262) {
@@ -115,7 +126,7 @@ export interface SourceDeps {
 
 export function createSource(deps: SourceDeps) {
   const { pool, address, options, log } = deps;
-  const breaker = createBreaker({ failures: 5, cooldownMs: 10_000 });
+  const breaker = createBreaker({ failures: 5, cooldownMs: 5_000 });
   const echoes = new Map<string, Record<string, unknown>>();
   const mode = options.retrieval_mode === "full" ? "Full" : "Delta";
 
@@ -135,7 +146,7 @@ export function createSource(deps: SourceDeps) {
       breaker.success();
       return result;
     } catch (e) {
-      const error = classify(what, e, address);
+      const error = classify(what, e, address, { loggedInBefore: true });
       if (error.retriable) breaker.failure(error.message);
       throw error;
     }
@@ -330,7 +341,9 @@ export function createSource(deps: SourceDeps) {
         if (current.length > 0) yield { readings: current, fields };
         breaker.success();
       } catch (e) {
-        const error = classify(`reading History of ${tags.length} tags`, e, address);
+        const error = classify(`reading History of ${tags.length} tags`, e, address, {
+          loggedInBefore: true,
+        });
         if (error.retriable) breaker.failure(error.message);
         throw error;
       } finally {
