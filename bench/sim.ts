@@ -11,7 +11,7 @@
  * Last line: JSON with rows, rows_per_s, sim_peak_rss_mb, startup_ms, startup_rss_mb.
  */
 import sql from "mssql";
-import { flag, peakRssMb } from "./_util.ts";
+import { flag, peakRssMb, spawnSimulator } from "./_util.ts";
 
 const ROWS = flag("rows", 2_000_000);
 const TAGS = 40;
@@ -21,42 +21,18 @@ await Deno.writeTextFile(
   plant,
   "seed: 7\nanalog: 8000\ndiscrete: 1000\nstring: 1000\nanalog_rate: 1s\nhistory: 365d\n",
 );
-const port = await (async () => {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const p = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return p;
-})();
-
 const started = performance.now();
-const child = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "-A",
-    new URL("../plugins/source-wonderware/simulator/main.ts", import.meta.url).pathname,
-    "--port",
-    String(port),
-    "--plant",
-    plant,
-  ],
-  stdout: "piped",
-  stderr: "inherit",
-}).spawn();
-const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let seen = "";
-while (!seen.includes("listening")) {
-  const { value, done } = await reader.read();
-  if (done) throw new Error(`the simulator exited: ${seen}`);
-  seen += value;
-}
+const sim = await spawnSimulator(["--plant", plant]);
+const port = sim.port;
 const startupMs = Math.round(performance.now() - started);
+const child = { pid: sim.pid };
 const rssNow = () => {
   const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
   return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024);
 };
 const startupRss = rssNow();
 console.log(
-  `simulator: ${seen.trim().split("\n")[0]}; started in ${startupMs} ms, ${startupRss} MB RSS`,
+  `simulator: 10,002 tags, one year of history; started in ${startupMs} ms, ${startupRss} MB RSS`,
 );
 
 const pool = new sql.ConnectionPool({
@@ -95,8 +71,7 @@ await new Promise<void>((resolve, reject) => {
 const readSeconds = (performance.now() - t0) / 1000;
 const simPeak = peakRssMb(child.pid);
 await pool.close();
-child.kill("SIGTERM");
-await child.status;
+await sim.stop();
 await Deno.remove(dir, { recursive: true });
 console.log(`read ${rows} rows in ${readSeconds.toFixed(1)} s`);
 console.log(JSON.stringify({

@@ -75,6 +75,45 @@ export interface PipelineContext {
   syncs?: number;
 }
 
+function emptyReport(kind: RunReport["kind"]): RunReport {
+  return {
+    kind,
+    units: 0,
+    skipped: 0,
+    done: 0,
+    failed: [],
+    rows: 0,
+    skippedRows: 0,
+    seconds: 0,
+    rowsPerSecond: 0,
+  };
+}
+
+/**
+ * Runs `fn` holding the pipeline's `name` lock in the cache (Redis makes it hold across engine
+ * instances), kept alive while `fn` runs; undefined when someone else holds it.
+ */
+async function withLock<T>(
+  ctx: PipelineContext,
+  name: string,
+  fn: () => Promise<T>,
+): Promise<T | undefined> {
+  const key = `${ctx.spec.name}:${name}-lock`;
+  const token = crypto.randomUUID();
+  const ttl = 120_000;
+  if (!(await ctx.engine.cache.add(key, token, ttl))) return undefined;
+  const keepAlive = setInterval(
+    () => ctx.engine.cache.set(key, token, ttl).catch(() => {}),
+    ttl / 3,
+  );
+  try {
+    return await fn();
+  } finally {
+    clearInterval(keepAlive);
+    await ctx.engine.cache.delete(key, token).catch(() => {});
+  }
+}
+
 /** Tag chunks of the configured size, in name order, so chunk membership is stable. */
 export function chunkTags(tags: readonly TagInfo[], size: number): TagInfo[][] {
   const sorted = [...tags].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -157,15 +196,9 @@ export async function runUnits(
   const t0 = performance.now();
   const todo = units.filter((u) => !options.skip?.has(u.id));
   const report: RunReport = {
-    kind,
+    ...emptyReport(kind),
     units: units.length,
     skipped: units.length - todo.length,
-    done: 0,
-    failed: [],
-    rows: 0,
-    skippedRows: 0,
-    seconds: 0,
-    rowsPerSecond: 0,
   };
   if (kind === "backfill") {
     ctx.health.backfill = {
@@ -266,32 +299,10 @@ export async function backfill(
   state: PipelineState,
 ): Promise<RunReport> {
   // One backfill at a time across engine instances (the cache is shared when it is Redis).
-  const lockKey = `${ctx.spec.name}:backfill-lock`;
-  const token = crypto.randomUUID();
-  const lockTtl = 120_000;
-  if (!(await ctx.engine.cache.add(lockKey, token, lockTtl))) {
-    ctx.log.info("backfill skipped: another engine instance is backfilling");
-    return {
-      kind: "backfill",
-      units: 0,
-      skipped: 0,
-      done: 0,
-      failed: [],
-      rows: 0,
-      skippedRows: 0,
-      seconds: 0,
-      rowsPerSecond: 0,
-    };
-  }
-  const keepAlive = setInterval(() => {
-    ctx.engine.cache.set(lockKey, token, lockTtl).catch(() => {});
-  }, lockTtl / 3);
-  try {
-    return await backfillLocked(ctx, tags, from, to, state);
-  } finally {
-    clearInterval(keepAlive);
-    await ctx.engine.cache.delete(lockKey, token).catch(() => {});
-  }
+  const report = await withLock(ctx, "backfill", () => backfillLocked(ctx, tags, from, to, state));
+  if (report) return report;
+  ctx.log.info("backfill skipped: another engine instance is backfilling");
+  return emptyReport("backfill");
 }
 
 async function backfillLocked(
@@ -364,14 +375,13 @@ export async function syncOnce(
   ctx: PipelineContext,
   state: PipelineState,
 ): Promise<RunReport | undefined> {
+  const report = await withLock(ctx, "sync", () => syncLocked(ctx, state));
+  if (!report) ctx.log.info("sync skipped: another sync holds the lock");
+  return report;
+}
+
+async function syncLocked(ctx: PipelineContext, state: PipelineState): Promise<RunReport> {
   const { engine, spec } = ctx;
-  const lockKey = `${spec.name}:sync-lock`;
-  const token = crypto.randomUUID();
-  const lockTtl = Math.max(60_000, spec.sync.interval ?? 60_000) * 10;
-  if (!(await engine.cache.add(lockKey, token, lockTtl))) {
-    ctx.log.info("sync skipped: another sync holds the lock");
-    return undefined;
-  }
   try {
     const tags = await tagList(ctx);
     const upper = (await engine.source!.serverTime()) - BigInt(spec.sync.safety_lag) * TICKS_PER_MS;
@@ -438,8 +448,6 @@ export async function syncOnce(
     noteError(ctx.health, "sync", e);
     ctx.health.lastSync = { at: ctx.clock.now(), rows: 0, ok: false, upper: "" };
     throw e;
-  } finally {
-    await engine.cache.delete(lockKey, token).catch(() => {});
   }
 }
 
