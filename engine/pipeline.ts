@@ -211,17 +211,33 @@ export async function runUnits(
   }
   let next = 0;
   let lastLog = performance.now();
+  // A progress bar on a terminal (redrawn every second); a log line every 5 s otherwise.
+  const tty = kind === "backfill" && Deno.stderr.isTerminal();
   const progress = () => {
     const seconds = (performance.now() - t0) / 1000;
     const rate = report.rows / Math.max(seconds, 0.001);
     const left = todo.length - report.done - report.failed.length;
+    const eta = report.done > 0 ? Math.round(seconds / report.done * left) : undefined;
+    const done = report.done + report.skipped;
+    if (tty) {
+      const width = 30;
+      const filled = Math.round(width * done / Math.max(units.length, 1));
+      const bar =
+        `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${done}/${units.length} units, ` +
+        `${report.rows} rows, ${Math.round(rate)} rows/s${
+          eta !== undefined ? `, ETA ${eta} s` : ""
+        }` +
+        (report.failed.length ? `, ${report.failed.length} failed` : "");
+      Deno.stderr.writeSync(new TextEncoder().encode(`\r${bar}\x1b[K`));
+      return;
+    }
     ctx.log.info(`${kind} progress`, {
-      units_done: report.done + report.skipped,
+      units_done: done,
       units: units.length,
       failed: report.failed.length,
       rows: report.rows,
       rows_per_s: Math.round(rate),
-      eta_s: report.done > 0 ? Math.round(seconds / report.done * left) : undefined,
+      eta_s: eta,
     });
   };
   const worker = async () => {
@@ -263,7 +279,7 @@ export async function runUnits(
           error: errorText(e),
         });
       }
-      if (performance.now() - lastLog > 5_000) {
+      if (performance.now() - lastLog > (tty ? 1_000 : 5_000)) {
         lastLog = performance.now();
         progress();
       }
@@ -275,6 +291,10 @@ export async function runUnits(
       worker,
     ),
   );
+  if (tty && todo.length > 0) {
+    progress();
+    Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+  }
   report.seconds = (performance.now() - t0) / 1000;
   report.rowsPerSecond = Math.round(report.rows / Math.max(report.seconds, 0.001));
   if (ctx.health.backfill && kind === "backfill") ctx.health.backfill.running = false;

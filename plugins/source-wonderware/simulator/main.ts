@@ -6,7 +6,7 @@
  */
 import { parse } from "yaml";
 import { z } from "zod";
-import { duration } from "../../../engine/mod.ts";
+import { compilePattern, duration } from "../../../engine/mod.ts";
 import { parseDuration } from "../../../engine/spec/duration.ts";
 import { startSimulator } from "./mod.ts";
 
@@ -21,7 +21,10 @@ Serves AVEVA Historian's SQL surface (Runtime database, History, Live) over TDS 
 --timezone the server's time zone (IANA or Windows name), default UTC
 
 Faults, for demos: --delay 200ms (before each answer), --drop-after 5000 (cut every
-connection after that many rows of a result), --refuse-logins 30s (error 18456 for a while).`;
+connection after that many rows of a result), --refuse-logins 30s (error 18456 for a while).
+Late data, for demos: --store-and-forward 10m holds back the points of the tags matching
+--late-tags (default *.Press01.*) from now on for that long, then releases them at once, as
+a remote collector does when its link comes back.`;
 
 export const plantFile = z.strictObject({
   seed: z.int().default(1),
@@ -87,6 +90,19 @@ export async function runSim(args: string[]): Promise<number> {
     if (dropAfter) sim.faults.dropResults(Number(dropAfter), Number.MAX_SAFE_INTEGER);
     const refuse = flag(args, "refuse-logins");
     if (refuse) sim.faults.refuseLogins(parseDuration(refuse) ?? Number(refuse));
+    const outage = flag(args, "store-and-forward");
+    if (outage) {
+      const ms = parseDuration(outage) ?? Number(outage);
+      const pattern = compilePattern(flag(args, "late-tags") ?? "*.Press01.*", {
+        ignoreCase: true,
+      });
+      const from = BigInt(Date.now()) * 10_000n;
+      sim.late.hold((tag) => pattern.test(tag), from, from + BigInt(ms) * 10_000n);
+      setTimeout(() => {
+        sim.late.release();
+        console.log(`store-and-forward: released ${Math.round(ms / 1000)} s of held-back points`);
+      }, ms);
+    }
     console.log(
       `Historian simulator listening on ${sim.host}:${sim.port} (time zone ${sim.timezone}, ${sim.tags.length} tags)`,
     );
