@@ -12,12 +12,10 @@ import { resolveAssets } from "../engine/assets.ts";
 import { createLogger } from "../engine/log.ts";
 import { createHealth } from "../engine/pipeline.ts";
 import { systemClock } from "../engine/plugin.ts";
-import { loadSpec } from "../engine/spec/load.ts";
 import type { Reading, TagInfo } from "../engine/types.ts";
 import { createApi } from "../api/app.ts";
 import { startEmbedded } from "../plugins/sink-clickhouse/embedded/supervisor.ts";
-import clickhouse from "../plugins/sink-clickhouse/mod.ts";
-import { plugins } from "../plugins/registry.ts";
+import { preparedSink } from "./_sink.ts";
 import { flag, median, percentile } from "./_util.ts";
 
 const TAGS = flag("tags", 120);
@@ -27,17 +25,8 @@ const dir = await Deno.makeTempDir({ prefix: "bench-api-" });
 const log = createLogger({ level: "warn" });
 const store = await startEmbedded({ port: 0, path: dir, log, clock: systemClock });
 try {
-  const env: Record<string, string> = { CLICKHOUSE_URL: store.url, WONDERWARE_HOST: "unused" };
-  const loaded = await loadSpec("pipelines/wonderware.yaml", { plugins, env: (n) => env[n] });
-  const sink = await clickhouse.create(loaded.plugins.sink.options as never, {
-    log,
-    signal: new AbortController().signal,
-    clock: systemClock,
-    secrets: new Set(),
-    dataDir: dir,
-  });
-  const { tables, aggregations, assets } = loaded.spec;
-  await sink.prepare({ tables, aggregations, assets }, loaded.spec.name);
+  const { sink, loaded } = await preparedSink(store.url, log, dir);
+  const { assets } = loaded.spec;
   const tags: TagInfo[] = Array.from({ length: TAGS }, (_, i) => ({
     name: `Hamburg.L${i % 4 + 1}.Press${String(i + 1).padStart(3, "0")}.Temperature`,
     type: "analog" as const,

@@ -10,12 +10,10 @@
  */
 import { createLogger } from "../engine/log.ts";
 import { systemClock } from "../engine/plugin.ts";
-import { loadSpec } from "../engine/spec/load.ts";
 import type { Reading } from "../engine/types.ts";
 import { parseTicks } from "../engine/types.ts";
 import { startEmbedded } from "../plugins/sink-clickhouse/embedded/supervisor.ts";
-import clickhouse from "../plugins/sink-clickhouse/mod.ts";
-import { plugins } from "../plugins/registry.ts";
+import { preparedSink } from "./_sink.ts";
 import { flag, peakRssMb } from "./_util.ts";
 
 const ROWS = flag("rows", 5_000_000);
@@ -26,17 +24,7 @@ const dir = await Deno.makeTempDir({ prefix: "bench-sink-" });
 const log = createLogger({ level: "warn" });
 const store = await startEmbedded({ port: 0, path: dir, log, clock: systemClock });
 try {
-  const env: Record<string, string> = { CLICKHOUSE_URL: store.url, WONDERWARE_HOST: "unused" };
-  const loaded = await loadSpec("pipelines/wonderware.yaml", { plugins, env: (n) => env[n] });
-  const sink = await clickhouse.create(loaded.plugins.sink.options as never, {
-    log,
-    signal: new AbortController().signal,
-    clock: systemClock,
-    secrets: new Set(),
-    dataDir: dir,
-  });
-  const { tables, aggregations, assets } = loaded.spec;
-  await sink.prepare({ tables, aggregations, assets }, loaded.spec.name);
+  const { sink } = await preparedSink(store.url, log, dir);
 
   const tags = Array.from({ length: TAGS }, (_, i) => `Hamburg.L${i % 4}.Machine${i}.Sensor`);
   const perTag = Math.ceil(ROWS / TAGS);

@@ -310,6 +310,17 @@ export async function runUnits(
   return report;
 }
 
+/** Saves new watermarks durably, then moves the in-memory state to them. */
+async function advanceWatermarks(
+  ctx: PipelineContext,
+  state: PipelineState,
+  marks: Map<string, Ticks>,
+) {
+  if (marks.size === 0) return;
+  await ctx.engine.sink!.saveWatermarks(marks);
+  for (const [tag, t] of marks) state.watermarks.set(tag, t);
+}
+
 /** Backfills `tags` over [from, to] and advances their watermarks where every unit succeeded. */
 export async function backfill(
   ctx: PipelineContext,
@@ -359,10 +370,7 @@ async function backfillLocked(
         if (current === undefined || current < to) marks.set(t.name, to);
       }
     }
-    if (marks.size > 0) {
-      await ctx.engine.sink!.saveWatermarks(marks);
-      for (const [tag, t] of marks) state.watermarks.set(tag, t);
-    }
+    await advanceWatermarks(ctx, state, marks);
   }
   ctx.log.info("backfill finished", {
     rows: report.rows,
@@ -444,10 +452,7 @@ async function syncLocked(ctx: PipelineContext, state: PipelineState): Promise<R
         const current = state.watermarks.get(t.name);
         if (current !== undefined && current < upper) marks.set(t.name, upper);
       }
-      if (marks.size > 0) {
-        await engine.sink!.saveWatermarks(marks);
-        for (const [tag, t] of marks) state.watermarks.set(tag, t);
-      }
+      await advanceWatermarks(ctx, state, marks);
     }
     ctx.health.lastSync = {
       at: ctx.clock.now(),

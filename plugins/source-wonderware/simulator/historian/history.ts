@@ -27,7 +27,12 @@ import type { Point, TagStore, View } from "./series.ts";
 import { zoneOf } from "./zone.ts";
 import type { Zone } from "./zone.ts";
 
-const C = (name: string, type: Column["type"], length?: number): Column => ({ name, type, length });
+/** A result column: name, SQL type, and for nvarchar the length in characters. */
+export const C = (name: string, type: Column["type"], length?: number): Column => ({
+  name,
+  type,
+  length,
+});
 
 export const HISTORY_COLUMNS: Column[] = [
   C("DateTime", "datetime2"),

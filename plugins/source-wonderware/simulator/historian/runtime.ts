@@ -6,10 +6,9 @@
 import type { Column, SqlValue } from "../tds/types.ts";
 import { SqlTime } from "../tds/types.ts";
 import type { Catalog, Table } from "../sql/run.ts";
-import { historyTable } from "./history.ts";
+import { C, historyTable } from "./history.ts";
 import type { HistoryContext } from "./history.ts";
 
-const C = (name: string, type: Column["type"], length?: number): Column => ({ name, type, length });
 const TYPE_CODE = { analog: 1, discrete: 2, string: 3 } as const;
 
 export const QUALITY_MAP: [number, string][] = [

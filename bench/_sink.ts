@@ -1,0 +1,27 @@
+/** For benchmarks: the shipped spec's ClickHouse sink against a given URL, tables prepared. */
+import type { Logger } from "../engine/log.ts";
+import { systemClock } from "../engine/plugin.ts";
+import type { Sink } from "../engine/plugin.ts";
+import { loadSpec } from "../engine/spec/load.ts";
+import type { LoadedSpec } from "../engine/spec/load.ts";
+import clickhouse from "../plugins/sink-clickhouse/mod.ts";
+import { plugins } from "../plugins/registry.ts";
+
+export async function preparedSink(
+  url: string,
+  log: Logger,
+  dataDir: string,
+): Promise<{ sink: Sink; loaded: LoadedSpec }> {
+  const env: Record<string, string> = { CLICKHOUSE_URL: url, WONDERWARE_HOST: "unused" };
+  const loaded = await loadSpec("pipelines/wonderware.yaml", { plugins, env: (n) => env[n] });
+  const sink = await clickhouse.create(loaded.plugins.sink.options as never, {
+    log,
+    signal: new AbortController().signal,
+    clock: systemClock,
+    secrets: new Set(),
+    dataDir,
+  });
+  const { tables, aggregations, assets } = loaded.spec;
+  await sink.prepare({ tables, aggregations, assets }, loaded.spec.name);
+  return { sink, loaded };
+}
