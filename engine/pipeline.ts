@@ -22,7 +22,7 @@ import { PluginError } from "./errors.ts";
 import { retry } from "./retry.ts";
 import { resolveTimeRef } from "./spec/schema.ts";
 import type { Spec } from "./spec/schema.ts";
-import { formatTicks, TICKS_PER_MS } from "./types.ts";
+import { dateFromTicks, formatTicks, TICKS_PER_MS } from "./types.ts";
 import type { TagInfo, Ticks } from "./types.ts";
 
 export interface Unit {
@@ -421,6 +421,7 @@ async function syncLocked(ctx: PipelineContext, state: PipelineState): Promise<R
     }
     const run = ctx.syncs ?? 0;
     ctx.syncs = run + 1;
+    const rangeStart = resolveStart(spec, dateFromTicks(upper)) - 1n;
     const late = run % spec.sync.late_data_every === 0
       ? BigInt(spec.sync.late_data_window) * TICKS_PER_MS
       : 0n;
@@ -435,7 +436,8 @@ async function syncLocked(ctx: PipelineContext, state: PipelineState): Promise<R
         (m, t) => (state.watermarks.get(t.name)! < m ? state.watermarks.get(t.name)! : m),
         upper,
       );
-      const from = oldest - late;
+      // The late-data re-read never reaches before the range the spec asks for.
+      const from = oldest - late > rangeStart ? oldest - late : rangeStart;
       if (from >= upper) continue;
       units.push(...await planUnits([chunk], from + 1n, upper, spec.chunking.window));
     }
