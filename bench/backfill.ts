@@ -21,7 +21,10 @@ await Deno.writeTextFile(
 );
 const spec = (await Deno.readTextFile("pipelines/wonderware.yaml"))
   .replace("window: ${WONDERWARE_BACKFILL_CHUNK_DAYS:-1}d", "window: 1h")
-  .replace("parallelism: 4", `parallelism: ${flag("parallelism", 4)}`);
+  .replace(
+    "parallelism: 4",
+    `parallelism: ${flag("parallelism", 4)}\n  batch_rows: ${flag("batch-rows", 50_000)}`,
+  );
 await Deno.writeTextFile(
   `${dir}/spec.yaml`,
   spec.replace("../spec.schema.json", "spec.schema.json"),
