@@ -495,7 +495,7 @@ Deno.test({
               /^sink-clickhouse: inserting 4 rows into WonderwareHistory at 127\.0\.0\.1:\d+ failed: .*wwOption/,
             );
             assert.ok(!lines.some((l) => l.includes("retrying")), "no retries");
-            assert.ok(Date.now() - started < 2_000);
+            assert.ok(Date.now() - started < 5_000);
           } finally {
             await close();
           }
