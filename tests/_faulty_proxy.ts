@@ -13,6 +13,8 @@ export interface FaultyProxy {
   lost(): number;
   /** For `ms` milliseconds every request fails with 503, as if the server were down. */
   outage(ms: number): void;
+  /** The next `n` requests matching `match` get ClickHouse's TOO_MANY_PARTS error, unforwarded. */
+  pushBack(n: number, match?: (url: URL) => boolean): void;
   /** Requests refused during outages. */
   refused(): number;
   stop(): Promise<void>;
@@ -24,9 +26,20 @@ export function startFaultyProxy(upstream: string): FaultyProxy {
   let lost = 0;
   let match: (url: URL) => boolean = () => true;
   let downUntil = 0;
+  let pushBacks = 0;
+  let pushMatch: (url: URL) => boolean = () => true;
   let refused = 0;
   const server = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, async (req) => {
     const url = new URL(req.url);
+    if (pushBacks > 0 && pushMatch(url)) {
+      pushBacks--;
+      refused++;
+      await req.body?.cancel();
+      return new Response(
+        "Code: 252. DB::Exception: Too many parts (300). Merges are processing significantly slower than inserts. (TOO_MANY_PARTS)\n",
+        { status: 500, headers: { "X-ClickHouse-Exception-Code": "252" } },
+      );
+    }
     if (Date.now() < downUntil) {
       refused++;
       await req.body?.cancel();
@@ -59,6 +72,10 @@ export function startFaultyProxy(upstream: string): FaultyProxy {
       downUntil = Date.now() + ms;
     },
     refused: () => refused,
+    pushBack(n, m = () => true) {
+      pushBacks = n;
+      pushMatch = m;
+    },
     stop: () => server.shutdown(),
   };
 }

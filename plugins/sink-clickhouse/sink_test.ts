@@ -286,6 +286,34 @@ Deno.test({
       );
 
       await t.step(
+        "ClickHouse pushing back (TOO_MANY_PARTS) is waited out with backoff",
+        async () => {
+          const db = testDatabase();
+          const proxy = startFaultyProxy(store.url);
+          const lines: string[] = [];
+          const { sink, model, spec, close } = await openSink(proxy.url, db, lines);
+          try {
+            await sink.prepare(model, spec.name);
+            proxy.pushBack(3, (u) => (u.searchParams.get("query") ?? "").startsWith("INSERT INTO"));
+            assert.deepEqual(await sink.write({ readings: readings(50), fields: FIELDS }), {
+              written: 200,
+              skipped: 0,
+            });
+            assert.equal(proxy.refused(), 3);
+            assert.equal(
+              lines.filter((l) => l.includes('"msg":"retrying"') && l.includes("Too many parts"))
+                .length,
+              3,
+            );
+            assert.equal(await count(sink, "SELECT count() AS n FROM WonderwareHistory"), 200);
+          } finally {
+            await close();
+            await proxy.stop();
+          }
+        },
+      );
+
+      await t.step(
         "two overlapping batches store the union once; aggregates equal a recomputation",
         async () => {
           const db = testDatabase();
