@@ -7,7 +7,7 @@
  *
  * Last line: JSON with rows, rows_per_s, engine_peak_rss_mb, bare_rows_per_s, ratio.
  */
-import sql from "mssql";
+import { benchPool, countHistoryRows } from "./_mssql.ts";
 import { flag, spawnSimulator } from "./_util.ts";
 
 const TAGS = flag("tags", 200);
@@ -31,16 +31,7 @@ await Deno.writeTextFile(
 );
 
 const sim = await spawnSimulator(["--plant", `${dir}/plant.yaml`]);
-const pool = new sql.ConnectionPool({
-  server: "127.0.0.1",
-  port: sim.port,
-  user: "bench",
-  password: "bench",
-  database: "Runtime",
-  options: { encrypt: false, trustServerCertificate: true, packetSize: 32_767 },
-  requestTimeout: 0,
-});
-await pool.connect();
+const pool = await benchPool(sim.port);
 const now = (await pool.request().query("SELECT SYSUTCDATETIME() AS now")).recordset[0].now as Date;
 const to = new Date(Math.floor(now.getTime() / 3_600_000) * 3_600_000 - 3_600_000);
 const from = new Date(to.getTime() - HOURS * 3_600_000);
@@ -85,22 +76,7 @@ const tags = (await pool.request().query("SELECT TagName FROM TagRef WHERE TagTy
 let bareRows = 0;
 const b0 = performance.now();
 for (let i = 0; i < tags.length; i += 50) {
-  const chunk = tags.slice(i, i + 50);
-  const request = pool.request();
-  request.stream = true;
-  chunk.forEach((t: string, k: number) => request.input(`t${k}`, sql.NVarChar(256), t));
-  request.input("from", sql.DateTime2(7), new Date(from.getTime() - 1));
-  request.input("to", sql.DateTime2(7), to);
-  await new Promise<void>((resolve, reject) => {
-    request.on("row", () => void bareRows++);
-    request.on("error", reject);
-    request.on("done", () => resolve());
-    request.query(
-      `SELECT DateTime, TagName, Value, vValue, Quality, QualityDetail, OPCQuality FROM History WHERE TagName IN (${
-        chunk.map((_: string, k: number) => `@t${k}`).join(", ")
-      }) AND DateTime > @from AND DateTime <= @to AND wwRetrievalMode = 'Full' AND wwTimeZone = 'UTC'`,
-    );
-  });
+  bareRows += await countHistoryRows(pool, tags.slice(i, i + 50), new Date(from.getTime() - 1), to);
 }
 const bareSeconds = (performance.now() - b0) / 1000;
 await pool.close();

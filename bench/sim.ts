@@ -10,7 +10,7 @@
  *
  * Last line: JSON with rows, rows_per_s, sim_peak_rss_mb, startup_ms, startup_rss_mb.
  */
-import sql from "mssql";
+import { benchPool, countHistoryRows } from "./_mssql.ts";
 import { flag, peakRssMb, spawnSimulator } from "./_util.ts";
 
 const ROWS = flag("rows", 2_000_000);
@@ -35,39 +35,15 @@ console.log(
   `simulator: 10,002 tags, one year of history; started in ${startupMs} ms, ${startupRss} MB RSS`,
 );
 
-const pool = new sql.ConnectionPool({
-  server: "127.0.0.1",
-  port,
-  user: "bench",
-  password: "bench",
-  database: "Runtime",
-  options: { encrypt: false, trustServerCertificate: true },
-  requestTimeout: 0,
-});
-await pool.connect();
+const pool = await benchPool(port);
 const tags = (await pool.request().query(
   `SELECT TOP ${TAGS} TagName FROM TagRef WHERE TagType = 1 AND TagName NOT LIKE 'Sys%' ORDER BY TagName`,
 )).recordset.map((r: { TagName: string }) => r.TagName);
 const seconds = Math.ceil(ROWS / TAGS);
 const end = new Date(Date.now() - 60_000);
 const begin = new Date(end.getTime() - seconds * 1000);
-const request = pool.request();
-request.stream = true;
-tags.forEach((t: string, i: number) => request.input(`t${i}`, t));
-request.input("from", sql.DateTime2(7), begin);
-request.input("to", sql.DateTime2(7), end);
-let rows = 0;
 const t0 = performance.now();
-await new Promise<void>((resolve, reject) => {
-  request.on("row", () => void rows++);
-  request.on("error", reject);
-  request.on("done", () => resolve());
-  request.query(
-    `SELECT DateTime, TagName, Value, vValue, Quality, QualityDetail, OPCQuality FROM History
-     WHERE TagName IN (${tags.map((_: string, i: number) => `@t${i}`).join(", ")})
-     AND DateTime > @from AND DateTime <= @to AND wwRetrievalMode = 'Full' AND wwTimeZone = 'UTC'`,
-  );
-});
+const rows = await countHistoryRows(pool, tags, begin, end);
 const readSeconds = (performance.now() - t0) / 1000;
 const simPeak = peakRssMb(child.pid);
 await pool.close();

@@ -7,13 +7,13 @@
  *
  * Last line: JSON with rows, plugin_rows_per_s, bare_rows_per_s, ratio (plugin / bare).
  */
-import sql from "mssql";
 import { createLogger } from "../engine/log.ts";
 import { systemClock } from "../engine/plugin.ts";
 import { parseSpec } from "../engine/spec/load.ts";
 import { plugins } from "../plugins/registry.ts";
 import wonderware from "../plugins/source-wonderware/mod.ts";
 import { dateOf } from "../plugins/source-wonderware/source.ts";
+import { benchPool, countHistoryRows } from "./_mssql.ts";
 import { flag, median, spawnSimulator } from "./_util.ts";
 
 const ROWS = flag("rows", 2_000_000);
@@ -51,34 +51,11 @@ async function viaPlugin(): Promise<[number, number]> {
   return [rows, (performance.now() - t0) / 1000];
 }
 
-const pool = new sql.ConnectionPool({
-  server: "127.0.0.1",
-  port: sim.port,
-  user: "bench",
-  password: "bench",
-  database: "Runtime",
-  options: { encrypt: false, trustServerCertificate: true, packetSize: 32_767 },
-  requestTimeout: 0,
-});
-await pool.connect();
+const pool = await benchPool(sim.port);
 
 async function bare(): Promise<[number, number]> {
-  const request = pool.request();
-  request.stream = true;
-  tags.forEach((t, i) => request.input(`t${i}`, sql.NVarChar(256), t.name));
-  request.input("from", sql.DateTime2(7), dateOf(from));
-  request.input("to", sql.DateTime2(7), dateOf(to));
-  let rows = 0;
   const t0 = performance.now();
-  await new Promise<void>((resolve, reject) => {
-    request.on("row", () => void rows++);
-    request.on("error", reject);
-    request.on("done", () => resolve());
-    request.query(
-      `SELECT * FROM History WHERE TagName IN (${tags.map((_, i) => `@t${i}`).join(", ")}) ` +
-        `AND DateTime > @from AND DateTime <= @to AND wwRetrievalMode = 'Full' AND wwVersion = 'Latest' AND wwTimeZone = 'UTC'`,
-    );
-  });
+  const rows = await countHistoryRows(pool, tags.map((t) => t.name), dateOf(from), dateOf(to), "*");
   return [rows, (performance.now() - t0) / 1000];
 }
 
