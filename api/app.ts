@@ -9,14 +9,15 @@ import { cors } from "hono/cors";
 import { PluginError } from "../engine/errors.ts";
 import type { Logger } from "../engine/log.ts";
 import { errorText } from "../engine/log.ts";
-import type { Health } from "../engine/pipeline.ts";
-import type { PluginHealth, QueryParams, Sink } from "../engine/plugin.ts";
+import type { Health } from "../engine/health.ts";
+import type { PluginHealth, QueryParams, QueryService } from "../engine/plugin.ts";
 import { openApi } from "./openapi.ts";
 import { readParams } from "./params.ts";
 import type { ApiSpec } from "./spec.ts";
 
 export interface ApiDeps {
-  sink?: Sink;
+  /** The sink's query capability; absent when the store is not available. */
+  queries?: QueryService;
   health: Health;
   sourceHealth?: () => PluginHealth;
   log: Logger;
@@ -67,7 +68,7 @@ export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
   if (spec.cors.length > 0) app.use("*", cors({ origin: spec.cors, allowMethods: ["GET"] }));
 
   app.get("/health", async (c) => {
-    const sinkOk = deps.sink ? await deps.sink.ping().then(() => true, () => false) : false;
+    const sinkOk = deps.queries ? await deps.queries.ping().then(() => true, () => false) : false;
     const source = deps.sourceHealth?.();
     const ok = sinkOk && (!source || source.circuit !== "open");
     return c.json({
@@ -124,10 +125,10 @@ export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
         `historian_sync_lag_seconds ${Math.max(0, (Date.now() - Date.parse(upper)) / 1000)}`,
       );
     }
-    metric("historian_sync_errors_total", "counter", "Errors by kind (the last 50 kept)");
-    const byKind = new Map<string, number>();
-    for (const e of deps.health.errors) byKind.set(e.kind, (byKind.get(e.kind) ?? 0) + 1);
-    for (const [kind, n] of byKind) lines.push(`historian_sync_errors_total{kind="${kind}"} ${n}`);
+    metric("historian_sync_errors_total", "counter", "Errors by kind since the start");
+    for (const [kind, n] of deps.health.errorCounts) {
+      lines.push(`historian_sync_errors_total{kind="${kind}"} ${n}`);
+    }
     return c.text(lines.join("\n") + "\n", 200, { "Content-Type": "text/plain; version=0.0.4" });
   });
 
@@ -150,9 +151,9 @@ export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
       const sql = route.sql ?? route.variants!.sql[String(values[route.variants!.by])]!;
       const params: QueryParams = {};
       for (const [name, v] of Object.entries(values)) params[name] = v ?? null;
-      if (!deps.sink) return respond({ error: "the store is not available" }, 503);
+      if (!deps.queries) return respond({ error: "the store is not available" }, 503);
       try {
-        const rows = await deps.sink.query<Record<string, unknown>>(sql, params, {
+        const rows = await deps.queries.query<Record<string, unknown>>(sql, params, {
           timeoutMs: route.timeout,
           maxRows: route.max_rows,
         });

@@ -5,13 +5,15 @@
 import assert from "node:assert/strict";
 import { resolveAssets } from "../engine/assets.ts";
 import { createLogger } from "../engine/log.ts";
-import { createHealth } from "../engine/pipeline.ts";
+import { createHealth } from "../engine/health.ts";
 import { systemClock } from "../engine/plugin.ts";
 import type { Sink } from "../engine/plugin.ts";
 import { loadSpec } from "../engine/spec/load.ts";
 import { parseTicks } from "../engine/types.ts";
 import type { Reading, TagInfo } from "../engine/types.ts";
 import { plugins } from "../plugins/registry.ts";
+import { sections } from "../cli/_load.ts";
+import { apiOf } from "./spec.ts";
 import clickhouse from "../plugins/sink-clickhouse/mod.ts";
 import { startTestStore, testDatabase } from "../tests/_clickhouse.ts";
 import { createApi } from "./app.ts";
@@ -36,9 +38,9 @@ function readings(): Reading[] {
       time,
       value: 50 + Math.sin(s / 600) * 10,
       text: null,
-      quality: 0,
-      qualityDetail: 192,
-      opcQuality: 192,
+      quality: "good",
+      qualityCode: 0,
+      fields: { QualityDetail: 192, OPCQuality: 192 },
     });
     if (s < 3_600 || s >= 4_800) {
       out.push({
@@ -46,9 +48,9 @@ function readings(): Reading[] {
         time,
         value: s % 600,
         text: null,
-        quality: 0,
-        qualityDetail: 192,
-        opcQuality: 192,
+        quality: "good",
+        qualityCode: 0,
+        fields: { QualityDetail: 192, OPCQuality: 192 },
       });
     }
     if (s % 600 === 0) {
@@ -57,9 +59,9 @@ function readings(): Reading[] {
         time,
         value: null,
         text: `Recipe ${s / 600}`,
-        quality: 0,
-        qualityDetail: 192,
-        opcQuality: 192,
+        quality: "good",
+        qualityCode: 0,
+        fields: { QualityDetail: 192, OPCQuality: 192 },
       });
     }
   }
@@ -73,7 +75,11 @@ async function setup(url: string, env: Record<string, string> = {}) {
     WONDERWARE_HOST: "x",
     ...env,
   };
-  const loaded = await loadSpec("pipelines/wonderware.yaml", { plugins, env: (n) => vars[n] });
+  const loaded = await loadSpec("pipelines/wonderware.yaml", {
+    plugins,
+    sections,
+    env: (n) => vars[n],
+  });
   const sink: Sink = await clickhouse.create(loaded.plugins.sink.options as never, {
     log: createLogger({ level: "error", format: "json" }),
     signal: new AbortController().signal,
@@ -89,8 +95,14 @@ async function setup(url: string, env: Record<string, string> = {}) {
     await sink.write({ readings: rs.slice(i, i + 1_000), fields: { wwRetrievalMode: "FULL" } });
   }
   const health = createHealth();
-  const app = createApi(loaded.spec.api!, {
-    sink,
+  await sink.commit({
+    tags: TAGS.map((t) => t.name),
+    window: { from: T0 - 1n, to: rs.at(-1)!.time },
+    rows: rs.length,
+    readings: rs.length,
+  });
+  const app = createApi(apiOf(loaded.spec)!, {
+    queries: sink.queries,
     health,
     log: createLogger({ level: "error", format: "json" }),
   });
@@ -179,7 +191,7 @@ Deno.test({
             (r.body as unknown as { target: string; datapoints: [number | null, number][] }[]).find(
               (s) => s.target === TAGS[1]!.name,
             )!;
-          const expected = await sink.query<{ v: number; t: string }>(
+          const expected = await sink.queries!.query<{ v: number; t: string }>(
             `SELECT avg(Value) AS v, toString(toInt64(toUnixTimestamp(toStartOfMinute(DateTime))) * 1000) AS t FROM WonderwareHistory FINAL
            WHERE TagName = {tag:String} GROUP BY toStartOfMinute(DateTime) ORDER BY toStartOfMinute(DateTime)`,
             { tag: TAGS[1]!.name },
@@ -289,7 +301,7 @@ Deno.test({
             "1; SELECT 1",
             "' OR '1'='1",
           ];
-          const routes = Object.entries(spec.api!.routes);
+          const routes = Object.entries(apiOf(spec)!.routes);
           let n = 0;
           for (let i = 0; n < 500; i++) {
             const [path, route] = routes[i % routes.length]!;
@@ -312,7 +324,7 @@ Deno.test({
             );
             n++;
           }
-          const [{ c }] = await sink.query<{ c: number }>(
+          const [{ c }] = await sink.queries!.query<{ c: number }>(
             "SELECT count() AS c FROM WonderwareHistory",
           ) as [{ c: number }];
           assert.equal(Number(c), count, "the data is unchanged");
@@ -333,7 +345,7 @@ Deno.test({
           >;
         };
         assert.equal(doc.openapi, "3.1.0");
-        for (const [path, route] of Object.entries(spec.api!.routes)) {
+        for (const [path, route] of Object.entries(apiOf(spec)!.routes)) {
           const op = doc.paths[path]?.get;
           assert.ok(op, path);
           assert.deepEqual(op.parameters.map((p) => p.name), Object.keys(route.params), path);
@@ -377,8 +389,12 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const vars: Record<string, string> = { API_TOKEN: "t0k3n-value", WONDERWARE_HOST: "x" };
-    const loaded = await loadSpec("pipelines/wonderware.yaml", { plugins, env: (n) => vars[n] });
-    const api = { ...loaded.spec.api!, cors: ["https://grafana.plant.example"] };
+    const loaded = await loadSpec("pipelines/wonderware.yaml", {
+      plugins,
+      sections,
+      env: (n) => vars[n],
+    });
+    const api = { ...apiOf(loaded.spec)!, cors: ["https://grafana.plant.example"] };
     const app = createApi(api, {
       health: createHealth(),
       log: createLogger({ level: "error", format: "json" }),

@@ -89,3 +89,15 @@ export const api = z.strictObject({
 export type ApiSpec = z.output<typeof api>;
 export type RouteSpec = z.output<typeof route>;
 export type ParamSpec = z.output<typeof param>;
+
+/** The `api:` section as the engine composes it: a schema and the sink capability it needs. */
+export const apiSection = {
+  schema: api.describe("REST routes generated from declarations (api/)"),
+  needs: (value: unknown) =>
+    Object.keys((value as ApiSpec).routes ?? {}).length > 0 ? ["query" as const] : [],
+};
+
+/** The validated `api:` section of a spec, if it has one. */
+export function apiOf(spec: Record<string, unknown>): ApiSpec | undefined {
+  return spec.api as ApiSpec | undefined;
+}

@@ -6,6 +6,7 @@ import { loadSpec } from "../engine/spec/load.ts";
 import type { LoadedSpec } from "../engine/spec/load.ts";
 import clickhouse from "../plugins/sink-clickhouse/mod.ts";
 import { plugins } from "../plugins/registry.ts";
+import { sections } from "../cli/_load.ts";
 
 export async function preparedSink(
   url: string,
@@ -13,7 +14,11 @@ export async function preparedSink(
   dataDir: string,
 ): Promise<{ sink: Sink; loaded: LoadedSpec }> {
   const env: Record<string, string> = { CLICKHOUSE_URL: url, WONDERWARE_HOST: "unused" };
-  const loaded = await loadSpec("pipelines/wonderware.yaml", { plugins, env: (n) => env[n] });
+  const loaded = await loadSpec("pipelines/wonderware.yaml", {
+    plugins,
+    sections,
+    env: (n) => env[n],
+  });
   const sink = await clickhouse.create(loaded.plugins.sink.options as never, {
     log,
     signal: new AbortController().signal,

@@ -38,7 +38,7 @@ export async function spawnSimulator(
     args: [
       "run",
       "-A",
-      new URL("../plugins/source-wonderware/simulator/main.ts", import.meta.url).pathname,
+      new URL("../simulator/main.ts", import.meta.url).pathname,
       "--port",
       String(port),
       ...args,

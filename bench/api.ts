@@ -10,11 +10,12 @@
  */
 import { resolveAssets } from "../engine/assets.ts";
 import { createLogger } from "../engine/log.ts";
-import { createHealth } from "../engine/pipeline.ts";
+import { createHealth } from "../engine/health.ts";
+import { apiOf } from "../api/spec.ts";
 import { systemClock } from "../engine/plugin.ts";
 import type { Reading, TagInfo } from "../engine/types.ts";
 import { createApi } from "../api/app.ts";
-import { startEmbedded } from "../plugins/sink-clickhouse/embedded/supervisor.ts";
+import { startEmbedded } from "../clickhouse-embedded/mod.ts";
 import { preparedSink } from "./_sink.ts";
 import { flag, median, percentile } from "./_util.ts";
 
@@ -47,21 +48,33 @@ try {
             time: t0 + BigInt(k) * 10_000_000n,
             value: 60 + 10 * Math.sin(k / 900 + c + j),
             text: null,
-            quality: 0,
-            qualityDetail: 192,
-            opcQuality: 192,
+            quality: "good",
+            qualityCode: 0,
+            fields: { QualityDetail: 192, OPCQuality: 192 },
           });
         }
       }
       await sink.write({ readings, fields: { wwRetrievalMode: "FULL" } });
     }
+    await sink.commit({
+      tags: chunk.map((t) => t.name),
+      window: { from: t0 - 1n, to: t0 + BigInt(DAY_S) * 10_000_000n },
+      rows: 1,
+      readings: 1,
+    });
   }
-  const [{ n }] = await sink.query<{ n: number }>("SELECT count() AS n FROM WonderwareHistory") as [
+  const [{ n }] = await sink.queries!.query<{ n: number }>(
+    "SELECT count() AS n FROM WonderwareHistory",
+  ) as [
     { n: number },
   ];
   console.log(`stored ${n} rows in ${((performance.now() - loadStarted) / 1000).toFixed(0)} s`);
 
-  const app = createApi(loaded.spec.api!, { sink, health: createHealth(), log });
+  const app = createApi(apiOf(loaded.spec)!, {
+    queries: sink.queries,
+    health: createHealth(),
+    log,
+  });
   const ten = tags.slice(0, 10).map((t) => t.name).join(",");
   const range = `start_ts=${startMs}&end_ts=${startMs + DAY_S * 1000}`;
   const measure = async (path: string) => {

@@ -12,7 +12,7 @@ import { createLogger } from "../engine/log.ts";
 import { systemClock } from "../engine/plugin.ts";
 import type { Reading } from "../engine/types.ts";
 import { parseTicks } from "../engine/types.ts";
-import { startEmbedded } from "../plugins/sink-clickhouse/embedded/supervisor.ts";
+import { startEmbedded } from "../clickhouse-embedded/mod.ts";
 import { preparedSink } from "./_sink.ts";
 import { flag, peakRssMb } from "./_util.ts";
 
@@ -47,13 +47,20 @@ try {
             time: t0 + BigInt(i) * 10_000_000n + BigInt(k),
             value: Math.sin(i / 60 + k) * 50 + 50,
             text: null,
-            quality: 0,
-            qualityDetail: 192,
-            opcQuality: 192,
+            quality: "good",
+            qualityCode: 0,
+            fields: { QualityDetail: 192, OPCQuality: 192 },
           });
         }
       }
       written += (await sink.write({ readings, fields })).written;
+      // The same aggregate work per batch as a backfill unit's commit.
+      await sink.commit({
+        tags: chunk,
+        window: { from: readings[0]!.time - 1n, to: readings.at(-1)!.time },
+        rows: readings.length,
+        readings: readings.length,
+      });
       if (performance.now() - lastReport > 5_000) {
         lastReport = performance.now();
         const rate = written / ((lastReport - started) / 1000);
@@ -66,7 +73,9 @@ try {
     }
   }
   const seconds = (performance.now() - started) / 1000;
-  const [stored] = await sink.query<{ n: number }>("SELECT count() AS n FROM WonderwareHistory");
+  const [stored] = await sink.queries!.query<{ n: number }>(
+    "SELECT count() AS n FROM WonderwareHistory",
+  );
   await sink.close();
   const result = {
     rows: written,

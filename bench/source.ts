@@ -11,6 +11,7 @@ import { createLogger } from "../engine/log.ts";
 import { systemClock } from "../engine/plugin.ts";
 import { parseSpec } from "../engine/spec/load.ts";
 import { plugins } from "../plugins/registry.ts";
+import { sections } from "../cli/_load.ts";
 import wonderware from "../plugins/source-wonderware/mod.ts";
 import { dateOf } from "../plugins/source-wonderware/source.ts";
 import { benchPool, countHistoryRows } from "./_mssql.ts";
@@ -29,7 +30,7 @@ const sim = await spawnSimulator(["--plant", `${dir}/plant.yaml`]);
 const loaded = parseSpec(
   `version: 1\nsource: {wonderware: {host: 127.0.0.1, port: ${sim.port}, user: bench, password: bench}}\nsink: {clickhouse: {}}\nbackfill: {from: now-1d}\n`,
   "bench.yaml",
-  { plugins, env: () => undefined },
+  { plugins, sections, env: () => undefined },
 );
 const source = await wonderware.create(loaded.plugins.source.options as never, {
   log: createLogger({ level: "warn" }),

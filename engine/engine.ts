@@ -3,19 +3,27 @@
  * source) and close in reverse. A plugin that reports itself unavailable (not configured or
  * not reachable) is handled by the section's declared policy, never by its name: the cache
  * falls back to the built-in memory cache when `cache.fallback` says so.
+ *
+ * The source and the sink the engine hands on are guarded (guard.ts): every call goes through
+ * one breaker and one retry budget per plugin, so the stages never retry a call themselves.
  */
 import { createMemoryCache } from "./cache_memory.ts";
 import { PluginError } from "./errors.ts";
+import { createGuard, guardSink, guardSource } from "./guard.ts";
+import type { Guarded } from "./guard.ts";
 import { errorText } from "./log.ts";
 import type { Logger } from "./log.ts";
 import type {
   Cache,
   Clock,
   PluginContext,
+  PluginHealth,
   PluginKind,
   PluginKinds,
+  QueryService,
   Sink,
   Source,
+  StateStore,
 } from "./plugin.ts";
 import type { LoadedSpec } from "./spec/load.ts";
 
@@ -24,6 +32,8 @@ export interface EngineOptions {
   clock: Clock;
   secrets: Set<string>;
   dataDir: string;
+  /** Every failed plugin call, retried or not (health, metrics). */
+  onFailure?: (kind: "source" | "sink", error: unknown) => void;
 }
 
 /** A running pipeline: its plugins, and what could not be started. */
@@ -31,6 +41,12 @@ export interface Engine {
   cache: Cache;
   source?: Source;
   sink?: Sink;
+  /** The sink's pipeline state (required to run). */
+  state?: StateStore;
+  /** The sink's query capability (required by API routes). */
+  queries?: QueryService;
+  /** The breakers' view of the source and the sink. */
+  health: { source(): PluginHealth; sink(): PluginHealth };
   /** Why a plugin is not running, per kind. */
   unavailable: Partial<Record<PluginKind, string>>;
   signal: AbortSignal;
@@ -41,6 +57,20 @@ export interface Engine {
 export async function startEngine(loaded: LoadedSpec, options: EngineOptions): Promise<Engine> {
   const { log, clock, secrets, dataDir } = options;
   const stop = new AbortController();
+  const r = loaded.spec.retry;
+  const guards: Record<"source" | "sink", Guarded> = {
+    source: guardFor("source"),
+    sink: guardFor("sink"),
+  };
+  function guardFor(kind: "source" | "sink") {
+    return createGuard(kind, `${kind}-${loaded.plugins[kind].definition.name}`, {
+      policy: { attempts: r.attempts, baseMs: r.base_delay, maxMs: r.max_delay },
+      clock,
+      signal: stop.signal,
+      log,
+      onFailure: options.onFailure,
+    });
+  }
   const opened: { kind: PluginKind; close(): Promise<void> }[] = [];
   const unavailable: Engine["unavailable"] = {};
 
@@ -95,16 +125,28 @@ export async function startEngine(loaded: LoadedSpec, options: EngineOptions): P
       cache = createMemoryCache(clock);
       opened.push({ kind: "cache", close: () => cache!.close() });
     }
-    const sink = await tryCreate("sink");
+    const rawSink = await tryCreate("sink");
+    const sink = rawSink && guardSink(rawSink, guards.sink);
     if (sink) {
       const { tables, aggregations, assets } = loaded.spec;
       await sink.prepare({ tables, aggregations, assets }, loaded.spec.name);
     }
-    const source = await tryCreate("source");
+    const rawSource = await tryCreate("source");
+    const source = rawSource && guardSource(rawSource, guards.source);
     for (const kind of ["sink", "source"] as const) {
       if (unavailable[kind]) log.warn(`${kind} unavailable`, { reason: unavailable[kind] });
     }
-    return { cache, sink, source, unavailable, signal: stop.signal, close };
+    return {
+      cache,
+      sink,
+      source,
+      state: sink?.state,
+      queries: sink?.queries,
+      health: { source: () => guards.source.health(), sink: () => guards.sink.health() },
+      unavailable,
+      signal: stop.signal,
+      close,
+    };
   } catch (e) {
     await close();
     throw e;

@@ -16,6 +16,7 @@ function fakes(events: string[], failures: Record<string, PluginError> = {}) {
       name,
       description: `fake ${kind}`,
       options: z.strictObject({ label: z.string().default(name) }),
+      provides: kind === "sink" ? ["state"] : undefined,
       create: (options) => {
         if (failures[name]) return Promise.reject(failures[name]);
         events.push(`open ${options.label}`);
@@ -25,7 +26,7 @@ function fakes(events: string[], failures: Record<string, PluginError> = {}) {
           (kind === "cache"
             ? { ...createMemoryCache(systemClock), close }
             : kind === "sink"
-            ? { ...base, ping: () => Promise.resolve(), prepare: () => Promise.resolve() }
+            ? { ...base, prepare: () => Promise.resolve() }
             : { ...base, serverTime: () => Promise.resolve(0n) }) as never,
         );
       },

@@ -30,25 +30,44 @@ export class ConfigError extends Error {
   }
 }
 
+/** Why a plugin call failed, as far as the plugin can tell: the engine logs and counts it. */
+export type ErrorReason =
+  | "timeout"
+  | "too_big"
+  | "auth"
+  | "permission"
+  | "backpressure"
+  | "connection"
+  | "invalid"
+  | "other";
+
 /**
- * A plugin failed. `retriable` tells the engine whether backing off and trying again can help
- * (a dropped connection) or not (a rejected password); `unavailable` marks a dependency that is
- * not configured or not reachable, which the engine may replace by a declared fallback.
+ * A plugin failed. Plugins only classify: `retriable` tells the engine whether backing off and
+ * trying again can help (a dropped connection) or not (a rejected password); `unavailable`
+ * marks a dependency that is not configured or not reachable, which the engine may replace by
+ * a declared fallback; `reason` names the kind of failure. Retrying is the engine's job.
  */
 export class PluginError extends Error {
   readonly plugin: string;
   readonly retriable: boolean;
   readonly unavailable: boolean;
+  readonly reason: ErrorReason;
 
   constructor(
     plugin: string,
     message: string,
-    options: { cause?: unknown; retriable?: boolean; unavailable?: boolean } = {},
+    options: {
+      cause?: unknown;
+      retriable?: boolean;
+      unavailable?: boolean;
+      reason?: ErrorReason;
+    } = {},
   ) {
     super(`${plugin}: ${message}`, { cause: options.cause });
     this.name = "PluginError";
     this.plugin = plugin;
     this.retriable = options.retriable ?? false;
     this.unavailable = options.unavailable ?? false;
+    this.reason = options.reason ?? (options.unavailable ? "connection" : "other");
   }
 }

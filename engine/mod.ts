@@ -5,6 +5,7 @@
 export * from "./types.ts";
 export * from "./plugin.ts";
 export { ConfigError, PluginError } from "./errors.ts";
+export type { ErrorReason } from "./errors.ts";
 export type { Fields, Logger } from "./log.ts";
 export { duration } from "./spec/duration.ts";
 export { isReadingsTable } from "./spec/storage.ts";

@@ -64,7 +64,7 @@ export interface Cache {
   close(): Promise<void>;
 }
 
-/** How a plugin's connection is doing, for the status route and logs. */
+/** How a plugin's connection is doing, for the status route and logs (kept by the engine). */
 export interface PluginHealth {
   /** closed: working; open: failing fast after repeated failures; half-open: trying again. */
   circuit: "closed" | "open" | "half-open";
@@ -73,7 +73,7 @@ export interface PluginHealth {
   lastErrorAt?: Date;
 }
 
-/** A historian to read from. */
+/** A historian to read from. Retries, backoff and the circuit breaker are the engine's. */
 export interface Source {
   /** The tags to load (the spec's include/exclude/type filters applied), with their metadata. */
   discover(signal?: AbortSignal): Promise<TagInfo[]>;
@@ -89,7 +89,6 @@ export interface Source {
   ): AsyncIterable<ReadingBatch>;
   /** The historian's own UTC clock: sync windows end at this time minus the safety lag. */
   serverTime(): Promise<Ticks>;
-  health(): PluginHealth;
   close(): Promise<void>;
 }
 
@@ -113,7 +112,19 @@ export interface WriteResult {
   skipped: number;
 }
 
-/** Durable progress of a pipeline, kept by the sink next to the data it describes. */
+/** A unit of work whose readings have all been written. */
+export interface UnitCommit {
+  /** Backfill units have an id and are recorded as done; sync windows have none. */
+  id?: string;
+  tags: readonly string[];
+  window: TimeWindow;
+  /** Readings written for the unit. */
+  rows: number;
+  /** Readings the source returned for the unit (written or found already stored). */
+  readings: number;
+}
+
+/** Durable progress of a pipeline. */
 export interface PipelineState {
   /** Per tag: every reading up to and including this time is stored. */
   watermarks: Map<string, Ticks>;
@@ -131,38 +142,72 @@ export interface RunRecord {
   error?: string;
 }
 
-/** A store to write to and query. */
+/**
+ * A store to write to: prepare the storage model, write batches, commit units, close. What
+ * else a store can do is a capability of its own (`state`, `queries`), declared in the
+ * plugin's definition (`provides`) so the engine can tell before connecting what is missing.
+ */
 export interface Sink {
-  /** Throws a PluginError when the store cannot be reached. */
-  ping(): Promise<void>;
   /**
    * Creates the declared tables, derived tables and aggregations, or checks that existing ones
    * match; running it twice changes nothing. A table that exists with another definition is a
    * PluginError listing the differences; nothing is dropped or altered.
    */
   prepare(model: StorageModel, pipeline: string): Promise<void>;
-  /** Replaces the asset model (tag → place in the plant) used by derived tables. */
+  /** Replaces the asset model (tag → place in the plant). */
   setAssets(rows: AssetRow[]): Promise<void>;
   /**
-   * Stores a batch exactly once: replaying it (same readings) stores nothing twice, readings
-   * already stored identically are skipped, changed ones replace the stored ones, and
-   * aggregations reflect the result when the promise resolves — unless `deferAggregates`,
-   * in which case the caller calls `refreshAggregates` for the range once it is written.
+   * Stores a batch exactly once: replaying it stores nothing twice, readings already stored
+   * identically are skipped, changed ones replace the stored ones. Aggregates follow at commit.
    */
-  write(batch: ReadingBatch, options?: { deferAggregates?: boolean }): Promise<WriteResult>;
-  /** Recomputes the aggregations of `tags` over `[from, to]` from the stored raw readings. */
-  refreshAggregates(tags: readonly string[], from: Ticks, to: Ticks): Promise<void>;
-  /** Runs declared SQL with typed parameters and returns its rows. */
+  write(batch: ReadingBatch): Promise<WriteResult>;
+  /**
+   * Makes a unit durable in one idempotent call: its aggregates recomputed from the stored
+   * rows and, for a unit with an id, its "done" record. Calling it again after a crash at any
+   * point before or inside it leaves the same result.
+   */
+  commit(unit: UnitCommit): Promise<void>;
+  /** Pipeline state kept next to the data (declared as `provides: ["state"]`). */
+  state?: StateStore;
+  /** Declared queries for the API (declared as `provides: ["query"]`). */
+  queries?: QueryService;
+  close(): Promise<void>;
+}
+
+/** Watermarks, finished units and run records, kept durably. */
+export interface StateStore {
+  load(): Promise<PipelineState>;
+  saveWatermarks(watermarks: Map<string, Ticks>): Promise<void>;
+  saveRun(run: RunRecord): Promise<void>;
+}
+
+/** Read access for the API: declared SQL with typed parameters. */
+export interface QueryService {
+  /** Throws a PluginError when the store cannot be reached. */
+  ping(): Promise<void>;
   query<T = Record<string, unknown>>(
     sql: string,
     params?: QueryParams,
     options?: { timeoutMs?: number; maxRows?: number },
   ): Promise<T[]>;
-  loadState(): Promise<PipelineState>;
-  saveWatermarks(watermarks: Map<string, Ticks>): Promise<void>;
-  saveUnitDone(unit: string, rows: number): Promise<void>;
-  saveRun(run: RunRecord): Promise<void>;
-  close(): Promise<void>;
+}
+
+export type Capability = "state" | "query";
+
+/** The type of a field a source provides, as tables may store it. */
+export type FieldType = "int" | "float" | "string" | "bool" | "time";
+
+/** A value a source provides beyond the engine's reading: per row, per tag or per batch. */
+export interface FieldSpec {
+  type: FieldType;
+  per: "row" | "tag" | "batch";
+  description?: string;
+}
+
+/** A problem a plugin finds in the storage model without connecting: a path and a message. */
+export interface ModelIssue {
+  path: (string | number)[];
+  message: string;
 }
 
 export interface PluginKinds {
@@ -185,6 +230,12 @@ export interface PluginDefinition<
   /** A strict zod schema with defaults; it is the plugin's whole configuration contract. */
   options: S;
   create(options: z.output<S>, context: PluginContext): Promise<PluginKinds[K]>;
+  /** Sources: the fields they provide, addressed by tables as `fields.<name>`. */
+  fields?: Readonly<Record<string, FieldSpec>>;
+  /** Sinks: the capabilities the created plugin offers beyond writing. */
+  provides?: readonly Capability[];
+  /** Sinks: checks of the storage model in the store's own terms (column types), offline. */
+  checkModel?(model: StorageModel): ModelIssue[];
 }
 
 /** Lets a plugin module declare its definition with its option types inferred. */

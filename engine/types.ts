@@ -32,19 +32,23 @@ export interface TagInfo {
   fields?: Record<string, unknown>;
 }
 
+/** Quality in the engine's terms, whatever the historian: OPC's three classes. */
+export type Quality = "good" | "uncertain" | "bad";
+
 /**
- * One stored historian value. `value` holds numbers (analog, discrete 0/1), `text` holds text
- * (string tags); both are null on a gap marker. `quality` is the historian's summary quality
- * (0 good, 1 bad, 16 doubtful); the detail codes are kept as the source reports them.
+ * One stored historian value, in no historian's dialect. `value` holds numbers (analog,
+ * discrete 0/1), `text` holds text (string tags); both are null on a gap marker. `quality` is
+ * normalized; `qualityCode` is the source's own code (Wonderware's Quality 0/1/16, Ignition's
+ * dataintegrity), kept so nothing is lost. What else a source knows travels in `fields`,
+ * declared by the source so that specs can be checked.
  */
 export interface Reading {
   tag: string;
   time: Ticks;
   value: number | null;
   text: string | null;
-  quality: number;
-  qualityDetail: number | null;
-  opcQuality: number | null;
+  quality: Quality;
+  qualityCode: number | null;
   /** Source-specific per-row fields, addressed by tables as `fields.<name>`. */
   fields?: Record<string, unknown>;
 }

@@ -4,8 +4,8 @@
  */
 import { createLogger } from "../engine/log.ts";
 import { systemClock } from "../engine/plugin.ts";
-import { startEmbedded } from "../plugins/sink-clickhouse/embedded/supervisor.ts";
-import type { EmbeddedStore } from "../plugins/sink-clickhouse/embedded/supervisor.ts";
+import { startEmbedded } from "../clickhouse-embedded/mod.ts";
+import type { EmbeddedStore } from "../clickhouse-embedded/mod.ts";
 
 export interface TestStore extends EmbeddedStore {
   dir: string;

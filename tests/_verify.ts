@@ -20,7 +20,7 @@ async function sourceRows(engine: Engine, from: bigint, to: bigint): Promise<Rea
 
 export async function assertStoredEqualsSource(engine: Engine, from: bigint, to: bigint) {
   const expected = await sourceRows(engine, from, to);
-  const stored = await engine.sink!.query<Record<string, unknown>>(
+  const stored = await engine.queries!.query<Record<string, unknown>>(
     `SELECT TagName AS tag, toString(intDiv(toUnixTimestamp64Nano(DateTime), 100)) AS t, Value, vValue, Quality, QualityDetail, OPCQuality
      FROM WonderwareHistory FINAL WHERE DateTime > {from:DateTime64(7, 'UTC')} AND DateTime <= {to:DateTime64(7, 'UTC')}`,
     {
@@ -28,7 +28,7 @@ export async function assertStoredEqualsSource(engine: Engine, from: bigint, to:
       to: formatTicks(to).replace("T", " ").replace("Z", ""),
     },
   );
-  const [{ n }] = await engine.sink!.query<{ n: number }>(
+  const [{ n }] = await engine.queries!.query<{ n: number }>(
     "SELECT count() AS n FROM WonderwareHistory",
   ) as [{ n: number }];
   assert.equal(Number(n), stored.length, "no rows outside the range, no duplicates");
@@ -40,23 +40,23 @@ export async function assertStoredEqualsSource(engine: Engine, from: bigint, to:
     assert.deepEqual([s.Value, s.vValue, s.Quality, s.QualityDetail, s.OPCQuality], [
       e.value,
       e.text,
-      e.quality,
-      e.qualityDetail,
-      e.opcQuality,
+      e.qualityCode,
+      e.fields?.QualityDetail,
+      e.fields?.OPCQuality,
     ]);
   }
-  const agg = await engine.sink!.query(
+  const agg = await engine.queries!.query(
     `SELECT TagName, minute, first_value, avg_value, min_value, max_value, count, avg_quality, min_quality
      FROM WonderwareHistoryAggregated FINAL ORDER BY TagName, minute`,
   );
-  const recomputed = await engine.sink!.query(
+  const recomputed = await engine.queries!.query(
     `SELECT TagName, toStartOfMinute(DateTime) AS minute, argMinIf(Value, DateTime, Value IS NOT NULL) AS first_value,
        if(count(Value) = 0, NULL, arraySum(arraySort(groupArray(Value))) / count(Value)) AS avg_value, min(Value) AS min_value, max(Value) AS max_value, count() AS count,
        avg(Quality) AS avg_quality, min(Quality) AS min_quality
      FROM WonderwareHistory FINAL GROUP BY TagName, minute ORDER BY TagName, minute`,
   );
   assert.deepEqual(agg, recomputed, "aggregates equal a recomputation from raw");
-  const [{ md }] = await engine.sink!.query<{ md: number }>(
+  const [{ md }] = await engine.queries!.query<{ md: number }>(
     "SELECT count() AS md FROM MachineData FINAL",
   ) as [{ md: number }];
   assert.equal(

@@ -27,7 +27,7 @@ Deno.test("the binary contains every plugin folder and not the embedded ClickHou
     if (entry.isDirectory) assert.ok(modules.includes(`plugins/${entry.name}/mod.ts`), entry.name);
   }
   assert.ok(
-    modules.includes("plugins/source-wonderware/simulator/mod.ts"),
+    modules.includes("simulator/mod.ts"),
     "the simulator, for on-site smoke tests",
   );
   assert.ok(

@@ -10,7 +10,8 @@ import { systemClock } from "../engine/plugin.ts";
 import { parseSpec } from "../engine/spec/load.ts";
 import { formatTicks, parseTicks } from "../engine/types.ts";
 import { plugins } from "../plugins/registry.ts";
-import { startSimulator } from "../plugins/source-wonderware/simulator/mod.ts";
+import { sections } from "../cli/_load.ts";
+import { startSimulator } from "../simulator/mod.ts";
 import { startTestStore, testDatabase } from "./_clickhouse.ts";
 import { assertStoredEqualsSource } from "./_verify.ts";
 
@@ -108,6 +109,7 @@ Deno.test({
 
             const loaded = parseSpec(spec, `${dir}/spec.yaml`, {
               plugins,
+              sections,
               env: (n) => (env as Record<string, string>)[n],
             });
             const engine = await startEngine(loaded, {
@@ -118,7 +120,7 @@ Deno.test({
             });
             try {
               await assertStoredEqualsSource(engine, FROM - 1n, TO);
-              const state = await engine.sink!.loadState();
+              const state = await engine.state!.load();
               assert.ok(state.doneUnits.size >= report.units, "every unit recorded");
             } finally {
               await engine.close();

@@ -7,14 +7,17 @@ import assert from "node:assert/strict";
 import { startEngine } from "../engine/engine.ts";
 import type { Engine } from "../engine/engine.ts";
 import { createLogger } from "../engine/log.ts";
-import { backfill, createHealth, syncOnce } from "../engine/pipeline.ts";
-import type { PipelineContext } from "../engine/pipeline.ts";
+import { backfill } from "../engine/backfill.ts";
+import { createHealth } from "../engine/health.ts";
+import { syncOnce } from "../engine/sync.ts";
+import type { PipelineContext } from "../engine/context.ts";
 import { systemClock } from "../engine/plugin.ts";
 import { loadSpec } from "../engine/spec/load.ts";
 import { parseTicks } from "../engine/types.ts";
 import { plugins } from "../plugins/registry.ts";
-import { startSimulator } from "../plugins/source-wonderware/simulator/mod.ts";
-import type { Simulator } from "../plugins/source-wonderware/simulator/mod.ts";
+import { sections } from "../cli/_load.ts";
+import { startSimulator } from "../simulator/mod.ts";
+import type { Simulator } from "../simulator/mod.ts";
 import { startTestStore, testDatabase } from "./_clickhouse.ts";
 import { startRedis } from "./_services.ts";
 import { startFaultyProxy } from "./_faulty_proxy.ts";
@@ -67,7 +70,11 @@ async function rig(
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
     WONDERWARE_BACKFILL_CHUNK_DAYS: "1",
   };
-  const loaded = await loadSpec("pipelines/wonderware.yaml", { plugins, env: (n) => env[n] });
+  const loaded = await loadSpec("pipelines/wonderware.yaml", {
+    plugins,
+    sections,
+    env: (n) => env[n],
+  });
   loaded.spec.chunking.window = 2 * 3_600_000; // several units per chunk
   loaded.spec.chunking.tags_per_query = 3;
   loaded.spec.sync.late_data_every = 1; // re-read the late-data window on every sync
@@ -115,15 +122,15 @@ Deno.test({
           try {
             const tags = await r.engine.source!.discover();
             const from = t0 - 12n * HOUR;
-            const state = await r.engine.sink!.loadState();
+            const state = await r.engine.state!.load();
             const first = await backfill(r.ctx, tags, from, t0, state);
             assert.equal(first.failed.length, 0);
             assert.ok(first.units >= 18, `${first.units} units`);
             assert.equal(first.done, first.units);
             await assertStoredEqualsSource(r.engine, from - 1n, t0);
-            const again = await backfill(r.ctx, tags, from, t0, await r.engine.sink!.loadState());
+            const again = await backfill(r.ctx, tags, from, t0, await r.engine.state!.load());
             assert.deepEqual([again.skipped, again.done, again.rows], [again.units, 0, 0]);
-            const wm = (await r.engine.sink!.loadState()).watermarks;
+            const wm = (await r.engine.state!.load()).watermarks;
             assert.equal(wm.size, tags.length);
             assert.ok([...wm.values()].every((w) => w === t0));
           } finally {
@@ -139,7 +146,7 @@ Deno.test({
           try {
             const tags = await r.engine.source!.discover();
             const from = t0 - 2n * HOUR;
-            const state = await r.engine.sink!.loadState();
+            const state = await r.engine.state!.load();
             await backfill(r.ctx, tags, from, t0, state);
             r.setNow(t0 + 10n * 60n * SECOND);
             const s1 = await syncOnce(r.ctx, state);
@@ -158,7 +165,7 @@ Deno.test({
             assert.ok(s2 && s2.rows >= 1);
             const upper = t0 + 11n * 60n * SECOND - 30n * SECOND;
             await assertStoredEqualsSource(r.engine, from - 1n, upper);
-            const [late] = await r.engine.sink!.query<{ v: number }>(
+            const [late] = await r.engine.queries!.query<{ v: number }>(
               "SELECT Value AS v FROM WonderwareHistory FINAL WHERE QualityDetail = 248",
             );
             assert.equal(late?.v, 4242.5);
@@ -176,9 +183,9 @@ Deno.test({
           try {
             const tags = await r.engine.source!.discover();
             const from = fold - 6n * HOUR;
-            await backfill(r.ctx, tags, from, fold, await r.engine.sink!.loadState());
+            await backfill(r.ctx, tags, from, fold, await r.engine.state!.load());
             await assertStoredEqualsSource(r.engine, from - 1n, fold);
-            const [{ n }] = await r.engine.sink!.query<{ n: number }>(
+            const [{ n }] = await r.engine.queries!.query<{ n: number }>(
               `SELECT count() AS n FROM WonderwareHistory FINAL WHERE DateTime >= '2026-10-25 00:00:00' AND DateTime < '2026-10-25 02:00:00'`,
             ) as [{ n: number }];
             assert.equal(
@@ -195,7 +202,7 @@ Deno.test({
       await t.step("two syncs at once: one holds the lock, the other skips", async () => {
         const r = await rig(store, { now: t0 });
         try {
-          const state = await r.engine.sink!.loadState();
+          const state = await r.engine.state!.load();
           await backfill(r.ctx, await r.engine.source!.discover(), t0 - HOUR, t0, state);
           r.setNow(t0 + 5n * 60n * SECOND);
           const [a, b] = await Promise.all([syncOnce(r.ctx, state), syncOnce(r.ctx, state)]);
@@ -215,7 +222,7 @@ Deno.test({
             const from = t0 - 4n * HOUR;
             r.sim.faults.dropResults(400, 3);
             r.sim.faults.refuseLogins(1_200);
-            const report = await backfill(r.ctx, tags, from, t0, await r.engine.sink!.loadState());
+            const report = await backfill(r.ctx, tags, from, t0, await r.engine.state!.load());
             assert.deepEqual(report.failed, []);
             assert.ok(
               lines.some((l) => l.includes("unit failed; retrying")),
@@ -239,7 +246,7 @@ Deno.test({
           try {
             const tags = await r.engine.source!.discover();
             const from = t0 - 4n * HOUR;
-            const state = await r.engine.sink!.loadState();
+            const state = await r.engine.state!.load();
             setTimeout(() => proxy.outage(2_000), 150);
             const report = await backfill(r.ctx, tags, from, t0, state);
             assert.deepEqual(report.failed, []);
@@ -269,7 +276,7 @@ Deno.test({
           const b = await rig(store, { now: t0, share: a, redisUrl: redis.url });
           try {
             const tags = await a.engine.source!.discover();
-            const [sa, sb] = [await a.engine.sink!.loadState(), await b.engine.sink!.loadState()];
+            const [sa, sb] = [await a.engine.state!.load(), await b.engine.state!.load()];
             const from = t0 - 2n * HOUR;
             const [ra, rb] = await Promise.all([
               backfill(a.ctx, tags, from, t0, sa),
@@ -280,7 +287,7 @@ Deno.test({
               1,
               "one instance backfilled, the other skipped",
             );
-            const [fresh] = [await b.engine.sink!.loadState()];
+            const [fresh] = [await b.engine.state!.load()];
             for (const [tag, wm] of fresh.watermarks) sb.watermarks.set(tag, wm);
             a.setNow(t0 + 5n * 60n * SECOND);
             const [ya, yb] = await Promise.all([syncOnce(a.ctx, sa), syncOnce(b.ctx, sb)]);

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { ConfigError } from "../engine/errors.ts";
 import { loadSpec } from "../engine/spec/load.ts";
 import { plugins } from "../plugins/registry.ts";
+import { sections } from "../cli/_load.ts";
 
 const DIR = "tests/fixtures/bad";
 const env = (name: string) => ({ BAD_NUMBER: "many" } as Record<string, string>)[name];
@@ -22,7 +23,7 @@ for (const name of fixtures) {
   Deno.test(`bad spec ${name} is rejected with its pinned error lines`, async () => {
     const file = `${DIR}/${name}`;
     const expected = (await Deno.readTextFile(file.replace(/\.yaml$/, ".errors"))).trimEnd();
-    const error = await loadSpec(file, { plugins, env }).then(() => undefined, (e) => e);
+    const error = await loadSpec(file, { plugins, sections, env }).then(() => undefined, (e) => e);
     assert.ok(error instanceof ConfigError, `${name} was accepted`);
     assert.equal(error.message, expected);
   });

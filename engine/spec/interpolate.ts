@@ -9,6 +9,9 @@
 import { isMap, isScalar, isSeq, parse, Scalar } from "yaml";
 import type { Node } from "yaml";
 
+/** The text a scalar resolved to, before it was retyped (a password that reads as a number). */
+export const resolvedText = new WeakMap<Scalar, string>();
+
 export interface InterpolationProblem {
   node: Node;
   path: (string | number)[];
@@ -32,6 +35,7 @@ export function interpolate(
       return;
     }
     const whole = /^\$\{[^}]*\}$/.test(source);
+    resolvedText.set(scalar, result.text);
     scalar.value = whole && scalar.type === Scalar.PLAIN ? retype(result.text) : result.text;
   });
   return problems;

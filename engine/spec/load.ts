@@ -9,13 +9,17 @@ import { z } from "zod";
 import { ConfigError } from "../errors.ts";
 import type { ConfigIssue } from "../errors.ts";
 import type { PluginDefinition, PluginKind } from "../plugin.ts";
+import { contractIssues } from "./contract.ts";
 import { interpolate } from "./interpolate.ts";
 import { closest, issueMessage } from "./messages.ts";
 import { specSchema } from "./schema.ts";
-import type { PluginSectionInfo, Spec } from "./schema.ts";
+import type { PluginSectionInfo, SectionDefinition, Spec } from "./schema.ts";
+import { shapeIssues, textOf } from "./tree.ts";
 
 export interface LoadOptions {
   plugins: readonly PluginDefinition[];
+  /** Top-level sections the engine does not own, such as the API's `api:`. */
+  sections?: Readonly<Record<string, SectionDefinition>>;
   /** Environment for `${VAR}`; default: the process environment. */
   env?: (name: string) => string | undefined;
 }
@@ -51,17 +55,28 @@ export function parseSpec(text: string, file: string, options: LoadOptions): Loa
   const at = (offset: number) => lines.linePos(offset);
 
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => ({
-      file,
-      ...at(e.pos[0]),
-      path: "",
-      message: `invalid YAML: ${
-        e.message.split("\n")[0]!.replace(/ at line \d+, column \d+.*$/, "")
-      }`,
-    })));
+    throw new ConfigError(
+      doc.errors.slice(0, 1).map((e) => ({
+        file,
+        ...at(e.pos[0]),
+        path: "",
+        message: /Maximum call stack/.test(e.message)
+          ? `invalid YAML: nested too deeply (at most ${MAX_DEPTH} levels)`
+          : `invalid YAML: ${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+.*$/, "")}`,
+      })),
+    );
   }
   if (doc.contents === null) {
     throw new ConfigError([{ file, line: 1, col: 1, path: "", message: "the spec is empty" }]);
+  }
+  const shape = shapeIssues(doc, { maxDepth: MAX_DEPTH, maxNodes: MAX_NODES });
+  if (shape.length > 0) {
+    throw new ConfigError(shape.map((p) => ({
+      file,
+      ...at(p.node.range?.[0] ?? 0),
+      path: dotted(p.path),
+      message: p.message,
+    })));
   }
 
   const env = options.env ?? ((name: string) => Deno.env.get(name));
@@ -72,8 +87,29 @@ export function parseSpec(text: string, file: string, options: LoadOptions): Loa
     message: p.message,
   }));
 
-  const { schema, sections } = specSchema(options.plugins);
-  const result = schema.safeParse(doc.toJS(), { reportInput: true });
+  const extra = options.sections ?? {};
+  const { schema, sections } = specSchema(options.plugins, extra);
+  const input = doc.toJS({ maxAliasCount: -1 });
+  let result = schema.safeParse(input, { reportInput: true });
+  // A plain scalar YAML reads as a number or boolean (a password 007, a token true) is taken
+  // as the text the user wrote wherever the schema wants text.
+  if (!result.success && retext(result.error.issues, doc, input)) {
+    result = schema.safeParse(input, { reportInput: true });
+  }
+  if (result.success && varIssues.length === 0) {
+    const contract = contractIssues(
+      result.data,
+      pluginOf(options.plugins, "source", result.data.source.plugin),
+      pluginOf(options.plugins, "sink", result.data.sink.plugin),
+      extra,
+    );
+    if (contract.length > 0) {
+      throw new ConfigError(dedupe(contract.map((i) => {
+        const node = nearestNode(doc, i.path);
+        return { file, ...at(node?.range?.[0] ?? 0), path: dotted(i.path), message: i.message };
+      })));
+    }
+  }
   if (!result.success || varIssues.length > 0) {
     // A value whose variable could not be resolved is reported once, for the variable.
     const unresolved = new Set(varIssues.map((i) => i.path));
@@ -91,17 +127,42 @@ export function parseSpec(text: string, file: string, options: LoadOptions): Loa
     throw new ConfigError(dedupe([...varIssues, ...issues]));
   }
 
-  const spec = result.data;
-  const pick = <K extends PluginKind>(kind: K) => {
-    const section = spec[kind];
-    const definition = options.plugins.find((p) => p.kind === kind && p.name === section.plugin)!;
-    return { definition: definition as PluginDefinition<K>, options: section.options };
-  };
+  const spec = result.data!;
+  const pick = <K extends PluginKind>(kind: K) => ({
+    definition: pluginOf(options.plugins, kind, spec[kind].plugin) as PluginDefinition<K>,
+    options: spec[kind].options,
+  });
   return {
     file,
     spec,
     plugins: { source: pick("source"), cache: pick("cache"), sink: pick("sink") },
   };
+}
+
+/** Nesting deeper than this is refused before it can exhaust the stack. */
+const MAX_DEPTH = 64;
+/** Values, aliases expanded, a spec may hold: an alias bomb stops here. */
+const MAX_NODES = 100_000;
+
+function pluginOf(plugins: readonly PluginDefinition[], kind: PluginKind, name: string) {
+  return plugins.find((p) => p.kind === kind && p.name === name)!;
+}
+
+/** Puts back the written text of scalars that YAML typed but the schema wants as text. */
+function retext(issues: readonly z.core.$ZodIssue[], doc: Document, input: unknown): boolean {
+  let changed = false;
+  for (const issue of issues) {
+    if (issue.code !== "invalid_type" || issue.expected !== "string") continue;
+    const path = issue.path.map((p) => typeof p === "symbol" ? String(p) : p);
+    const node = nearestNode(doc, path);
+    const text = node && node === exactNode(doc, path) ? textOf(node) : undefined;
+    if (text === undefined) continue;
+    let parent = input as Record<string | number, unknown>;
+    for (const segment of path.slice(0, -1)) parent = parent[segment] as typeof parent;
+    parent[path.at(-1)!] = text;
+    changed = true;
+  }
+  return changed;
 }
 
 type Pos = { line: number; col: number };
@@ -175,6 +236,16 @@ function child(node: unknown, segment: string | number): unknown {
   }
   if (isSeq(node) && typeof segment === "number") return node.items[segment];
   return undefined;
+}
+
+/** The node at exactly `path`, or undefined. */
+function exactNode(doc: Document, path: (string | number)[]): Node | undefined {
+  let node: unknown = doc.contents;
+  for (const segment of path) {
+    node = child(node, segment);
+    if (node === undefined) return undefined;
+  }
+  return node as Node;
 }
 
 /** The key node of the last path segment, to point at an unknown key itself. */

@@ -12,13 +12,12 @@
  * and is turned into `{ plugin: "redis", options: {...}, fallback: "memory" }` after validation.
  */
 import { z } from "zod";
-import type { PluginDefinition, PluginKind } from "../plugin.ts";
+import type { Capability, PluginDefinition, PluginKind } from "../plugin.ts";
 import { parseTicks, ticksFromDate } from "../types.ts";
 import type { Ticks } from "../types.ts";
 import { cronProblem } from "./cron.ts";
 import { duration } from "./duration.ts";
 import { aggregation, assets, table } from "./storage.ts";
-import { api } from "../../api/spec.ts";
 import type { StorageModel } from "./storage.ts";
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -106,14 +105,27 @@ function pluginSection<E extends z.ZodRawShape>(
   });
 }
 
-/** Builds the root schema for a set of plugins, plus where its plugin sections are. */
-export function specSchema(plugins: readonly PluginDefinition[]) {
+/**
+ * A top-level section that the engine does not own (the API's `api:`), added by whoever
+ * composes the product, so the engine imports nothing of it. `needs` names the sink
+ * capabilities the section's value requires.
+ */
+export interface SectionDefinition {
+  schema: z.ZodType;
+  needs?: (value: unknown) => Capability[];
+}
+
+/** Builds the root schema for a set of plugins and extra sections, plus where its plugin sections are. */
+export function specSchema(
+  plugins: readonly PluginDefinition[],
+  extra: Readonly<Record<string, SectionDefinition>> = {},
+) {
   const sections = new Map<string, PluginSectionInfo>();
   for (const kind of ["source", "cache", "sink"] as const) {
     sections.set(kind, { kind, names: plugins.filter((p) => p.kind === kind).map((p) => p.name) });
   }
 
-  const schema = z.strictObject({
+  const base = z.strictObject({
     version: z.literal(1).describe("Spec format version; always 1 for now"),
     name: z.string().min(1).regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, - and _ only").default(
       "pipeline",
@@ -175,13 +187,31 @@ export function specSchema(plugins: readonly PluginDefinition[]) {
     aggregations: z.record(z.string().regex(IDENT, "use letters, digits and _ only"), aggregation)
       .default({})
       .describe("Per-tag time-bucket aggregates, kept by the store"),
+    retry: z.strictObject({
+      attempts: z.int().min(1).max(100).default(8).describe(
+        "Attempts of one plugin call (a write, a commit, a discovery), the first included",
+      ),
+      base_delay: duration().prefault("200ms").describe("Backoff before the second attempt"),
+      max_delay: duration().prefault("10s").describe("Longest backoff between attempts"),
+      unit_attempts: z.int().min(1).max(100).default(6).describe(
+        "Reads of a unit whose source read failed, the first included",
+      ),
+    }).prefault({}).describe(
+      "The one retry layer: backoff with jitter around every source and sink call",
+    ),
     assets: assets.optional().describe("The asset model: where each tag sits in the plant"),
-    api: api.optional().describe("REST routes generated from declarations (api/)"),
-  }).superRefine(checkStorageReferences);
+  });
+  const extraShape = Object.fromEntries(
+    Object.entries(extra).map(([key, section]) => [key, section.schema.optional()]),
+  );
+  // The extra sections are typed by their owners; the engine sees them as unknown values.
+  const schema = (base.extend(extraShape) as unknown as typeof base).superRefine(
+    checkStorageReferences,
+  );
   return { schema, sections };
 }
 
-export type Spec = z.output<ReturnType<typeof specSchema>["schema"]>;
+export type Spec = z.output<ReturnType<typeof specSchema>["schema"]> & Record<string, unknown>;
 
 /** Names used across the storage model must exist: source tables, key columns, the asset model. */
 function checkStorageReferences(spec: StorageModel, ctx: z.core.$RefinementCtx) {

@@ -17,15 +17,17 @@ import { duration } from "./duration.ts";
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ident = z.string().regex(IDENT, "use letters, digits and _ only, not starting with a digit");
 
-/** What a column of a `from: readings` table holds. */
+/**
+ * What a column of a `from: readings` table holds: the engine's reading (`quality` is good,
+ * uncertain or bad; `quality_code` the source's own code), or a field the source declares.
+ */
 export const READING_PARTS = [
   "tag",
   "time",
   "value",
   "text",
   "quality",
-  "quality_detail",
-  "opc_quality",
+  "quality_code",
   "ingested_at",
 ] as const;
 export type ReadingPart = typeof READING_PARTS[number];

@@ -19,8 +19,7 @@ const PARTS: Record<string, Part | undefined> = {
   value: "value",
   text: "text",
   quality: "quality",
-  quality_detail: "qualityDetail",
-  opc_quality: "opcQuality",
+  quality_code: "qualityCode",
 };
 
 /** One column of a readings table and where its value comes from. */
@@ -51,13 +50,6 @@ export function planColumns(tableName: string, table: ReadingsTable): ColumnPlan
         : { name, type: c.type, field: c.value.slice(7), encode };
     },
   );
-}
-
-/** Column → reading part pairs worth comparing to tell an identical stored reading. */
-export function comparedParts(plans: ColumnPlan[]): [string, Part][] {
-  return plans.filter((p) => p.part && p.part !== "tag" && p.part !== "time").map((
-    p,
-  ) => [p.name, p.part!]);
 }
 
 export interface Insert {

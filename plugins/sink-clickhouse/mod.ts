@@ -3,14 +3,16 @@
  * server, a cluster, ClickHouse Cloud and the embedded store are all one code path.
  *
  * With neither `url` nor `host`, the sink starts the embedded store (chDB in a process of its
- * own, see embedded/) on loopback, supervises it, and stops it on close.
+ * own, see clickhouse-embedded/) on loopback, supervises it, and stops it on close.
  */
 import { ClickHouseLogLevel, createClient } from "@clickhouse/client";
 import { definePlugin, PluginError } from "../../engine/mod.ts";
 import type { PluginContext, Sink } from "../../engine/mod.ts";
-import { startEmbedded } from "./embedded/supervisor.ts";
+import { startEmbedded } from "../../clickhouse-embedded/mod.ts";
 import { endpointUrl, options } from "./options.ts";
 import type { Options } from "./options.ts";
+import { connOf } from "./_client.ts";
+import { checkModel } from "./check.ts";
 import { createSink } from "./sink.ts";
 
 const PLUGIN = "sink-clickhouse";
@@ -63,18 +65,17 @@ export async function createClickHouseSink(opts: Options, context: PluginContext
     log: { level: ClickHouseLogLevel.OFF },
   };
   const sink = createSink({
-    client: createClient({ ...common, database: opts.database }),
-    root: createClient(common),
-    target: { database: opts.database, cluster: opts.cluster || undefined },
-    address: parsed.host,
-    writeAttempts: opts.write_attempts,
+    conn: connOf(
+      createClient({ ...common, database: opts.database }),
+      createClient(common),
+      { database: opts.database, cluster: opts.cluster || undefined },
+      parsed.host,
+    ),
     log: context.log,
-    clock: context.clock,
-    signal: context.signal,
     onClose: stopEmbedded,
   });
   try {
-    await sink.ping();
+    await sink.queries!.ping();
   } catch (e) {
     await sink.close();
     throw e;
@@ -90,4 +91,6 @@ export default definePlugin({
     "ClickHouse over HTTP (npm:@clickhouse/client); the embedded store when no URL is set",
   options,
   create: createClickHouseSink,
+  provides: ["state", "query"],
+  checkModel,
 });

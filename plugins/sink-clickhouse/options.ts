@@ -26,9 +26,6 @@ export const options = z.strictObject({
   cluster: z.string().default("").describe(
     "Cluster name: DDL runs ON CLUSTER and tables use Replicated engines",
   ),
-  write_attempts: z.int().min(1).max(100).default(8).describe(
-    "Attempts per write step on retriable errors (connection, timeouts, 5xx, too many parts), with backoff",
-  ),
   embedded: z.strictObject({
     port: z.int().min(0).max(65535).default(8123).describe(
       "Loopback port of the embedded store (0: any free port)",

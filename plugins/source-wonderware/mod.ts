@@ -9,7 +9,8 @@ import type { PluginContext, Source } from "../../engine/mod.ts";
 import { options } from "./options.ts";
 import type { Options } from "./options.ts";
 import { classify, createSource } from "./source.ts";
-import { startSimulator } from "./simulator/mod.ts";
+import { FIELDS } from "./fields.ts";
+import { startSimulator } from "../../simulator/mod.ts";
 
 export async function createWonderwareSource(
   opts: Options,
@@ -86,4 +87,5 @@ export default definePlugin({
     "AVEVA (Wonderware) Historian over SQL Server (npm:mssql); the built-in simulator when no host is set",
   options,
   create: createWonderwareSource,
+  fields: FIELDS,
 });

@@ -16,7 +16,7 @@ import sql from "mssql";
 import { compilePattern, PluginError, TICKS_PER_MS } from "../../engine/mod.ts";
 import type {
   Logger,
-  PluginHealth,
+  Quality,
   Reading,
   ReadingBatch,
   ReadOptions,
@@ -24,39 +24,14 @@ import type {
   Ticks,
   TimeWindow,
 } from "../../engine/mod.ts";
-import { createBreaker } from "./_breaker.ts";
+import { ECHO_FIELDS } from "./fields.ts";
 import type { Options } from "./options.ts";
 
 const PLUGIN = "source-wonderware";
 
 /** The History columns that vary per row; the rest echo the query's options. */
 const ROW_COLUMNS = "DateTime, TagName, Value, vValue, Quality, QualityDetail, OPCQuality";
-const ECHO_COLUMNS = [
-  "wwRowCount",
-  "wwResolution",
-  "wwEdgeDetection",
-  "wwRetrievalMode",
-  "wwTimeDeadband",
-  "wwValueDeadband",
-  "wwTimeZone",
-  "wwVersion",
-  "wwCycleCount",
-  "wwTimeStampRule",
-  "wwInterpolationType",
-  "wwQualityRule",
-  "wwStateCalc",
-  "StateTime",
-  "PercentGood",
-  "wwParameters",
-  "SourceTag",
-  "SourceServer",
-  "wwFilter",
-  "wwValueSelector",
-  "wwMaxStates",
-  "wwOption",
-  "wwExpression",
-  "wwUnit",
-];
+const ECHO_COLUMNS = Object.keys(ECHO_FIELDS);
 const TAG_TYPES: Record<number, TagInfo["type"]> = { 1: "analog", 2: "discrete", 3: "string" };
 
 type HistoryDate = Date & { nanosecondsDelta?: number };
@@ -71,6 +46,11 @@ export function dateOf(ticks: Ticks): Date {
   const d = new Date(Number(ms)) as Date & { nanosecondDelta?: number };
   d.nanosecondDelta = Number(ticks - ms * TICKS_PER_MS) / 1e7;
   return d;
+}
+
+/** The Historian's summary quality (0 good, 16 doubtful, 1 bad) in the engine's terms. */
+export function normalizedQuality(quality: number): Quality {
+  return quality === 0 ? "good" : quality === 16 ? "uncertain" : "bad";
 }
 
 /** Turns a driver error into a PluginError that says whether retrying can help and what to fix. */
@@ -90,19 +70,20 @@ export function classify(
         cause: e,
         retriable: true,
         unavailable: true,
+        reason: "auth",
       });
     }
     return new PluginError(
       PLUGIN,
       `login to ${address} was refused (${message}): check WONDERWARE_USERNAME and WONDERWARE_PASSWORD`,
-      { cause: e },
+      { cause: e, reason: "auth" },
     );
   }
   if (err.number === 229 || err.number === 230 || err.number === 262) {
     return new PluginError(
       PLUGIN,
       `${what} at ${address} was denied (${message}): the login needs read access to the Runtime database (the aaUsers role)`,
-      { cause: e },
+      { cause: e, reason: "permission" },
     );
   }
   const transient =
@@ -113,6 +94,11 @@ export function classify(
     cause: e,
     retriable: transient,
     unavailable: transient,
+    reason: /timeout/i.test(message) || err.code === "ETIMEOUT"
+      ? "timeout"
+      : transient
+      ? "connection"
+      : "invalid",
   });
 }
 
@@ -126,29 +112,15 @@ export interface SourceDeps {
 
 export function createSource(deps: SourceDeps) {
   const { pool, address, options, log } = deps;
-  const breaker = createBreaker({ failures: 5, cooldownMs: 5_000 });
   const echoes = new Map<string, Record<string, unknown>>();
   const mode = options.retrieval_mode === "full" ? "Full" : "Delta";
 
+  /** Runs `fn`, classifying what it throws; retries and the breaker are the engine's. */
   async function guarded<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    breaker.check(() =>
-      new PluginError(
-        PLUGIN,
-        `${what} at ${address} skipped: the Historian failed repeatedly; retrying shortly (circuit open)`,
-        {
-          retriable: true,
-          unavailable: true,
-        },
-      )
-    );
     try {
-      const result = await fn();
-      breaker.success();
-      return result;
+      return await fn();
     } catch (e) {
-      const error = classify(what, e, address, { loggedInBefore: true });
-      if (error.retriable) breaker.failure(error.message);
-      throw error;
+      throw classify(what, e, address, { loggedInBefore: true });
     }
   }
 
@@ -282,18 +254,19 @@ export function createSource(deps: SourceDeps) {
         ) => {
           const time = ticksOf(row.DateTime);
           if (time <= window.from || row.Quality === 133 || row.QualityDetail === 65536) return; // never a fabricated row
-          const reading: Reading = {
+          current.push({
             tag: row.TagName,
             time,
             value: row.Value,
             text: row.vValue,
-            quality: row.Quality,
-            qualityDetail: row.QualityDetail,
-            opcQuality: row.OPCQuality,
-          };
-          const f = tagFields.get(row.TagName);
-          if (f) reading.fields = f;
-          current.push(reading);
+            quality: normalizedQuality(row.Quality),
+            qualityCode: row.Quality,
+            fields: {
+              ...tagFields.get(row.TagName),
+              QualityDetail: row.QualityDetail,
+              OPCQuality: row.OPCQuality,
+            },
+          });
           if (current.length >= batchSize) {
             queue.push({ readings: current, fields });
             current = [];
@@ -315,12 +288,6 @@ export function createSource(deps: SourceDeps) {
       });
       const onAbort = () => request.cancel();
       readOptions.signal?.addEventListener("abort", onAbort, { once: true });
-      breaker.check(() =>
-        new PluginError(PLUGIN, `reading History at ${address} skipped: circuit open`, {
-          retriable: true,
-          unavailable: true,
-        })
-      );
       request.query(`SELECT ${ROW_COLUMNS} FROM History WHERE ${where}`);
       try {
         while (true) {
@@ -339,13 +306,10 @@ export function createSource(deps: SourceDeps) {
         }
         if (failure) throw failure;
         if (current.length > 0) yield { readings: current, fields };
-        breaker.success();
       } catch (e) {
-        const error = classify(`reading History of ${tags.length} tags`, e, address, {
+        throw classify(`reading History of ${tags.length} tags`, e, address, {
           loggedInBefore: true,
         });
-        if (error.retriable) breaker.failure(error.message);
-        throw error;
       } finally {
         readOptions.signal?.removeEventListener("abort", onAbort);
         if (!finished && !failure) request.cancel();
@@ -361,10 +325,6 @@ export function createSource(deps: SourceDeps) {
         }
         return ticksOf(now);
       });
-    },
-
-    health(): PluginHealth {
-      return breaker.health();
     },
 
     async close() {

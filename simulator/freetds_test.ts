@@ -3,7 +3,7 @@
  * setup) connects to the simulator, runs a History query and reads the right rows.
  */
 import assert from "node:assert/strict";
-import { parseTicks } from "../../../engine/types.ts";
+import { parseTicks } from "../engine/types.ts";
 import { startSimulator } from "./mod.ts";
 
 Deno.test("FreeTDS tsql connects, queries History and reads the right rows", async () => {

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import sql from "mssql";
-import { parseTicks } from "../../../engine/types.ts";
+import { parseTicks } from "../engine/types.ts";
 import { startSimulator } from "./mod.ts";
 import type { Simulator, SimulatorOptions } from "./mod.ts";
 

@@ -3,7 +3,7 @@
  * the real process, comparing with what a ClickHouse server answers.
  */
 import assert from "node:assert/strict";
-import { startTestStore } from "../../../tests/_clickhouse.ts";
+import { startTestStore } from "../tests/_clickhouse.ts";
 
 const dec = new TextDecoder();
 

@@ -3,7 +3,7 @@
  * for `cooldownMs`; then one call is let through (half-open) and its outcome closes or reopens
  * it. Keeps a Historian that is down from being hammered by every worker at once.
  */
-import type { PluginHealth } from "../../engine/mod.ts";
+import type { PluginHealth } from "./plugin.ts";
 
 export function createBreaker(
   options: { failures: number; cooldownMs: number; now?: () => number },

@@ -3,7 +3,7 @@
  * when it dies, stopped with SIGTERM on close. The child exits by itself when its stdin closes,
  * so a parent killed with SIGKILL leaves no orphan holding the data directory.
  */
-import type { Clock, Logger } from "../../../engine/mod.ts";
+import type { Clock, Logger } from "../engine/mod.ts";
 
 export interface EmbeddedStore {
   url: string;

@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
-import { plugins } from "../../plugins/registry.ts";
-import { parseTicks } from "../types.ts";
-import { loadSpec, parseSpec } from "./load.ts";
-import { resolveTimeRef } from "./schema.ts";
+import { parseTicks } from "../engine/types.ts";
+import { loadSpec, parseSpec } from "../engine/spec/load.ts";
+import { resolveTimeRef } from "../engine/spec/schema.ts";
+import { plugins } from "../plugins/registry.ts";
+import { sections } from "../cli/_load.ts";
 
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
 
 Deno.test("pipelines/wonderware.yaml is valid on an empty environment, with the embedded defaults", async () => {
   const { spec, plugins: chosen } = await loadSpec("pipelines/wonderware.yaml", {
     plugins,
+    sections,
     env: envOf({}),
   });
   assert.equal(spec.source.plugin, "wonderware");
@@ -70,7 +72,11 @@ Deno.test("the seed's environment variables reach the spec", async () => {
     CLICKHOUSE_DB: "plant",
     REDIS_URL: "redis://cache:6379",
   });
-  const { spec, plugins: chosen } = await loadSpec("pipelines/wonderware.yaml", { plugins, env });
+  const { spec, plugins: chosen } = await loadSpec("pipelines/wonderware.yaml", {
+    plugins,
+    sections,
+    env,
+  });
   assert.deepEqual(
     (({ host, port, database, user, password }) => ({ host, port, database, user, password }))(
       chosen.source.options as Record<string, unknown>,
@@ -93,7 +99,7 @@ Deno.test("a spec without a cache section gets the built-in memory cache", () =>
   const loaded = parseSpec(
     "version: 1\nsource: {wonderware: {host: h}}\nsink: {clickhouse: {}}\nbackfill: {from: 2024-01-01}\n",
     "inline.yaml",
-    { plugins, env: envOf({}) },
+    { plugins, sections, env: envOf({}) },
   );
   assert.equal(loaded.spec.cache.plugin, "memory");
   assert.equal(loaded.plugins.cache.definition.name, "memory");
@@ -105,7 +111,7 @@ Deno.test("backfill times resolve absolute and relative to now", () => {
   const { spec } = parseSpec(
     "version: 1\nsource: {wonderware: {host: h}}\nsink: {clickhouse: {}}\nbackfill: {from: now-1d, to: '2024-01-31T12:00:00.5Z'}\n",
     "inline.yaml",
-    { plugins, env: envOf({}) },
+    { plugins, sections, env: envOf({}) },
   );
   assert.equal(resolveTimeRef(spec.backfill.from, now), parseTicks("2024-01-31T00:00:00Z"));
   assert.equal(resolveTimeRef(spec.backfill.to, now), parseTicks("2024-01-31T12:00:00.5Z"));

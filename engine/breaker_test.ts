@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createBreaker } from "./_breaker.ts";
+import { createBreaker } from "./breaker.ts";
 
 Deno.test("createBreaker() opens after repeated failures, half-opens after the cooldown, closes on success", () => {
   let now = 0;

@@ -6,8 +6,8 @@
  */
 import { parse } from "yaml";
 import { z } from "zod";
-import { compilePattern, duration } from "../../../engine/mod.ts";
-import { parseDuration } from "../../../engine/spec/duration.ts";
+import { compilePattern, duration } from "../engine/mod.ts";
+import { parseDuration } from "../engine/spec/duration.ts";
 import { startSimulator } from "./mod.ts";
 
 const HELP =

@@ -1,0 +1,110 @@
+/**
+ * The command line: one file per command, arguments parsed with node:util's parseArgs. The
+ * same verbs back the `deno task`s and the compiled binary.
+ */
+import { parseArgs } from "node:util";
+import denoJson from "../deno.json" with { type: "json" };
+import { backfillCommand, runCommand } from "./run.ts";
+import { schemaCommand } from "./schema.ts";
+import { validateCommand } from "./validate.ts";
+import { runSim } from "../simulator/main.ts";
+
+/** True inside a `deno compile`d binary (the executable is not deno itself). */
+const COMPILED = !/(^|[\\/])deno(\.exe)?$/.test(Deno.execPath());
+/** The spec: next to the executable for the binary, the shipped one for `deno task`. */
+export const DEFAULT_SPEC = COMPILED
+  ? `${Deno.execPath().replace(/[\\/][^\\/]*$/, "")}/wonderware.yaml`
+  : "pipelines/wonderware.yaml";
+export const VERSION = `historian-sync ${denoJson.version}`;
+
+interface Command {
+  help: string;
+  options?: Record<string, { type: "string" | "boolean" }>;
+  run(positionals: string[], values: Record<string, string | boolean | undefined>): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  run: {
+    help: `Usage: main.ts run [spec]
+
+Loads the spec (default ${DEFAULT_SPEC}), starts its cache, sink and source plugins, prepares
+the tables, backfills the spec's range, then syncs on the spec's schedule until SIGINT or
+SIGTERM; then it stops at a clean point and closes the plugins in reverse order (exit 0).
+Exit 1 when the spec is invalid or a plugin fails to start.`,
+    run: ([file]) => runCommand(file ?? DEFAULT_SPEC),
+  },
+  backfill: {
+    help: `Usage: main.ts backfill [spec] [--from TIME] [--to TIME] [--tags PATTERN]
+
+Backfills the history of the spec's tags (or those matching PATTERN, a glob or /regex/) over
+[--from, --to] (default: the spec's backfill range; times as in specs: ISO 8601, now, now-30d),
+skipping work units already done, and prints a report. Exit 0 when every unit succeeded,
+1 otherwise (a rerun picks up the failed units).`,
+    options: { from: { type: "string" }, to: { type: "string" }, tags: { type: "string" } },
+    run: ([file], v) =>
+      backfillCommand(file ?? DEFAULT_SPEC, {
+        from: v.from as string | undefined,
+        to: v.to as string | undefined,
+        tags: v.tags as string | undefined,
+      }),
+  },
+  validate: {
+    help: `Usage: main.ts validate [spec...]
+
+Validates each spec (default ${DEFAULT_SPEC}) without connecting to anything.
+Exit 0 when all are valid; exit 1 and print one line per problem otherwise.`,
+    run: (files) => validateCommand(files.length ? files : [DEFAULT_SPEC]),
+  },
+  schema: {
+    help: `Usage: main.ts schema [file]
+
+Writes the JSON Schema of pipeline specs, generated from the engine's and the plugins' schemas.`,
+    run: ([file]) => schemaCommand(file),
+  },
+};
+
+const HELP =
+  `${VERSION}: moves AVEVA (Wonderware) Historian data into ClickHouse and keeps it in sync
+
+Usage: main.ts <command> [options]
+
+Commands:
+  run [spec]           Run a pipeline: backfill, then sync on schedule (default ${DEFAULT_SPEC})
+  backfill [spec]      Backfill history: --from TIME --to TIME --tags PATTERN
+  validate [spec...]   Check specs; print every problem as file:line:col path: message
+  sim [options]        Run the Historian simulator (see sim --help)
+  schema [file]        Write the JSON Schema of pipeline specs (default: stdout)
+
+Options: --help, --version. Environment: LOG_LEVEL (debug|info|warn|error), LOG_FORMAT (text|json).`;
+
+export async function main(args: string[]): Promise<number> {
+  const [name = "--help", ...rest] = args;
+  if (name === "--version" || name === "-V") return print(VERSION);
+  if (name === "--help" || name === "-h" || name === "help") return print(HELP);
+  if (name === "sim") return await runSim(rest);
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`Unknown command "${name}"\n\n${HELP}`);
+    return 2;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      strict: true,
+      options: { help: { type: "boolean", short: "h" }, ...command.options },
+    });
+  } catch (e) {
+    const option = /'([^']+)'/.exec((e as Error).message)?.[1] ?? rest.join(" ");
+    console.error(`Unknown option "${option}"\n\n${command.help}`);
+    return 2;
+  }
+  if (parsed.values.help) return print(command.help);
+  return await command.run(parsed.positionals, parsed.values);
+}
+
+function print(text: string): number {
+  console.log(text);
+  return 0;
+}

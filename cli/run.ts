@@ -1,0 +1,181 @@
+/**
+ * `run` (backfill, then sync until SIGINT/SIGTERM, with the REST API) and `backfill` (one
+ * backfill and a JSON report). Both start the engine from a spec, stop at a clean point on a
+ * signal, and close the plugins in reverse order.
+ */
+import { compilePattern } from "../engine/assets.ts";
+import { backfill, backfillRange } from "../engine/backfill.ts";
+import type { PipelineContext } from "../engine/context.ts";
+import { parts } from "../engine/context.ts";
+import { startEngine } from "../engine/engine.ts";
+import type { Engine } from "../engine/engine.ts";
+import { ConfigError } from "../engine/errors.ts";
+import { createHealth, noteError } from "../engine/health.ts";
+import { createLogger, errorText, loggerOptionsFromEnv } from "../engine/log.ts";
+import { systemClock } from "../engine/plugin.ts";
+import { resolveTimeRef, timeRef } from "../engine/spec/schema.ts";
+import type { LoadedSpec } from "../engine/spec/load.ts";
+import { backfillThenSync } from "../engine/sync.ts";
+import { dateFromTicks } from "../engine/types.ts";
+import type { Ticks } from "../engine/types.ts";
+import { createApi } from "../api/app.ts";
+import { apiOf } from "../api/spec.ts";
+import { load } from "./_load.ts";
+import { terminalProgress } from "./_progress.ts";
+
+export interface BackfillOnly {
+  from?: string;
+  to?: string;
+  tags?: string;
+}
+
+export function runCommand(file: string): Promise<number> {
+  return withPipeline(file, async (ctx, secrets) => {
+    const server = serveApi(ctx, secrets);
+    try {
+      await backfillThenSync(ctx);
+      return 0;
+    } finally {
+      await server?.shutdown();
+    }
+  });
+}
+
+export function backfillCommand(file: string, only: BackfillOnly): Promise<number> {
+  return withPipeline(file, (ctx) => backfillOnly(ctx, only));
+}
+
+/** Loads the spec, starts the engine, runs `job` until it ends or a signal stops it, closes. */
+async function withPipeline(
+  file: string,
+  job: (ctx: PipelineContext, secrets: Set<string>) => Promise<number>,
+): Promise<number> {
+  const secrets = new Set<string>();
+  const log = createLogger({ ...loggerOptionsFromEnv((n) => Deno.env.get(n)), secrets });
+  let loaded: LoadedSpec;
+  try {
+    loaded = await load(file);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    console.error(e.message);
+    return 1;
+  }
+  const { spec } = loaded;
+  log.info("pipeline loaded", {
+    spec: file,
+    name: spec.name,
+    source: spec.source.plugin,
+    sink: spec.sink.plugin,
+    cache: spec.cache.plugin,
+  });
+  const stop = new AbortController();
+  const onSignal = (signal: Deno.Signal) => () => stop.abort(new Error(`stopping on ${signal}`));
+  const listeners = (["SIGINT", "SIGTERM"] as const).map((s) => [s, onSignal(s)] as const);
+  for (const [signal, fn] of listeners) Deno.addSignalListener(signal, fn);
+  const health = createHealth();
+  let engine: Engine;
+  try {
+    engine = await startEngine(loaded, {
+      log,
+      clock: systemClock,
+      secrets,
+      dataDir: "data",
+      onFailure: (kind, e) => noteError(health, kind, e),
+    });
+  } catch (e) {
+    log.error("the pipeline could not start", { error: errorText(e) });
+    return 1;
+  }
+  let code = 1;
+  if (!engine.source || !engine.sink || !engine.state) {
+    log.error("the pipeline cannot run without its source and sink", {
+      unavailable: engine.unavailable,
+    });
+  } else {
+    const ctx: PipelineContext = {
+      engine,
+      spec,
+      log,
+      clock: systemClock,
+      health,
+      signal: stop.signal,
+      progress: Deno.stderr.isTerminal() ? terminalProgress(Deno.stderr) : undefined,
+    };
+    try {
+      code = await job(ctx, secrets);
+    } catch (e) {
+      code = stop.signal.aborted ? 0 : 1;
+      if (!stop.signal.aborted) log.error("the pipeline failed", { error: errorText(e) });
+    }
+  }
+  log.info("stopping", {
+    reason: stop.signal.aborted ? String((stop.signal.reason as Error).message) : "done",
+  });
+  await engine.close();
+  for (const [signal, fn] of listeners) Deno.removeSignalListener(signal, fn);
+  log.info("stopped cleanly");
+  return code;
+}
+
+/** Starts the REST API declared in the spec, if any. */
+function serveApi(ctx: PipelineContext, secrets: Set<string>): Deno.HttpServer | undefined {
+  const api = apiOf(ctx.spec);
+  if (!api || Object.keys(api.routes).length === 0) return undefined;
+  if (api.token) secrets.add(api.token);
+  const app = createApi(api, {
+    queries: ctx.engine.queries,
+    health: ctx.health,
+    sourceHealth: ctx.engine.health.source,
+    log: ctx.log.child({ component: "api" }),
+  });
+  return Deno.serve({
+    hostname: api.hostname,
+    port: api.port,
+    onListen: ({ hostname, port }) =>
+      ctx.log.info("REST API listening", {
+        url: `http://${hostname}:${port}`,
+        routes: Object.keys(api.routes).length,
+      }),
+  }, app.fetch);
+}
+
+async function backfillOnly(ctx: PipelineContext, only: BackfillOnly): Promise<number> {
+  const { source, state: store } = parts(ctx);
+  const now = dateFromTicks(await source.serverTime());
+  const time = (text: string | undefined, fallback: Ticks) => {
+    if (text === undefined) return fallback;
+    const ref = timeRef.safeParse(text);
+    if (!ref.success) {
+      throw new ConfigError([{
+        file: "command line",
+        line: 1,
+        col: 1,
+        path: "",
+        message: ref.error.issues[0]!.message,
+      }]);
+    }
+    return resolveTimeRef(ref.data, now);
+  };
+  const [specFrom, specTo] = backfillRange(ctx.spec, now);
+  const from = time(only.from, specFrom);
+  const to = time(only.to, specTo);
+  let tags = await source.discover(ctx.signal);
+  if (only.tags) {
+    const pattern = compilePattern(only.tags, { ignoreCase: true });
+    tags = tags.filter((t) => pattern.test(t.name));
+  }
+  const state = await store.load();
+  const report = await backfill(ctx, tags, from, to, state);
+  console.log(JSON.stringify({ ...report, peak_rss_mb: peakRssMb() }));
+  return report.failed.length === 0 && !ctx.signal.aborted ? 0 : 1;
+}
+
+/** This process's peak resident memory in MB (Linux), or undefined. */
+function peakRssMb(): number | undefined {
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"))?.[1];
+    return kb ? Math.round(Number(kb) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The historical backfill, a small DAG: discover tags (the caller) → plan units (plan.ts,
+ * skipping those recorded as done) → fetch them on the pool (pool.ts) → finalize: a report,
+ * the run record, and watermarks for the tags whose units all succeeded. A unit is durable once
+ * the sink has committed it; killed at any moment, a rerun redoes only the units not recorded,
+ * and the sink's exactly-once writes make the redo harmless.
+ */
+import { resolveAssets } from "./assets.ts";
+import type { PipelineContext, RunReport } from "./context.ts";
+import { emptyReport, parts } from "./context.ts";
+import { withLock } from "./lock.ts";
+import { chunkTags, planUnits } from "./plan.ts";
+import type { PipelineState } from "./plugin.ts";
+import { runUnits } from "./pool.ts";
+import { resolveTimeRef } from "./spec/schema.ts";
+import { formatTicks, TICKS_PER_MS, ticksFromDate } from "./types.ts";
+import type { TagInfo, Ticks } from "./types.ts";
+import { advancedMarks } from "./watermarks.ts";
+
+/** Backfills `tags` over [from, to] and advances their watermarks where every unit succeeded. */
+export async function backfill(
+  ctx: PipelineContext,
+  tags: TagInfo[],
+  from: Ticks,
+  to: Ticks,
+  state: PipelineState,
+): Promise<RunReport> {
+  // One backfill at a time across engine instances (the cache is shared when it is Redis).
+  const report = await withLock(
+    ctx.engine.cache,
+    `${ctx.spec.name}:backfill-lock`,
+    () => backfillLocked(ctx, tags, from, to, state),
+  );
+  if (report) return report;
+  ctx.log.info("backfill skipped: another engine instance is backfilling");
+  return emptyReport("backfill");
+}
+
+async function backfillLocked(
+  ctx: PipelineContext,
+  tags: TagInfo[],
+  from: Ticks,
+  to: Ticks,
+  state: PipelineState,
+): Promise<RunReport> {
+  const { sink } = parts(ctx);
+  // The asset model must know the tags before their readings arrive: derived tables join at insert.
+  if (ctx.spec.assets && tags.length > 0) {
+    await sink.setAssets(resolveAssets(ctx.spec.assets, tags));
+  }
+  ctx.health.watermarks = state.watermarks;
+  const chunks = chunkTags(tags, ctx.spec.chunking.tags_per_query);
+  const units = await planUnits(chunks, from, to, ctx.spec.chunking.window);
+  ctx.log.info("backfill planned", {
+    tags: tags.length,
+    chunks: chunks.length,
+    units: units.length,
+    already_done: units.filter((u) => state.doneUnits.has(u.id)).length,
+    from: formatTicks(from),
+    to: formatTicks(to),
+  });
+  const report = await runUnits(ctx, "backfill", units, { skip: state.doneUnits, record: true });
+  if (!ctx.signal.aborted) {
+    const failed = new Set(report.failed.map((f) => f.unit));
+    const failedTags = new Set(
+      units.filter((u) => failed.has(u.id)).flatMap((u) => u.tags.map((t) => t.name)),
+    );
+    const marks = advancedMarks(tags.map((t) => t.name), failedTags, state.watermarks, to);
+    await saveMarks(ctx, state, marks);
+  }
+  ctx.log.info("backfill finished", {
+    rows: report.rows,
+    units_done: report.done,
+    units_skipped: report.skipped,
+    units_failed: report.failed.length,
+    seconds: Math.round(report.seconds * 10) / 10,
+    rows_per_s: report.rowsPerSecond,
+  });
+  return report;
+}
+
+/** Saves new watermarks durably, then moves the in-memory state to them. */
+export async function saveMarks(
+  ctx: PipelineContext,
+  state: PipelineState,
+  marks: Map<string, Ticks>,
+) {
+  if (marks.size === 0) return;
+  await parts(ctx).state.saveWatermarks(marks);
+  for (const [tag, t] of marks) state.watermarks.set(tag, t);
+}
+
+/** The spec's backfill range for a historian clock reading `now`, ending `safety_lag` behind it. */
+export function backfillRange(spec: PipelineContext["spec"], now: Date): [Ticks, Ticks] {
+  const lag = BigInt(spec.sync.safety_lag) * TICKS_PER_MS;
+  const to = resolveTimeRef(spec.backfill.to, now);
+  const latest = ticksFromDate(now) - lag;
+  return [resolveTimeRef(spec.backfill.from, now), to < latest ? to : latest];
+}

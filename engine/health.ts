@@ -1,0 +1,30 @@
+/**
+ * What the engine knows about how it is doing, for the status route, the metrics and logs:
+ * backfill progress, the last sync, recent errors, and error counters that only go up.
+ */
+import { errorText } from "./log.ts";
+import type { Ticks } from "./types.ts";
+
+export interface Health {
+  backfill?: { units: number; done: number; failed: number; rows: number; running: boolean };
+  lastSync?: { at: Date; rows: number; ok: boolean; upper: string; error?: string };
+  /** Readings stored by syncs since the start. */
+  syncRows?: number;
+  /** The pipeline's per-tag watermarks (the live map the pipeline updates). */
+  watermarks?: Map<string, Ticks>;
+  /** The most recent errors, newest last (at most 50). */
+  errors: { at: Date; kind: string; message: string }[];
+  /** Errors by kind since the start: a counter that never goes down. */
+  errorCounts: Map<string, number>;
+}
+
+export function createHealth(): Health {
+  return { errors: [], errorCounts: new Map() };
+}
+
+/** Records an error: kept among the recent ones and counted for good. */
+export function noteError(health: Health, kind: string, e: unknown, at = new Date()) {
+  health.errors.push({ at, kind, message: errorText(e) });
+  if (health.errors.length > 50) health.errors.shift();
+  health.errorCounts.set(kind, (health.errorCounts.get(kind) ?? 0) + 1);
+}

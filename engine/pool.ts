@@ -1,0 +1,167 @@
+/**
+ * The worker pool: units run on a bounded number of workers, each streaming from the source
+ * into the sink and committing the unit. A unit whose read fails is read again (with backoff)
+ * up to `retry.unit_attempts` times; a unit whose store call failed has already used the
+ * store's budget in guard.ts and fails at once, without reading the source again. Failed units
+ * are reported, never fatal: a rerun picks them up.
+ */
+import type { PipelineContext, RunReport } from "./context.ts";
+import { emptyReport, parts } from "./context.ts";
+import { PluginError } from "./errors.ts";
+import { noteError } from "./health.ts";
+import type { Health } from "./health.ts";
+import { errorText } from "./log.ts";
+import type { Unit } from "./plan.ts";
+import { logProgress } from "./progress.ts";
+import type { Progress } from "./progress.ts";
+import { retry } from "./retry.ts";
+
+/** A store call that failed after its whole retry budget: not worth re-reading the source. */
+class StoreFailure extends Error {
+  constructor(cause: unknown) {
+    super(errorText(cause), { cause });
+    this.name = "StoreFailure";
+  }
+}
+
+async function store<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw new StoreFailure(e);
+  }
+}
+
+/** Streams one unit from the source into the sink and commits it; rows written and skipped. */
+async function fetchUnit(
+  ctx: PipelineContext,
+  unit: Unit,
+  record: boolean,
+): Promise<[number, number]> {
+  const { source, sink } = parts(ctx);
+  let written = 0;
+  let skipped = 0;
+  const reads = source.read(unit.tags, { from: unit.from, to: unit.to }, {
+    signal: ctx.signal,
+    batchSize: ctx.spec.chunking.batch_rows,
+  });
+  for await (const batch of reads) {
+    const r = await store(() => sink.write(batch));
+    written += r.written;
+    skipped += r.skipped;
+  }
+  await store(() =>
+    sink.commit({
+      id: record ? unit.id : undefined,
+      tags: unit.tags.map((t) => t.name),
+      window: { from: unit.from, to: unit.to },
+      rows: written,
+      readings: written + skipped,
+    })
+  );
+  return [written, skipped];
+}
+
+export interface RunOptions {
+  /** Units already done: counted, not run. */
+  skip?: Set<string>;
+  /** Record each unit as done at commit (backfill). */
+  record: boolean;
+}
+
+export async function runUnits(
+  ctx: PipelineContext,
+  kind: RunReport["kind"],
+  units: Unit[],
+  options: RunOptions,
+): Promise<RunReport> {
+  const started = ctx.clock.now();
+  const t0 = performance.now();
+  const todo = units.filter((u) => !options.skip?.has(u.id));
+  const report: RunReport = {
+    ...emptyReport(kind),
+    units: units.length,
+    skipped: units.length - todo.length,
+  };
+  const backfill: Health["backfill"] = kind === "backfill"
+    ? { units: units.length, done: report.skipped, failed: 0, rows: 0, running: true }
+    : undefined;
+  if (backfill) ctx.health.backfill = backfill;
+  const reporter = kind === "backfill" ? ctx.progress ?? logProgress(ctx.log) : undefined;
+  const progress = (): Progress => {
+    const seconds = (performance.now() - t0) / 1000;
+    const left = todo.length - report.done - report.failed.length;
+    return {
+      kind,
+      units: units.length,
+      done: report.done + report.skipped,
+      failed: report.failed.length,
+      rows: report.rows,
+      seconds,
+      rowsPerSecond: Math.round(report.rows / Math.max(seconds, 0.001)),
+      etaSeconds: report.done > 0 ? Math.round(seconds / report.done * left) : undefined,
+    };
+  };
+  let next = 0;
+  let lastUpdate = performance.now();
+  const runOne = async (unit: Unit) => {
+    try {
+      const [rows, skippedRows] = await retry(() => fetchUnit(ctx, unit, options.record), {
+        attempts: ctx.spec.retry.unit_attempts,
+        baseMs: ctx.spec.retry.base_delay,
+        maxMs: ctx.spec.retry.max_delay,
+        clock: ctx.clock,
+        signal: ctx.signal,
+        isRetriable: (e) =>
+          !(e instanceof StoreFailure) && (!(e instanceof PluginError) || e.retriable),
+        onRetry: (e, attempt, delayMs) => {
+          noteError(ctx.health, kind, e);
+          ctx.log.warn(`${kind} unit failed; retrying: reading it again`, {
+            unit: unit.id,
+            attempt,
+            delay_ms: delayMs,
+            error: errorText(e),
+          });
+        },
+      });
+      report.done++;
+      report.rows += rows;
+      report.skippedRows += skippedRows;
+      if (backfill) (backfill.done++, backfill.rows += rows);
+    } catch (e) {
+      if (ctx.signal.aborted) return;
+      noteError(ctx.health, kind, e);
+      report.failed.push({ unit: unit.id, error: errorText(e) });
+      if (backfill) backfill.failed++;
+      ctx.log.error(`${kind} unit failed for good; continuing with the others`, {
+        unit: unit.id,
+        error: errorText(e),
+      });
+    }
+  };
+  const worker = async () => {
+    while (next < todo.length && !ctx.signal.aborted) {
+      await runOne(todo[next++]!);
+      if (reporter && performance.now() - lastUpdate > reporter.intervalMs) {
+        lastUpdate = performance.now();
+        reporter.update(progress());
+      }
+    }
+  };
+  const workers = Math.min(ctx.spec.chunking.parallelism, Math.max(todo.length, 1));
+  await Promise.all(Array.from({ length: workers }, worker));
+  reporter?.finish(progress());
+  report.seconds = (performance.now() - t0) / 1000;
+  report.rowsPerSecond = Math.round(report.rows / Math.max(report.seconds, 0.001));
+  if (backfill) backfill.running = false;
+  await parts(ctx).state.saveRun({
+    id: crypto.randomUUID(),
+    kind,
+    started,
+    finished: ctx.clock.now(),
+    rows: report.rows,
+    status: ctx.signal.aborted ? "partial" : report.failed.length ? "failed" : "ok",
+    error: report.failed[0]?.error,
+  }).catch((e) => ctx.log.warn("could not save the run record", { error: errorText(e) }));
+  return report;
+}

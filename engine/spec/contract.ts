@@ -1,0 +1,65 @@
+/**
+ * The spec's contract with its plugins, checked without connecting: every `fields.<name>` a
+ * table stores is a field the configured source declares, the sink offers the capabilities the
+ * spec needs (pipeline state to run, queries for API routes), and the sink accepts the storage
+ * model in its own terms (column types, expressions). What passes here, `run` can do.
+ */
+import type { ModelIssue, PluginDefinition } from "../plugin.ts";
+import { closest } from "./messages.ts";
+import type { SectionDefinition, Spec } from "./schema.ts";
+import { isReadingsTable } from "./storage.ts";
+
+export function contractIssues(
+  spec: Spec,
+  source: PluginDefinition,
+  sink: PluginDefinition,
+  sections: Readonly<Record<string, SectionDefinition>>,
+): ModelIssue[] {
+  const issues: ModelIssue[] = [];
+  const provides = new Set(sink.provides ?? []);
+  if (!provides.has("state")) {
+    issues.push({
+      path: ["sink", sink.name],
+      message:
+        `the ${sink.name} sink keeps no pipeline state (watermarks, finished units), which a pipeline needs to run`,
+    });
+  }
+  for (const [key, section] of Object.entries(sections)) {
+    if (spec[key] === undefined) continue;
+    for (const need of section.needs?.(spec[key]) ?? []) {
+      if (!provides.has(need)) {
+        issues.push({
+          path: [key],
+          message: `needs a sink that answers ${
+            need === "query" ? "queries" : need
+          }; the ${sink.name} sink does not`,
+        });
+      }
+    }
+  }
+  issues.push(...fieldIssues(spec, source));
+  issues.push(...(sink.checkModel?.(spec) ?? []));
+  return issues;
+}
+
+function fieldIssues(spec: Spec, source: PluginDefinition): ModelIssue[] {
+  const fields = source.fields ?? {};
+  const names = Object.keys(fields);
+  const issues: ModelIssue[] = [];
+  for (const [tableName, table] of Object.entries(spec.tables)) {
+    if (!isReadingsTable(table)) continue;
+    for (const [column, c] of Object.entries(table.columns)) {
+      if (!c.value.startsWith("fields.")) continue;
+      const field = c.value.slice("fields.".length);
+      if (field in fields) continue;
+      const guess = closest(field, names);
+      issues.push({
+        path: ["tables", tableName, "columns", column, "value"],
+        message: `the ${source.name} source provides no field "${field}"` +
+          (guess ? ` (did you mean "fields.${guess}"?)` : "") +
+          (names.length ? `; its fields: ${names.join(", ")}` : "; it provides no fields"),
+      });
+    }
+  }
+  return issues;
+}

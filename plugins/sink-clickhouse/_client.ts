@@ -1,0 +1,148 @@
+/**
+ * The sink's one way to talk to ClickHouse: calls through @clickhouse/client whose errors are
+ * classified once (retriable or not, and why), inserts of raw bytes with a content-hash
+ * deduplication token. No retries here: the engine retries, with its one budget.
+ */
+import type { ClickHouseClient, ClickHouseSettings } from "@clickhouse/client";
+import { Readable } from "node:stream";
+import { PluginError } from "../../engine/mod.ts";
+import type { ErrorReason, QueryParams } from "../../engine/mod.ts";
+import { q } from "./ddl.ts";
+import type { Target } from "./ddl.ts";
+
+export const PLUGIN = "sink-clickhouse";
+
+/** ClickHouse error codes worth retrying, and what they mean. */
+const RETRIABLE_CODES = new Map<number, ErrorReason>([
+  [3, "connection"], // UNEXPECTED_END_OF_FILE
+  [159, "timeout"], // TIMEOUT_EXCEEDED
+  [202, "backpressure"], // TOO_MANY_SIMULTANEOUS_QUERIES
+  [209, "timeout"], // SOCKET_TIMEOUT
+  [210, "connection"], // NETWORK_ERROR
+  [241, "too_big"], // MEMORY_LIMIT_EXCEEDED
+  [252, "backpressure"], // TOO_MANY_PARTS
+  [319, "connection"], // UNKNOWN_STATUS_OF_INSERT
+  [425, "other"], // SYSTEM_ERROR
+  [999, "connection"], // KEEPER_EXCEPTION
+  [1000, "connection"], // POCO_EXCEPTION
+]);
+/** Codes that say the credentials or the grants are wrong. */
+const AUTH_CODES = new Map<number, ErrorReason>([
+  [192, "auth"], // UNKNOWN_USER
+  [193, "auth"], // WRONG_PASSWORD
+  [516, "auth"], // AUTHENTICATION_FAILED
+  [497, "permission"], // ACCESS_DENIED
+]);
+
+/** A connection to ClickHouse: the data client (pipeline database) and a root client for DDL. */
+export interface Conn {
+  client: ClickHouseClient;
+  root: ClickHouseClient;
+  target: Target;
+  /** host:port, for messages (never credentials). */
+  address: string;
+  /** The quoted database name. */
+  db: string;
+}
+
+export function connOf(
+  client: ClickHouseClient,
+  root: ClickHouseClient,
+  target: Target,
+  address: string,
+): Conn {
+  return { client, root, target, address, db: q(target.database) };
+}
+
+/** Error text of anything thrown by the client. */
+export function reasonOf(e: unknown): string {
+  return e instanceof Error ? e.message.split("\n")[0]! : String(e);
+}
+
+/** Turns a client error into a PluginError that says whether retrying can help, and why. */
+export function classify(what: string, e: unknown, address: string): PluginError {
+  if (e instanceof PluginError) return e;
+  const code = Number((e as { code?: unknown }).code);
+  const fromServer =
+    Number.isInteger(code) && code > 0 && /DB::Exception|Code:/.test(reasonOf(e)) ||
+    (e as { type?: unknown }).type !== undefined;
+  const retriable = fromServer ? RETRIABLE_CODES.has(code) : !(e instanceof TypeError);
+  const reason = fromServer
+    ? RETRIABLE_CODES.get(code) ?? AUTH_CODES.get(code) ?? "invalid"
+    : /timeout/i.test(reasonOf(e))
+    ? "timeout"
+    : "connection";
+  return new PluginError(PLUGIN, `${what} at ${address} failed: ${reasonOf(e)}`, {
+    cause: e,
+    retriable,
+    unavailable: retriable && !fromServer,
+    reason,
+  });
+}
+
+/** Runs `fn`, classifying what it throws. */
+export async function attempt<T>(conn: Conn, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw classify(what, e, conn.address);
+  }
+}
+
+/** A statement without result rows, on the root client. */
+export function command(conn: Conn, what: string, sql: string, params: QueryParams = {}) {
+  return attempt(conn, what, () => conn.root.command({ query: sql, query_params: params }));
+}
+
+/** The rows of a query as objects. */
+export function rows<T>(
+  conn: Conn,
+  what: string,
+  sql: string,
+  params: QueryParams = {},
+  c: ClickHouseClient = conn.root,
+): Promise<T[]> {
+  return attempt(conn, what, async () => {
+    const result = await c.query({ query: sql, query_params: params, format: "JSONEachRow" });
+    return await result.json<T>();
+  });
+}
+
+/**
+ * Inserts raw bytes exactly once: the deduplication token names the content (the rows and the
+ * batch-wide values sent as parameters), so a retried insert is stored once, in the table and
+ * in the materialized views hanging off it.
+ */
+export async function insertBytes(
+  conn: Conn,
+  what: string,
+  sql: string,
+  body: Uint8Array<ArrayBuffer>,
+  params: QueryParams = {},
+  settings: ClickHouseSettings = {},
+) {
+  const token = await tokenOf(body, params);
+  await attempt(conn, what, async () => {
+    const result = await conn.root.exec({
+      query: sql,
+      query_params: params,
+      values: Readable.from([body], { objectMode: false }),
+      clickhouse_settings: {
+        insert_deduplicate: 1,
+        insert_deduplication_token: token,
+        deduplicate_blocks_in_dependent_materialized_views: 1,
+        ...settings,
+      },
+    });
+    for await (const _ of result.stream) { /* drain: the connection goes back to the pool */ }
+  });
+}
+
+async function tokenOf(body: Uint8Array, params: QueryParams): Promise<string> {
+  const constants = new TextEncoder().encode(JSON.stringify(params));
+  const hashed = new Uint8Array(body.length + constants.length);
+  hashed.set(body);
+  hashed.set(constants, body.length);
+  return Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", hashed)))
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+}

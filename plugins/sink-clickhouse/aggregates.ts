@@ -1,0 +1,34 @@
+/**
+ * Aggregations, kept by ClickHouse: for the tags and buckets a unit touched, one
+ * `INSERT … SELECT … FINAL … GROUP BY` recomputes every bucket from the deduplicated raw rows
+ * into a ReplacingMergeTree, so retries, replays and revisions never double count.
+ */
+import type { StorageModel } from "../../engine/mod.ts";
+import { COMPUTED_AT, q, supportsFinal } from "./ddl.ts";
+
+export interface AggregateSql {
+  name: string;
+  /** Takes {tags:Array(String)}, {from:DateTime64(7)} and {to:DateTime64(7)}. */
+  sql: string;
+}
+
+export function aggregateSql(db: string, model: StorageModel): AggregateSql[] {
+  return Object.entries(model.aggregations).map(([name, a]) => {
+    const source = model.tables[a.from]!;
+    const seconds = Math.round(a.bucket / 1000);
+    const bucketOf = (expr: string) => `toStartOfInterval(${expr}, INTERVAL ${seconds} SECOND)`;
+    const bucket = bucketOf(q(a.time_column));
+    const columns = [a.tag_column, a.bucket_column, ...Object.keys(a.columns), COMPUTED_AT];
+    const exprs = Object.values(a.columns).map((c) => c.expr).join(", ");
+    const sql = `INSERT INTO ${db}.${q(name)} (${columns.map(q).join(", ")}) ` +
+      `SELECT ${q(a.tag_column)}, ${bucket}, ${exprs}, now64(3) ` +
+      `FROM ${db}.${q(a.from)}${supportsFinal(source.engine) ? " FINAL" : ""} ` +
+      `WHERE ${q(a.tag_column)} IN {tags:Array(String)} ` +
+      `AND ${q(a.time_column)} >= ${bucketOf("{from:DateTime64(7, 'UTC')}")} ` +
+      `AND ${q(a.time_column)} < ${
+        bucketOf("{to:DateTime64(7, 'UTC')}")
+      } + INTERVAL ${seconds} SECOND ` +
+      `GROUP BY ${q(a.tag_column)}, ${bucket}`;
+    return { name, sql };
+  });
+}
