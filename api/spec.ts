@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { duration } from "../engine/spec/duration.ts";
+import { checkRouteSql } from "./sql_check.ts";
 
 const ident = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "use letters, digits and _ only");
 
@@ -45,6 +46,12 @@ export const route = z.strictObject({
 }).superRefine((r, ctx) => {
   if (!r.sql === !r.variants) {
     ctx.addIssue({ code: "custom", message: "give either sql or variants" });
+  }
+  const sqls: [(string | number)[], string][] = r.sql
+    ? [[["sql"], r.sql]]
+    : Object.entries(r.variants?.sql ?? {}).map(([v, sql]) => [["variants", "sql", v], sql]);
+  for (const issue of checkRouteSql(sqls, r.params, r.variants?.by)) {
+    ctx.addIssue({ code: "custom", path: [...issue.path], message: issue.message });
   }
   if (r.variants) {
     const by = r.params[r.variants.by];

@@ -128,3 +128,20 @@ Deno.test("spec.schema.json is the schema the plugins generate (run `deno task s
     "spec.schema.json is stale: run `deno task schema`",
   );
 });
+
+Deno.test("a secret that YAML would read as a number or boolean is kept as the text written", async () => {
+  for (const secret of ["20261202", "007", "true", "1e3", "0x1F"]) {
+    const { plugins: chosen } = await loadSpec("pipelines/wonderware.yaml", {
+      plugins,
+      sections,
+      env: (n) => ({ WONDERWARE_HOST: "historian", WONDERWARE_PASSWORD: secret })[n],
+    });
+    assert.equal((chosen.source.options as { password: string }).password, secret);
+  }
+  const { plugins: inline } = parseSpec(
+    "version: 1\nsource: {wonderware: {host: h, password: 007}}\nsink: {clickhouse: {}}\nbackfill: {from: 2024-01-01}\n",
+    "inline.yaml",
+    { plugins, env: envOf({}) },
+  );
+  assert.equal((inline.source.options as { password: string }).password, "007");
+});

@@ -56,8 +56,11 @@ function fieldIssues(spec: Spec, source: PluginDefinition): ModelIssue[] {
       issues.push({
         path: ["tables", tableName, "columns", column, "value"],
         message: `the ${source.name} source provides no field "${field}"` +
-          (guess ? ` (did you mean "fields.${guess}"?)` : "") +
-          (names.length ? `; its fields: ${names.join(", ")}` : "; it provides no fields"),
+          (guess
+            ? ` (did you mean "fields.${guess}"?)`
+            : names.length
+            ? `; its fields: ${names.join(", ")}`
+            : "; it provides no fields"),
       });
     }
   }

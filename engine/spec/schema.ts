@@ -163,6 +163,14 @@ export function specSchema(
       if ("ticks" in b.from && "ticks" in b.to && b.from.ticks >= b.to.ticks) {
         ctx.addIssue({ code: "custom", path: ["from"], message: "must be before backfill.to" });
       }
+      if ("ticks" in b.from && b.from.ticks > ticksFromDate(new Date())) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["from"],
+          message:
+            "is in the future: the backfill would store nothing; use a past time or now-<duration>",
+        });
+      }
     }).describe("The historical range to load"),
     sync: z.strictObject({
       schedule: cron.default("* * * * *").describe("Cron schedule (UTC) of incremental syncs"),

@@ -1,0 +1,92 @@
+/**
+ * Offline checks of a route's SQL against its declared parameters, so `validate` catches what
+ * would otherwise answer 502 on every request: a `{name:Type}` placeholder that is not a
+ * declared parameter, a placeholder type the parameter cannot fill (or a misspelt type), a
+ * declared parameter no SQL uses, and more than one statement.
+ */
+import type { ParamSpec } from "./spec.ts";
+
+/** The ClickHouse types each kind of parameter can fill (Nullable() allowed around them). */
+const FILLS: Record<ParamSpec["type"], RegExp> = {
+  string: /^(LowCardinality\()?String\)?$/,
+  string_list: /^Array\((LowCardinality\()?String\)?\)$/,
+  int: /^U?Int(8|16|32|64|128|256)$/,
+  float: /^(Float32|Float64|Decimal\d*\(\d+(,\s*\d+)?\))$/,
+  bool: /^(Bool|UInt8)$/,
+  timestamp: /^(Int64|UInt64)$/,
+};
+const EXAMPLE: Record<ParamSpec["type"], string> = {
+  string: "String or Nullable(String)",
+  string_list: "Array(String)",
+  int: "Int64, UInt32 or another integer type",
+  float: "Float64",
+  bool: "Bool",
+  timestamp: "Int64 (milliseconds since 1970)",
+};
+
+export interface SqlIssue {
+  /** Path below the route: ["sql"] or ["variants", "sql", value]. */
+  path: (string | number)[];
+  message: string;
+}
+
+/** SQL without its string literals and comments, so `;` and `{` inside them are not seen. */
+function code(sql: string): string {
+  return sql.replace(/'(?:[^'\\]|\\.)*'/g, "''").replace(/--[^\n]*/g, "").replace(
+    /\/\*[\s\S]*?\*\//g,
+    "",
+  );
+}
+
+export function placeholders(sql: string): { name: string; type: string }[] {
+  return [...code(sql).matchAll(/\{\s*([A-Za-z_]\w*)\s*:\s*([^}]*)\}/g)].map((m) => ({
+    name: m[1]!,
+    type: m[2]!.trim(),
+  }));
+}
+
+export function checkRouteSql(
+  sqls: [(string | number)[], string][],
+  params: Record<string, ParamSpec>,
+  variantBy?: string,
+): SqlIssue[] {
+  const issues: SqlIssue[] = [];
+  const used = new Set<string>(variantBy ? [variantBy] : []);
+  for (const [path, sql] of sqls) {
+    const body = code(sql).trim().replace(/;\s*$/, "");
+    if (body.includes(";")) {
+      issues.push({ path, message: "holds more than one statement; a route runs exactly one" });
+    }
+    for (const { name, type } of placeholders(sql)) {
+      used.add(name);
+      const param = params[name];
+      if (!param) {
+        const declared = Object.keys(params);
+        issues.push({
+          path,
+          message: `{${name}:${type}} is not a declared parameter` +
+            (declared.length ? `; declared: ${declared.join(", ")}` : "; the route declares none"),
+        });
+        continue;
+      }
+      const inner = type.replace(/^Nullable\((.*)\)$/, "$1");
+      if (!FILLS[param.type].test(inner)) {
+        issues.push({
+          path,
+          message: `{${name}:${type}}: ${
+            param.type === "int" ? "an" : "a"
+          } ${param.type} parameter fills ${EXAMPLE[param.type]}, not ${type}`,
+        });
+      }
+    }
+  }
+  for (const name of Object.keys(params)) {
+    if (!used.has(name)) {
+      issues.push({
+        path: ["params", name],
+        message: "is declared but no SQL of the route uses it",
+      });
+    }
+  }
+  return issues;
+}
