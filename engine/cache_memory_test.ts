@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cacheContract } from "../tests/cache_contract.ts";
+import { cacheContract } from "../tests/contracts/cache.ts";
 import { createMemoryCache } from "./cache_memory.ts";
 import { systemClock } from "./plugin.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../../engine/log.ts";
 import { PluginError } from "../../engine/mod.ts";
-import { cacheContract } from "../../tests/cache_contract.ts";
+import { cacheContract } from "../../tests/contracts/cache.ts";
 import { freePort, startRedis } from "../../tests/_services.ts";
 import { createRedisCache, options } from "./mod.ts";
 

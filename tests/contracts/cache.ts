@@ -2,7 +2,7 @@
  * The contract every cache plugin passes; the memory and the Redis cache run the same steps.
  */
 import assert from "node:assert/strict";
-import type { Cache } from "../engine/mod.ts";
+import type { Cache } from "../../engine/mod.ts";
 
 export async function cacheContract(t: Deno.TestContext, open: () => Promise<Cache>) {
   const cache = await open();

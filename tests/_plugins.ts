@@ -1,0 +1,80 @@
+/**
+ * Real plugins opened the way the engine opens them, for the contract suites: the Wonderware
+ * source on the Historian simulator, the ClickHouse sink on the embedded store (prepared with
+ * the shipped spec's tables, behind the engine's guard).
+ */
+import { createGuard, guardSink } from "../engine/guard.ts";
+import { createLogger } from "../engine/log.ts";
+import { systemClock } from "../engine/plugin.ts";
+import type { PluginContext, Sink, Source } from "../engine/plugin.ts";
+import type { TimeWindow } from "../engine/types.ts";
+import { parseTicks } from "../engine/types.ts";
+import { load } from "../cli/_load.ts";
+import clickhouse from "../plugins/sink-clickhouse/mod.ts";
+import wonderware from "../plugins/source-wonderware/mod.ts";
+import { startSimulator } from "../simulator/mod.ts";
+import { startTestStore, testDatabase } from "./_clickhouse.ts";
+
+function context(): PluginContext {
+  return {
+    log: createLogger({ level: "error", format: "json" }),
+    signal: new AbortController().signal,
+    clock: systemClock,
+    secrets: new Set(),
+    dataDir: "/nonexistent",
+  };
+}
+
+/** The Wonderware source on a simulator serving `dataset`; the window spans its points. */
+export async function openSource(
+  dataset: string,
+): Promise<{ source: Source; window: TimeWindow; close(): Promise<void> }> {
+  const now = parseTicks("2024-06-01T00:00:00Z");
+  const sim = await startSimulator({ dataset, now: () => now });
+  const env: Record<string, string> = {
+    WONDERWARE_HOST: "127.0.0.1",
+    WONDERWARE_PORT: String(sim.port),
+  };
+  const loaded = await load("pipelines/wonderware.yaml", (n) => env[n]);
+  const source = await wonderware.create(loaded.plugins.source.options as never, context());
+  return {
+    source,
+    window: { from: parseTicks("2024-03-30T00:00:00Z"), to: parseTicks("2024-04-02T00:00:00Z") },
+    async close() {
+      await source.close();
+      await sim.close();
+    },
+  };
+}
+
+/** The ClickHouse sink on a fresh embedded store, prepared with the shipped spec's model. */
+export async function openSink(): Promise<{ sink: Sink; close(): Promise<void> }> {
+  const store = await startTestStore();
+  const env: Record<string, string> = {
+    CLICKHOUSE_URL: store.url,
+    CLICKHOUSE_DB: testDatabase(),
+    WONDERWARE_HOST: "unused",
+  };
+  const loaded = await load("pipelines/wonderware.yaml", (n) => env[n]);
+  const ctx = context();
+  const raw = await clickhouse.create(loaded.plugins.sink.options as never, ctx);
+  const r = loaded.spec.retry;
+  const sink = guardSink(
+    raw,
+    createGuard("sink", "sink-clickhouse", {
+      policy: { attempts: r.attempts, baseMs: r.base_delay, maxMs: r.max_delay },
+      clock: systemClock,
+      signal: ctx.signal,
+      log: ctx.log,
+    }),
+  );
+  const { tables, aggregations, assets } = loaded.spec;
+  await sink.prepare({ tables, aggregations, assets }, loaded.spec.name);
+  return {
+    sink,
+    async close() {
+      await sink.close();
+      await store.stop();
+    },
+  };
+}
