@@ -64,8 +64,8 @@ export function buildInsert(
   rows: readonly Reading[],
   batchFields: Record<string, unknown> = {},
 ): Insert {
-  const rowFields = new Set<string>();
-  for (const r of rows) if (r.fields) { for (const k of Object.keys(r.fields)) rowFields.add(k); }
+  // A source gives every reading of a batch the same per-row fields (those it declares).
+  const rowFields = new Set(Object.keys(rows[0]?.fields ?? {}));
   const perRow = plans.filter((p) => p.part || rowFields.has(p.field!));
   const params: QueryParams = {};
   const exprs = plans.map((p, i) => {
