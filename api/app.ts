@@ -92,44 +92,9 @@ export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
   app.get("/openapi.json", (c) => c.json(openApi(spec)));
 
   app.get("/metrics", (c) => {
-    const lines: string[] = [];
-    const metric = (name: string, type: string, help: string) =>
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    metric("historian_sync_api_requests_total", "counter", "API requests by route and status");
-    for (const [route, s] of stats) {
-      for (const [status, n] of s.count) {
-        lines.push(`historian_sync_api_requests_total{route="${route}",status="${status}"} ${n}`);
-      }
-    }
-    metric("historian_sync_api_request_seconds", "summary", "API request latency by route");
-    for (const [route, s] of stats) {
-      lines.push(`historian_sync_api_request_seconds_sum{route="${route}"} ${s.seconds}`);
-      lines.push(`historian_sync_api_request_seconds_count{route="${route}"} ${s.requests}`);
-    }
-    const b = deps.health.backfill;
-    metric("historian_sync_backfill_units", "gauge", "Backfill work units by state");
-    lines.push(`historian_sync_backfill_units{state="total"} ${b?.units ?? 0}`);
-    lines.push(`historian_sync_backfill_units{state="done"} ${b?.done ?? 0}`);
-    lines.push(`historian_sync_backfill_units{state="failed"} ${b?.failed ?? 0}`);
-    metric("historian_sync_rows_ingested_total", "counter", "Readings stored by this process");
-    lines.push(`historian_sync_rows_ingested_total{stage="backfill"} ${b?.rows ?? 0}`);
-    lines.push(`historian_sync_rows_ingested_total{stage="sync"} ${deps.health.syncRows ?? 0}`);
-    metric(
-      "historian_sync_lag_seconds",
-      "gauge",
-      "How far the synced data is behind now (upper bound of the last sync)",
-    );
-    const upper = deps.health.lastSync?.upper;
-    if (upper) {
-      lines.push(
-        `historian_sync_lag_seconds ${Math.max(0, (Date.now() - Date.parse(upper)) / 1000)}`,
-      );
-    }
-    metric("historian_sync_errors_total", "counter", "Errors by kind since the start");
-    for (const [kind, n] of deps.health.errorCounts) {
-      lines.push(`historian_sync_errors_total{kind="${kind}"} ${n}`);
-    }
-    return c.text(lines.join("\n") + "\n", 200, { "Content-Type": "text/plain; version=0.0.4" });
+    return c.text(metricsText(deps.health, stats), 200, {
+      "Content-Type": "text/plain; version=0.0.4",
+    });
   });
 
   for (const [path, route] of Object.entries(spec.routes)) {
@@ -200,4 +165,46 @@ export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
     return c.json({ error: "internal error" }, 500);
   });
   return app;
+}
+
+/** The Prometheus text exposition of the API's and the engine's figures. */
+function metricsText(health: Health, stats: Map<string, RouteStats>): string {
+  const lines: string[] = [];
+  const metric = (name: string, type: string, help: string) =>
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  metric("historian_sync_api_requests_total", "counter", "API requests by route and status");
+  for (const [route, s] of stats) {
+    for (const [status, n] of s.count) {
+      lines.push(`historian_sync_api_requests_total{route="${route}",status="${status}"} ${n}`);
+    }
+  }
+  metric("historian_sync_api_request_seconds", "summary", "API request latency by route");
+  for (const [route, s] of stats) {
+    lines.push(`historian_sync_api_request_seconds_sum{route="${route}"} ${s.seconds}`);
+    lines.push(`historian_sync_api_request_seconds_count{route="${route}"} ${s.requests}`);
+  }
+  const b = health.backfill;
+  metric("historian_sync_backfill_units", "gauge", "Backfill work units by state");
+  lines.push(`historian_sync_backfill_units{state="total"} ${b?.units ?? 0}`);
+  lines.push(`historian_sync_backfill_units{state="done"} ${b?.done ?? 0}`);
+  lines.push(`historian_sync_backfill_units{state="failed"} ${b?.failed ?? 0}`);
+  metric("historian_sync_rows_ingested_total", "counter", "Readings stored by this process");
+  lines.push(`historian_sync_rows_ingested_total{stage="backfill"} ${b?.rows ?? 0}`);
+  lines.push(`historian_sync_rows_ingested_total{stage="sync"} ${health.syncRows ?? 0}`);
+  metric(
+    "historian_sync_lag_seconds",
+    "gauge",
+    "How far the synced data is behind now (upper bound of the last sync)",
+  );
+  const upper = health.lastSync?.upper;
+  if (upper) {
+    lines.push(
+      `historian_sync_lag_seconds ${Math.max(0, (Date.now() - Date.parse(upper)) / 1000)}`,
+    );
+  }
+  metric("historian_sync_errors_total", "counter", "Errors by kind since the start");
+  for (const [kind, n] of health.errorCounts) {
+    lines.push(`historian_sync_errors_total{kind="${kind}"} ${n}`);
+  }
+  return lines.join("\n") + "\n";
 }

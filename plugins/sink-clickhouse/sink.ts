@@ -105,35 +105,7 @@ export function createSink(deps: SinkDeps): Sink {
       );
     },
 
-    async write(batch: ReadingBatch): Promise<WriteResult> {
-      const p = need();
-      const readings = batch.readings;
-      if (readings.length === 0) return { written: 0, skipped: 0 };
-      const tags = [...new Set(readings.map((r) => r.tag))];
-      const [from, to] = span(readings);
-      let result: WriteResult | undefined;
-      for (const t of p.tables) {
-        const compare = compared(t.plans, readings);
-        const stored = await existing(t, compare, tags, from, to);
-        const fresh = stored.size === 0
-          ? readings
-          : readings.filter((r) => !stored.has(signature(compare, r)));
-        result ??= { written: fresh.length, skipped: readings.length - fresh.length };
-        if (fresh.length === 0) continue;
-        const what = `inserting ${fresh.length} rows into ${t.name}`;
-        let insert: Insert;
-        try {
-          insert = buildInsert(`${db}.${q(t.name)}`, t.plans, fresh, batch.fields);
-        } catch (e) {
-          throw new PluginError(PLUGIN, `${what} failed: ${reasonOf(e)}`, {
-            cause: e,
-            reason: "invalid",
-          });
-        }
-        await insertBytes(conn, what, insert.sql, insert.body, insert.params);
-      }
-      return result ?? { written: 0, skipped: 0 };
-    },
+    write: (batch: ReadingBatch) => writeBatch(conn, need(), batch),
 
     async commit(unit: UnitCommit) {
       const p = need();
@@ -162,37 +134,68 @@ export function createSink(deps: SinkDeps): Sink {
       await deps.onClose?.();
     },
   };
+}
 
-  /** Keys of the stored rows of `t` for `tags` in [from, to], with the compared columns. */
-  async function existing(
-    t: PreparedTable,
-    compare: ColumnPlan[],
-    tags: string[],
-    from: Ticks,
-    to: Ticks,
-  ): Promise<Set<string>> {
-    if (!t.tagColumn || !t.timeColumn) return new Set();
-    const sql =
-      `SELECT ${q(t.tagColumn)} AS t, toString(intDiv(toUnixTimestamp64Nano(${
-        q(t.timeColumn)
-      }), 100)) AS k` +
-      compare.map((c, i) => `, ${q(c.name)} AS c${i}`).join("") +
-      ` FROM ${db}.${q(t.name)}${t.final ? " FINAL" : ""}` +
-      ` WHERE ${q(t.tagColumn)} IN {tags:Array(String)} AND ${
-        q(t.timeColumn)
-      } BETWEEN {from:DateTime64(7, 'UTC')} AND {to:DateTime64(7, 'UTC')}`;
-    const found = await rows<Record<string, unknown>>(
-      conn,
-      `reading stored rows of ${t.name}`,
-      sql,
-      { tags, from: chTime(from), to: chTime(to) },
-    );
-    return new Set(
-      found.map((r) =>
-        `${r.t}\u0000${r.k}\u0000${JSON.stringify(compare.map((_, i) => r[`c${i}`]))}`
-      ),
-    );
+/** Stores the readings of a batch that are new or changed, in every readings table. */
+async function writeBatch(conn: Conn, p: Prepared, batch: ReadingBatch): Promise<WriteResult> {
+  const readings = batch.readings;
+  if (readings.length === 0) return { written: 0, skipped: 0 };
+  const tags = [...new Set(readings.map((r) => r.tag))];
+  const [from, to] = span(readings);
+  let result: WriteResult | undefined;
+  for (const t of p.tables) {
+    const compare = compared(t.plans, readings);
+    const stored = await existing(conn, t, compare, tags, from, to);
+    const fresh = stored.size === 0
+      ? readings
+      : readings.filter((r) => !stored.has(signature(compare, r)));
+    result ??= { written: fresh.length, skipped: readings.length - fresh.length };
+    if (fresh.length === 0) continue;
+    const what = `inserting ${fresh.length} rows into ${t.name}`;
+    let insert: Insert;
+    try {
+      insert = buildInsert(`${conn.db}.${q(t.name)}`, t.plans, fresh, batch.fields);
+    } catch (e) {
+      throw new PluginError(PLUGIN, `${what} failed: ${reasonOf(e)}`, {
+        cause: e,
+        reason: "invalid",
+      });
+    }
+    await insertBytes(conn, what, insert.sql, insert.body, insert.params);
   }
+  return result ?? { written: 0, skipped: 0 };
+}
+
+/** Keys of the stored rows of `t` for `tags` in [from, to], with the compared columns. */
+async function existing(
+  conn: Conn,
+  t: PreparedTable,
+  compare: ColumnPlan[],
+  tags: string[],
+  from: Ticks,
+  to: Ticks,
+): Promise<Set<string>> {
+  if (!t.tagColumn || !t.timeColumn) return new Set();
+  const sql =
+    `SELECT ${q(t.tagColumn)} AS t, toString(intDiv(toUnixTimestamp64Nano(${
+      q(t.timeColumn)
+    }), 100)) AS k` +
+    compare.map((c, i) => `, ${q(c.name)} AS c${i}`).join("") +
+    ` FROM ${conn.db}.${q(t.name)}${t.final ? " FINAL" : ""}` +
+    ` WHERE ${q(t.tagColumn)} IN {tags:Array(String)} AND ${
+      q(t.timeColumn)
+    } BETWEEN {from:DateTime64(7, 'UTC')} AND {to:DateTime64(7, 'UTC')}`;
+  const found = await rows<Record<string, unknown>>(
+    conn,
+    `reading stored rows of ${t.name}`,
+    sql,
+    { tags, from: chTime(from), to: chTime(to) },
+  );
+  return new Set(
+    found.map((r) =>
+      `${r.t}\u0000${r.k}\u0000${JSON.stringify(compare.map((_, i) => r[`c${i}`]))}`
+    ),
+  );
 }
 
 /** The earliest and latest time of a batch. */
