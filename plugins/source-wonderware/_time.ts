@@ -1,0 +1,20 @@
+/**
+ * Historian times ↔ the engine's ticks, keeping the 100 ns that tedious carries beside a JS
+ * Date (`nanosecondsDelta` on values read, `nanosecondDelta` on parameters sent).
+ */
+import { TICKS_PER_MS } from "../../engine/mod.ts";
+import type { Ticks } from "../../engine/mod.ts";
+
+export type HistoryDate = Date & { nanosecondsDelta?: number };
+
+export function ticksOf(d: HistoryDate): Ticks {
+  return BigInt(d.getTime()) * TICKS_PER_MS + BigInt(Math.round((d.nanosecondsDelta ?? 0) * 1e7));
+}
+
+/** A Date carrying the sub-millisecond ticks tedious sends for datetime2(7) parameters. */
+export function dateOf(ticks: Ticks): Date {
+  const ms = ticks / TICKS_PER_MS - (ticks % TICKS_PER_MS < 0n ? 1n : 0n);
+  const d = new Date(Number(ms)) as Date & { nanosecondDelta?: number };
+  d.nanosecondDelta = Number(ticks - ms * TICKS_PER_MS) / 1e7;
+  return d;
+}

@@ -1,0 +1,186 @@
+/**
+ * History reads, losslessly: `(from, to]` with typed parameters, the per-row columns only on
+ * the wire (the option columns learned once per query shape from one probe row), streamed
+ * with pause/resume so memory holds at most a batch or two whatever the window.
+ */
+import sql from "mssql";
+import type {
+  Quality,
+  Reading,
+  ReadingBatch,
+  ReadOptions,
+  TagInfo,
+  TimeWindow,
+} from "../../engine/mod.ts";
+import { classify } from "./_errors.ts";
+import { dateOf, ticksOf } from "./_time.ts";
+import type { HistoryDate } from "./_time.ts";
+import { ECHO_FIELDS } from "./fields.ts";
+
+/** The History columns that vary per row; the rest echo the query's options. */
+const ROW_COLUMNS = "DateTime, TagName, Value, vValue, Quality, QualityDetail, OPCQuality";
+const ECHO_COLUMNS = Object.keys(ECHO_FIELDS);
+
+export interface ReaderDeps {
+  pool: sql.ConnectionPool;
+  address: string;
+  /** "Full" or "Delta". */
+  mode: string;
+  /** Option columns per retrieval mode, learned once. */
+  echoes: Map<string, Record<string, unknown>>;
+}
+
+/** The Historian's summary quality (0 good, 16 doubtful, 1 bad) in the engine's terms. */
+export function normalizedQuality(quality: number): Quality {
+  return quality === 0 ? "good" : quality === 16 ? "uncertain" : "bad";
+}
+
+function historyWhere(
+  request: sql.Request,
+  mode: string,
+  tags: readonly TagInfo[],
+  window: TimeWindow,
+): string {
+  tags.forEach((t, i) => request.input(`t${i}`, sql.NVarChar(256), t.name));
+  request.input("from", sql.DateTime2(7), dateOf(window.from));
+  request.input("to", sql.DateTime2(7), dateOf(window.to));
+  return `TagName IN (${
+    tags.map((_, i) => `@t${i}`).join(", ")
+  }) AND DateTime > @from AND DateTime <= @to ` +
+    `AND wwRetrievalMode = '${mode}' AND wwVersion = 'Latest' AND wwTimeZone = 'UTC'`;
+}
+
+/** The option columns of this query shape, from one probe row (cached). */
+async function echoFor(
+  deps: ReaderDeps,
+  tags: readonly TagInfo[],
+  window: TimeWindow,
+): Promise<Record<string, unknown>> {
+  const { pool, mode, echoes } = deps;
+  const cached = echoes.get(mode);
+  if (cached) return cached;
+  const request = pool.request();
+  const where = historyWhere(request, mode, tags.slice(0, 1), {
+    from: window.from - 1n,
+    to: window.from,
+  });
+  const result = await request.query(
+    `SELECT TOP 1 ${ECHO_COLUMNS.join(", ")} FROM History WHERE ${
+      where.replace("DateTime > @from", "DateTime >= @from")
+    }`,
+  );
+  const row = result.recordset[0] as Record<string, unknown> | undefined;
+  const echo = row ??
+    { wwRetrievalMode: mode.toUpperCase(), wwVersion: "LATEST", wwTimeZone: "UTC" };
+  if (row) echoes.set(mode, echo);
+  return echo;
+}
+
+export async function* readHistory(
+  deps: ReaderDeps,
+  tags: readonly TagInfo[],
+  window: TimeWindow,
+  readOptions: ReadOptions = {},
+): AsyncIterable<ReadingBatch> {
+  const { pool, address } = deps;
+  if (tags.length === 0 || window.to <= window.from) return;
+  const batchSize = readOptions.batchSize ?? 10_000;
+  let fields: Record<string, unknown>;
+  try {
+    fields = await echoFor(deps, tags, window);
+  } catch (e) {
+    throw classify("probing History", e, address, { loggedInBefore: true });
+  }
+  const tagFields = new Map(tags.map((t) => [t.name, t.fields]));
+  const request = pool.request();
+  request.stream = true;
+  const where = historyWhere(request, deps.mode, tags, window);
+
+  // Rows arrive as events; batches leave through this small queue, pausing the stream
+  // (and so the TCP connection) while the consumer is behind.
+  const queue: ReadingBatch[] = [];
+  let current: Reading[] = [];
+  let finished = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  let paused = false;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  request.on(
+    "row",
+    (
+      row: {
+        DateTime: HistoryDate;
+        TagName: string;
+        Value: number | null;
+        vValue: string | null;
+        Quality: number;
+        QualityDetail: number | null;
+        OPCQuality: number | null;
+      },
+    ) => {
+      const time = ticksOf(row.DateTime);
+      if (time <= window.from || row.Quality === 133 || row.QualityDetail === 65536) return; // never a fabricated row
+      current.push({
+        tag: row.TagName,
+        time,
+        value: row.Value,
+        text: row.vValue,
+        quality: normalizedQuality(row.Quality),
+        qualityCode: row.Quality,
+        fields: {
+          ...tagFields.get(row.TagName),
+          QualityDetail: row.QualityDetail,
+          OPCQuality: row.OPCQuality,
+        },
+      });
+      if (current.length >= batchSize) {
+        queue.push({ readings: current, fields });
+        current = [];
+        if (queue.length >= 1 && !paused) {
+          paused = true;
+          request.pause();
+        }
+        notify();
+      }
+    },
+  );
+  request.on("error", (e: unknown) => {
+    failure ??= e;
+    notify();
+  });
+  request.on("done", () => {
+    finished = true;
+    notify();
+  });
+  const onAbort = () => request.cancel();
+  readOptions.signal?.addEventListener("abort", onAbort, { once: true });
+  request.query(`SELECT ${ROW_COLUMNS} FROM History WHERE ${where}`);
+  try {
+    while (true) {
+      if (queue.length > 0) {
+        const batch = queue.shift()!;
+        if (paused && queue.length < 1) {
+          paused = false;
+          request.resume();
+        }
+        yield batch;
+        continue;
+      }
+      if (failure) throw failure;
+      if (finished) break;
+      await new Promise<void>((r) => (wake = r));
+    }
+    if (failure) throw failure;
+    if (current.length > 0) yield { readings: current, fields };
+  } catch (e) {
+    throw classify(`reading History of ${tags.length} tags`, e, address, {
+      loggedInBefore: true,
+    });
+  } finally {
+    readOptions.signal?.removeEventListener("abort", onAbort);
+    if (!finished && !failure) request.cancel();
+  }
+}
