@@ -5,6 +5,7 @@
  * query parameters; responses are shaped as declared.
  */
 import { Hono } from "hono";
+import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { PluginError } from "../engine/errors.ts";
 import type { Logger } from "../engine/log.ts";
@@ -13,7 +14,7 @@ import type { Health } from "../engine/health.ts";
 import type { PluginHealth, QueryParams, QueryService } from "../engine/plugin.ts";
 import { openApi } from "./openapi.ts";
 import { readParams } from "./params.ts";
-import type { ApiSpec } from "./spec.ts";
+import type { ApiSpec, RouteSpec } from "./spec.ts";
 
 export interface ApiDeps {
   /** The sink's query capability; absent when the store is not available. */
@@ -98,60 +99,7 @@ export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
   });
 
   for (const [path, route] of Object.entries(spec.routes)) {
-    app.get(path, async (c) => {
-      const started = performance.now();
-      const respond = (
-        body: unknown,
-        status: 200 | 400 | 502 | 503,
-        headers: Record<string, string> = {},
-      ) => {
-        note(path, status, (performance.now() - started) / 1000);
-        return c.json(body, status, headers);
-      };
-      const parsed = readParams(route.params, c.req.queries() ?? {});
-      if ("issues" in parsed) {
-        return respond({ error: "invalid parameters", issues: parsed.issues }, 400);
-      }
-      const values = parsed.values;
-      const sql = route.sql ?? route.variants!.sql[String(values[route.variants!.by])]!;
-      const params: QueryParams = {};
-      for (const [name, v] of Object.entries(values)) params[name] = v ?? null;
-      if (!deps.queries) return respond({ error: "the store is not available" }, 503);
-      try {
-        const rows = await deps.queries.query<Record<string, unknown>>(sql, params, {
-          timeoutMs: route.timeout,
-          maxRows: route.max_rows,
-        });
-        let body: unknown = rows;
-        if (route.response === "object") {
-          body = { ...(rows[0] ?? {}) };
-          if (route.health) body = { ...(body as object), health: healthView(deps, true) };
-        } else if (route.response === "series") {
-          body = rows.map((r) => ({ target: r.target, datapoints: r.datapoints }));
-        }
-        return respond(body, 200, { "Cache-Control": route.cache_control });
-      } catch (e) {
-        deps.log.warn("API query failed", { route: path, error: errorText(e) });
-        const tooBig = /TOO_MANY_ROWS|max_result_rows|Limit for result exceeded/i.test(
-          errorText(e),
-        );
-        if (tooBig) {
-          return respond({
-            error:
-              `the result is larger than this route's cap of ${route.max_rows} rows; narrow the query`,
-          }, 502);
-        }
-        const timeout = /TIMEOUT_EXCEEDED|max_execution_time|Timeout/i.test(errorText(e));
-        if (timeout) {
-          return respond({ error: `the query took longer than ${route.timeout} ms` }, 503);
-        }
-        const unavailable = e instanceof PluginError && e.unavailable;
-        return respond(
-          { error: unavailable ? "the store is unavailable" : "the query failed" },
-          unavailable ? 503 : 502,
-        );
-      }
-    });
+    app.get(path, routeHandler(path, route, deps, note));
   }
 
   app.notFound((c) =>
@@ -207,4 +155,67 @@ function metricsText(health: Health, stats: Map<string, RouteStats>): string {
     lines.push(`historian_sync_errors_total{kind="${kind}"} ${n}`);
   }
   return lines.join("\n") + "\n";
+}
+
+/** The handler of one declared route: typed parameters in, the declared shape out. */
+function routeHandler(
+  path: string,
+  route: RouteSpec,
+  deps: ApiDeps,
+  note: (route: string, status: number, seconds: number) => void,
+) {
+  return async (c: Context) => {
+    const started = performance.now();
+    const respond = (
+      body: unknown,
+      status: 200 | 400 | 502 | 503,
+      headers: Record<string, string> = {},
+    ) => {
+      note(path, status, (performance.now() - started) / 1000);
+      return c.json(body, status, headers);
+    };
+    const parsed = readParams(route.params, c.req.queries() ?? {});
+    if ("issues" in parsed) {
+      return respond({ error: "invalid parameters", issues: parsed.issues }, 400);
+    }
+    const values = parsed.values;
+    const sql = route.sql ?? route.variants!.sql[String(values[route.variants!.by])]!;
+    const params: QueryParams = {};
+    for (const [name, v] of Object.entries(values)) params[name] = v ?? null;
+    if (!deps.queries) return respond({ error: "the store is not available" }, 503);
+    try {
+      const rows = await deps.queries.query<Record<string, unknown>>(sql, params, {
+        timeoutMs: route.timeout,
+        maxRows: route.max_rows,
+      });
+      let body: unknown = rows;
+      if (route.response === "object") {
+        body = { ...(rows[0] ?? {}) };
+        if (route.health) body = { ...(body as object), health: healthView(deps, true) };
+      } else if (route.response === "series") {
+        body = rows.map((r) => ({ target: r.target, datapoints: r.datapoints }));
+      }
+      return respond(body, 200, { "Cache-Control": route.cache_control });
+    } catch (e) {
+      deps.log.warn("API query failed", { route: path, error: errorText(e) });
+      const tooBig = /TOO_MANY_ROWS|max_result_rows|Limit for result exceeded/i.test(
+        errorText(e),
+      );
+      if (tooBig) {
+        return respond({
+          error:
+            `the result is larger than this route's cap of ${route.max_rows} rows; narrow the query`,
+        }, 502);
+      }
+      const timeout = /TIMEOUT_EXCEEDED|max_execution_time|Timeout/i.test(errorText(e));
+      if (timeout) {
+        return respond({ error: `the query took longer than ${route.timeout} ms` }, 503);
+      }
+      const unavailable = e instanceof PluginError && e.unavailable;
+      return respond(
+        { error: unavailable ? "the store is unavailable" : "the query failed" },
+        unavailable ? 503 : 502,
+      );
+    }
+  };
 }
