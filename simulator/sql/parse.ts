@@ -7,6 +7,10 @@
  */
 import { TdsError } from "../tds/server.ts";
 import type { SqlValue } from "../tds/types.ts";
+import { lex, syntaxError } from "./lex.ts";
+import type { Token } from "./lex.ts";
+
+export { syntaxError } from "./lex.ts";
 
 export type Expr =
   | { k: "lit"; v: SqlValue }
@@ -40,384 +44,273 @@ export interface Select {
 
 export type Statement = Select | { k: "set" };
 
-interface Token {
-  t: "id" | "qid" | "kw" | "num" | "str" | "param" | "global" | "op" | "eof";
-  v: string;
-  at: number;
+/** The parser's state: the batch, its tokens and the cursor. */
+interface Parser {
+  sql: string;
+  toks: Token[];
+  p: number;
 }
 
-const KEYWORDS = new Set([
-  "SELECT",
-  "TOP",
-  "FROM",
-  "WHERE",
-  "AND",
-  "OR",
-  "NOT",
-  "BETWEEN",
-  "IN",
-  "LIKE",
-  "IS",
-  "NULL",
-  "ORDER",
-  "BY",
-  "ASC",
-  "DESC",
-  "AS",
-  "SET",
-  "JOIN",
-  "GROUP",
-  "HAVING",
-  "UNION",
-  "INTO",
-  "INSERT",
-  "UPDATE",
-  "DELETE",
-  "ON",
-  "DISTINCT",
-  "EXEC",
-  "EXECUTE",
-  "DECLARE",
-]);
+const peek = (ps: Parser) => ps.toks[ps.p]!;
+const next = (ps: Parser) => ps.toks[ps.p++]!;
+const isKw = (ps: Parser, v: string) => peek(ps).t === "kw" && peek(ps).v === v;
+const isOp = (ps: Parser, v: string) => peek(ps).t === "op" && peek(ps).v === v;
+const fail = (ps: Parser): never => {
+  const t = peek(ps);
+  throw syntaxError(t.t === "eof" ? (ps.toks[ps.p - 1]?.v ?? "") : t.t === "str" ? t.v : t.v);
+};
+const expectKw = (ps: Parser, v: string) => (isKw(ps, v) ? next(ps) : fail(ps));
+const expectOp = (ps: Parser, v: string) => (isOp(ps, v) ? next(ps) : fail(ps));
 
-export function syntaxError(near: string): TdsError {
-  return new TdsError(102, `Incorrect syntax near '${near}'.`, 15);
+function name(ps: Parser): string {
+  const t = peek(ps);
+  if (t.t === "id" || t.t === "qid") return next(ps).v;
+  return fail(ps);
 }
 
-function lex(sql: string): Token[] {
-  const out: Token[] = [];
-  let i = 0;
-  while (i < sql.length) {
-    const c = sql[i]!;
-    if (/\s/.test(c)) {
-      i++;
-    } else if (c === "-" && sql[i + 1] === "-") {
-      while (i < sql.length && sql[i] !== "\n") i++;
-    } else if (c === "/" && sql[i + 1] === "*") {
-      const end = sql.indexOf("*/", i + 2);
-      if (end === -1) throw new TdsError(113, "Missing end comment mark '*/'.", 15);
-      i = end + 2;
-    } else if (c === "'" || ((c === "N" || c === "n") && sql[i + 1] === "'")) {
-      const at = i;
-      i += c === "'" ? 1 : 2;
-      let s = "";
-      while (true) {
-        if (i >= sql.length) {
-          throw new TdsError(105, `Unclosed quotation mark after the character string '${s}'.`, 15);
-        }
-        if (sql[i] === "'" && sql[i + 1] === "'") {
-          s += "'";
-          i += 2;
-        } else if (sql[i] === "'") {
-          i++;
-          break;
-        } else s += sql[i++];
-      }
-      out.push({ t: "str", v: s, at });
-    } else if (c === "[" || c === '"') {
-      const close = c === "[" ? "]" : '"';
-      const at = i++;
-      let s = "";
-      while (true) {
-        if (i >= sql.length) {
-          throw new TdsError(105, `Unclosed quotation mark after the character string '${s}'.`, 15);
-        }
-        if (sql[i] === close && sql[i + 1] === close) {
-          s += close;
-          i += 2;
-        } else if (sql[i] === close) {
-          i++;
-          break;
-        } else s += sql[i++];
-      }
-      out.push({ t: "qid", v: s, at });
-    } else if (/[0-9]/.test(c) || (c === "." && /[0-9]/.test(sql[i + 1] ?? ""))) {
-      const m = /^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/.exec(sql.slice(i))!;
-      out.push({ t: "num", v: m[0], at: i });
-      i += m[0].length;
-    } else if (c === "@") {
-      const m = /^@@?[A-Za-z_][A-Za-z0-9_@#$]*/.exec(sql.slice(i));
-      if (!m) throw syntaxError("@");
-      out.push({ t: m[0].startsWith("@@") ? "global" : "param", v: m[0], at: i });
-      i += m[0].length;
-    } else if (/[A-Za-z_#]/.test(c)) {
-      const m = /^[A-Za-z_#][A-Za-z0-9_@#$]*/.exec(sql.slice(i))!;
-      const up = m[0].toUpperCase();
-      out.push(KEYWORDS.has(up) ? { t: "kw", v: up, at: i } : { t: "id", v: m[0], at: i });
-      i += m[0].length;
-    } else {
-      const two = sql.slice(i, i + 2);
-      if (["<=", ">=", "<>", "!=", "!<", "!>"].includes(two)) {
-        out.push({ t: "op", v: two, at: i });
-        i += 2;
-      } else if ("=<>+-*/%(),.;".includes(c)) {
-        out.push({ t: "op", v: c, at: i });
-        i++;
-      } else {
-        throw syntaxError(c);
-      }
+function dottedName(ps: Parser): string[] {
+  const parts = [name(ps)];
+  while (isOp(ps, ".")) {
+    next(ps);
+    if (isOp(ps, ".")) {
+      parts.push(""); // INSQL..History style: empty schema
+      continue;
     }
+    parts.push(name(ps));
   }
-  out.push({ t: "eof", v: "", at: sql.length });
-  return out;
+  return parts;
 }
 
-export function parse(sql: string): Statement[] {
-  const toks = lex(sql);
-  let p = 0;
-  const peek = () => toks[p]!;
-  const next = () => toks[p++]!;
-  const isKw = (v: string) => peek().t === "kw" && peek().v === v;
-  const isOp = (v: string) => peek().t === "op" && peek().v === v;
-  const fail = (): never => {
-    const t = peek();
-    throw syntaxError(t.t === "eof" ? (toks[p - 1]?.v ?? "") : t.t === "str" ? t.v : t.v);
-  };
-  const expectKw = (v: string) => (isKw(v) ? next() : fail());
-  const expectOp = (v: string) => (isOp(v) ? next() : fail());
-
-  function name(): string {
-    const t = peek();
-    if (t.t === "id" || t.t === "qid") return next().v;
-    return fail();
+function primary(ps: Parser): Expr {
+  const t = peek(ps);
+  if (t.t === "num") {
+    next(ps);
+    return { k: "lit", v: /[.eE]/.test(t.v) ? Number(t.v) : Number(t.v) };
   }
-
-  function dottedName(): string[] {
-    const parts = [name()];
-    while (isOp(".")) {
-      next();
-      if (isOp(".")) {
-        parts.push(""); // INSQL..History style: empty schema
-        continue;
-      }
-      parts.push(name());
-    }
-    return parts;
+  if (t.t === "str") {
+    next(ps);
+    return { k: "lit", v: t.v };
   }
-
-  function primary(): Expr {
-    const t = peek();
-    if (t.t === "num") {
-      next();
-      return { k: "lit", v: /[.eE]/.test(t.v) ? Number(t.v) : Number(t.v) };
-    }
-    if (t.t === "str") {
-      next();
-      return { k: "lit", v: t.v };
-    }
-    if (t.t === "param") {
-      next();
-      return { k: "param", name: t.v };
-    }
-    if (t.t === "global") {
-      next();
-      return { k: "global", name: t.v.toUpperCase() };
-    }
-    if (isKw("NULL")) {
-      next();
-      return { k: "lit", v: null };
-    }
-    if (isOp("(")) {
-      next();
-      const e = expr();
-      expectOp(")");
-      return e;
-    }
-    if (isOp("-")) {
-      next();
-      return { k: "neg", e: primary() };
-    }
-    if (t.t === "id" || t.t === "qid") {
-      const parts = dottedName();
-      if (isOp("(") && parts.length === 1 && t.t === "id") {
-        next();
-        const args: Expr[] = [];
-        let star = false;
-        if (isOp("*")) {
-          next();
-          star = true;
-        } else if (!isOp(")")) {
-          args.push(expr());
-          while (isOp(",")) {
-            next();
-            args.push(expr());
-          }
-        }
-        expectOp(")");
-        return { k: "call", name: parts[0]!.toUpperCase(), args, star };
-      }
-      return { k: "col", name: parts.at(-1)! };
-    }
-    return fail();
+  if (t.t === "param") {
+    next(ps);
+    return { k: "param", name: t.v };
   }
-
-  function term(): Expr {
-    let l = primary();
-    while (isOp("*") || isOp("/") || isOp("%")) l = { k: "bin", op: next().v, l, r: primary() };
-    return l;
+  if (t.t === "global") {
+    next(ps);
+    return { k: "global", name: t.v.toUpperCase() };
   }
-
-  function additive(): Expr {
-    let l = term();
-    while (isOp("+") || isOp("-")) l = { k: "bin", op: next().v, l, r: term() };
-    return l;
+  if (isKw(ps, "NULL")) {
+    next(ps);
+    return { k: "lit", v: null };
   }
-
-  function predicate(): Expr {
-    const e = additive();
-    const t = peek();
-    if (t.t === "op" && ["=", "<>", "!=", "<", "<=", ">", ">=", "!<", "!>"].includes(t.v)) {
-      next();
-      const op = t.v === "!=" ? "<>" : t.v === "!<" ? ">=" : t.v === "!>" ? "<=" : t.v;
-      return { k: "bin", op, l: e, r: additive() };
-    }
-    let not = false;
-    if (isKw("NOT")) {
-      next();
-      not = true;
-    }
-    if (isKw("BETWEEN")) {
-      next();
-      const lo = additive();
-      expectKw("AND");
-      return { k: "between", e, lo, hi: additive(), not };
-    }
-    if (isKw("IN")) {
-      next();
-      expectOp("(");
-      if (isKw("SELECT")) {
-        throw new TdsError(102, "Subqueries are not supported by the Historian simulator.", 15);
-      }
-      const list = [expr()];
-      while (isOp(",")) {
-        next();
-        list.push(expr());
-      }
-      expectOp(")");
-      return { k: "in", e, list, not };
-    }
-    if (isKw("LIKE")) {
-      next();
-      return { k: "like", e, pattern: additive(), not };
-    }
-    if (not) return fail();
-    if (isKw("IS")) {
-      next();
-      let isNot = false;
-      if (isKw("NOT")) {
-        next();
-        isNot = true;
-      }
-      expectKw("NULL");
-      return { k: "isnull", e, not: isNot };
-    }
+  if (isOp(ps, "(")) {
+    next(ps);
+    const e = expr(ps);
+    expectOp(ps, ")");
     return e;
   }
-
-  function negation(): Expr {
-    if (isKw("NOT")) {
-      next();
-      return { k: "not", e: negation() };
-    }
-    return predicate();
+  if (isOp(ps, "-")) {
+    next(ps);
+    return { k: "neg", e: primary(ps) };
   }
-
-  function conjunction(): Expr {
-    let l = negation();
-    while (isKw("AND")) {
-      next();
-      l = { k: "bin", op: "AND", l, r: negation() };
-    }
-    return l;
-  }
-
-  function expr(): Expr {
-    let l = conjunction();
-    while (isKw("OR")) {
-      next();
-      l = { k: "bin", op: "OR", l, r: conjunction() };
-    }
-    return l;
-  }
-
-  function select(): Select {
-    const start = peek().at;
-    expectKw("SELECT");
-    if (isKw("DISTINCT")) {
-      throw new TdsError(102, "SELECT DISTINCT is not supported by the Historian simulator.", 15);
-    }
-    const s: Select = { k: "select", text: "" };
-    if (isKw("TOP")) {
-      next();
-      const paren = isOp("(");
-      if (paren) next();
-      const n = peek();
-      if (n.t !== "num" || !/^\d+$/.test(n.v)) fail();
-      next();
-      if (paren) expectOp(")");
-      s.top = Number(n.v);
-    }
-    if (isOp("*")) {
-      next();
-    } else {
-      s.items = [];
-      do {
-        if (s.items.length) next();
-        const e = expr();
-        let alias: string | undefined;
-        if (isKw("AS")) {
-          next();
-          alias = peek().t === "str" ? next().v : name();
-        } else if (peek().t === "id" || peek().t === "qid") {
-          alias = name();
+  if (t.t === "id" || t.t === "qid") {
+    const parts = dottedName(ps);
+    if (isOp(ps, "(") && parts.length === 1 && t.t === "id") {
+      next(ps);
+      const args: Expr[] = [];
+      let star = false;
+      if (isOp(ps, "*")) {
+        next(ps);
+        star = true;
+      } else if (!isOp(ps, ")")) {
+        args.push(expr(ps));
+        while (isOp(ps, ",")) {
+          next(ps);
+          args.push(expr(ps));
         }
-        s.items.push({ e, alias });
-      } while (isOp(","));
-    }
-    if (isKw("FROM")) {
-      next();
-      s.from = dottedName();
-      if (peek().t === "id") next(); // table alias
-      if (isKw("JOIN") || isOp(",")) {
-        throw new TdsError(102, "Joins are not supported by the Historian simulator.", 15);
       }
+      expectOp(ps, ")");
+      return { k: "call", name: parts[0]!.toUpperCase(), args, star };
     }
-    if (isKw("WHERE")) {
-      next();
-      s.where = expr();
-    }
-    if (isKw("ORDER")) {
-      next();
-      expectKw("BY");
-      s.orderBy = [];
-      do {
-        if (s.orderBy.length) next();
-        const e = expr();
-        let desc = false;
-        if (isKw("ASC")) next();
-        else if (isKw("DESC")) {
-          next();
-          desc = true;
-        }
-        s.orderBy.push({ e, desc });
-      } while (isOp(","));
-    }
-    s.text = sql.slice(start, peek().at).trim();
-    return s;
+    return { k: "col", name: parts.at(-1)! };
   }
+  return fail(ps);
+}
 
+function term(ps: Parser): Expr {
+  let l = primary(ps);
+  while (isOp(ps, "*") || isOp(ps, "/") || isOp(ps, "%")) {
+    l = { k: "bin", op: next(ps).v, l, r: primary(ps) };
+  }
+  return l;
+}
+
+function additive(ps: Parser): Expr {
+  let l = term(ps);
+  while (isOp(ps, "+") || isOp(ps, "-")) l = { k: "bin", op: next(ps).v, l, r: term(ps) };
+  return l;
+}
+
+function predicate(ps: Parser): Expr {
+  const e = additive(ps);
+  const t = peek(ps);
+  if (t.t === "op" && ["=", "<>", "!=", "<", "<=", ">", ">=", "!<", "!>"].includes(t.v)) {
+    next(ps);
+    const op = t.v === "!=" ? "<>" : t.v === "!<" ? ">=" : t.v === "!>" ? "<=" : t.v;
+    return { k: "bin", op, l: e, r: additive(ps) };
+  }
+  let not = false;
+  if (isKw(ps, "NOT")) {
+    next(ps);
+    not = true;
+  }
+  if (isKw(ps, "BETWEEN")) {
+    next(ps);
+    const lo = additive(ps);
+    expectKw(ps, "AND");
+    return { k: "between", e, lo, hi: additive(ps), not };
+  }
+  if (isKw(ps, "IN")) {
+    next(ps);
+    expectOp(ps, "(");
+    if (isKw(ps, "SELECT")) {
+      throw new TdsError(102, "Subqueries are not supported by the Historian simulator.", 15);
+    }
+    const list = [expr(ps)];
+    while (isOp(ps, ",")) {
+      next(ps);
+      list.push(expr(ps));
+    }
+    expectOp(ps, ")");
+    return { k: "in", e, list, not };
+  }
+  if (isKw(ps, "LIKE")) {
+    next(ps);
+    return { k: "like", e, pattern: additive(ps), not };
+  }
+  if (not) return fail(ps);
+  if (isKw(ps, "IS")) {
+    next(ps);
+    let isNot = false;
+    if (isKw(ps, "NOT")) {
+      next(ps);
+      isNot = true;
+    }
+    expectKw(ps, "NULL");
+    return { k: "isnull", e, not: isNot };
+  }
+  return e;
+}
+
+function negation(ps: Parser): Expr {
+  if (isKw(ps, "NOT")) {
+    next(ps);
+    return { k: "not", e: negation(ps) };
+  }
+  return predicate(ps);
+}
+
+function conjunction(ps: Parser): Expr {
+  let l = negation(ps);
+  while (isKw(ps, "AND")) {
+    next(ps);
+    l = { k: "bin", op: "AND", l, r: negation(ps) };
+  }
+  return l;
+}
+
+function expr(ps: Parser): Expr {
+  let l = conjunction(ps);
+  while (isKw(ps, "OR")) {
+    next(ps);
+    l = { k: "bin", op: "OR", l, r: conjunction(ps) };
+  }
+  return l;
+}
+
+function select(ps: Parser): Select {
+  const start = peek(ps).at;
+  expectKw(ps, "SELECT");
+  if (isKw(ps, "DISTINCT")) {
+    throw new TdsError(102, "SELECT DISTINCT is not supported by the Historian simulator.", 15);
+  }
+  const s: Select = { k: "select", text: "" };
+  if (isKw(ps, "TOP")) {
+    next(ps);
+    const paren = isOp(ps, "(");
+    if (paren) next(ps);
+    const n = peek(ps);
+    if (n.t !== "num" || !/^\d+$/.test(n.v)) fail(ps);
+    next(ps);
+    if (paren) expectOp(ps, ")");
+    s.top = Number(n.v);
+  }
+  if (isOp(ps, "*")) {
+    next(ps);
+  } else {
+    s.items = [];
+    do {
+      if (s.items.length) next(ps);
+      const e = expr(ps);
+      let alias: string | undefined;
+      if (isKw(ps, "AS")) {
+        next(ps);
+        alias = peek(ps).t === "str" ? next(ps).v : name(ps);
+      } else if (peek(ps).t === "id" || peek(ps).t === "qid") {
+        alias = name(ps);
+      }
+      s.items.push({ e, alias });
+    } while (isOp(ps, ","));
+  }
+  if (isKw(ps, "FROM")) {
+    next(ps);
+    s.from = dottedName(ps);
+    if (peek(ps).t === "id") next(ps); // table alias
+    if (isKw(ps, "JOIN") || isOp(ps, ",")) {
+      throw new TdsError(102, "Joins are not supported by the Historian simulator.", 15);
+    }
+  }
+  if (isKw(ps, "WHERE")) {
+    next(ps);
+    s.where = expr(ps);
+  }
+  if (isKw(ps, "ORDER")) {
+    next(ps);
+    expectKw(ps, "BY");
+    s.orderBy = [];
+    do {
+      if (s.orderBy.length) next(ps);
+      const e = expr(ps);
+      let desc = false;
+      if (isKw(ps, "ASC")) next(ps);
+      else if (isKw(ps, "DESC")) {
+        next(ps);
+        desc = true;
+      }
+      s.orderBy.push({ e, desc });
+    } while (isOp(ps, ","));
+  }
+  s.text = ps.sql.slice(start, peek(ps).at).trim();
+  return s;
+}
+
+/** Parses a batch of T-SQL into the statements the simulator understands. */
+export function parse(sql: string): Statement[] {
+  const ps: Parser = { sql, toks: lex(sql), p: 0 };
   const statements: Statement[] = [];
-  while (peek().t !== "eof") {
-    if (isOp(";")) {
-      next();
-    } else if (isKw("SELECT")) {
-      statements.push(select());
-    } else if (isKw("SET")) {
-      next();
-      while (peek().t !== "eof" && !isKw("SET") && !isKw("SELECT") && !isOp(";")) next();
+  while (peek(ps).t !== "eof") {
+    if (isOp(ps, ";")) {
+      next(ps);
+    } else if (isKw(ps, "SELECT")) {
+      statements.push(select(ps));
+    } else if (isKw(ps, "SET")) {
+      next(ps);
+      while (peek(ps).t !== "eof" && !isKw(ps, "SET") && !isKw(ps, "SELECT") && !isOp(ps, ";")) {
+        next(ps);
+      }
       statements.push({ k: "set" });
     } else {
-      fail();
+      fail(ps);
     }
   }
   return statements;
