@@ -31,10 +31,33 @@ function staticTable(name: string, columns: Column[], rows: () => SqlValue[][]):
 }
 
 export function runtimeCatalog(ctx: HistoryContext): Catalog {
+  const tables: Table[] = [
+    ...tagTables(ctx),
+    ...referenceTables(ctx),
+    liveTable(ctx),
+    historyTable(ctx),
+  ];
+  const byName = new Map(tables.map((t) => [t.name.toLowerCase(), t]));
+  return {
+    table(parts) {
+      const [name, schema, database, server, ...extra] = [...parts].reverse().map((p) =>
+        p.toLowerCase()
+      );
+      if (extra.length > 0) return undefined;
+      if (schema !== undefined && schema !== "" && schema !== "dbo") return undefined;
+      if (database !== undefined && database !== "runtime") return undefined;
+      if (server !== undefined && server !== "insql") return undefined;
+      return byName.get(name!);
+    },
+  };
+}
+
+/** Tag, TagRef, AnalogTag, DiscreteTag. */
+function tagTables(ctx: HistoryContext): Table[] {
   const tags = () => ctx.tags.map((t) => t.meta);
   const units = () => [...new Set(tags().map((m) => m.unit).filter(Boolean))].sort();
   const unitKey = (unit: string) => units().indexOf(unit) + 1;
-  const tables: Table[] = [
+  return [
     staticTable(
       "Tag",
       [
@@ -113,6 +136,14 @@ export function runtimeCatalog(ctx: HistoryContext): Catalog {
       [C("TagName", "nvarchar", 256), C("MessageKey", "int")],
       () => tags().filter((m) => m.kind === "discrete").map((m) => [m.name, 1]),
     ),
+  ];
+}
+
+/** Message, StringTag, EngineeringUnit, QualityMap, TimeZone. */
+function referenceTables(ctx: HistoryContext): Table[] {
+  const tags = () => ctx.tags.map((t) => t.meta);
+  const units = () => [...new Set(tags().map((m) => m.unit).filter(Boolean))].sort();
+  return [
     staticTable(
       "Message",
       [C("MessageKey", "int"), C("Message0", "nvarchar", 64), C("Message1", "nvarchar", 64)],
@@ -144,52 +175,42 @@ export function runtimeCatalog(ctx: HistoryContext): Catalog {
       [C("TimeZoneID", "int"), C("TimeZone", "nvarchar", 50)],
       () => [[1, "UTC"], [2, ctx.serverZone.name]],
     ),
-    {
-      name: "Live",
-      columns: [
-        C("DateTime", "datetime2"),
-        C("TagName", "nvarchar", 256),
-        C("Value", "float"),
-        C("vValue", "nvarchar", 256),
-        C("Quality", "tinyint"),
-        C("QualityDetail", "int"),
-        C("OPCQuality", "int"),
-        C("wwTagKey", "int"),
-        C("wwTimeZone", "nvarchar", 50),
-      ],
-      *rows() {
-        // Live shows the newest streamed value: not late (injected) data, not revisions.
-        const view = { ...ctx.view(false), hidden: () => false };
-        for (const t of ctx.tags) {
-          const p = t.base.lastAtOrBefore(view.now);
-          if (!p) continue;
-          yield [
-            new SqlTime(ctx.serverZone.toLocal(p.t)),
-            t.meta.name,
-            p.value,
-            p.text ?? (p.value === null ? null : String(p.value)),
-            p.quality,
-            p.qd,
-            p.opc,
-            t.meta.key,
-            ctx.serverZone.name,
-          ];
-        }
-      },
-    },
-    historyTable(ctx),
   ];
-  const byName = new Map(tables.map((t) => [t.name.toLowerCase(), t]));
+}
+
+/** The Live table: the newest streamed value of each tag. */
+function liveTable(ctx: HistoryContext): Table {
   return {
-    table(parts) {
-      const [name, schema, database, server, ...extra] = [...parts].reverse().map((p) =>
-        p.toLowerCase()
-      );
-      if (extra.length > 0) return undefined;
-      if (schema !== undefined && schema !== "" && schema !== "dbo") return undefined;
-      if (database !== undefined && database !== "runtime") return undefined;
-      if (server !== undefined && server !== "insql") return undefined;
-      return byName.get(name!);
+    name: "Live",
+    columns: [
+      C("DateTime", "datetime2"),
+      C("TagName", "nvarchar", 256),
+      C("Value", "float"),
+      C("vValue", "nvarchar", 256),
+      C("Quality", "tinyint"),
+      C("QualityDetail", "int"),
+      C("OPCQuality", "int"),
+      C("wwTagKey", "int"),
+      C("wwTimeZone", "nvarchar", 50),
+    ],
+    *rows() {
+      // Live shows the newest streamed value: not late (injected) data, not revisions.
+      const view = { ...ctx.view(false), hidden: () => false };
+      for (const t of ctx.tags) {
+        const p = t.base.lastAtOrBefore(view.now);
+        if (!p) continue;
+        yield [
+          new SqlTime(ctx.serverZone.toLocal(p.t)),
+          t.meta.name,
+          p.value,
+          p.text ?? (p.value === null ? null : String(p.value)),
+          p.quality,
+          p.qd,
+          p.opc,
+          t.meta.key,
+          ctx.serverZone.name,
+        ];
+      }
     },
   };
 }
