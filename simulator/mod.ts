@@ -5,7 +5,7 @@
  */
 import { parse } from "./sql/parse.ts";
 import { runStatements } from "./sql/run.ts";
-import type { Env } from "./sql/run.ts";
+import type { Catalog, Env } from "./sql/run.ts";
 import { DropConnection, serveTds, TdsError } from "./tds/server.ts";
 import type { LoginInfo, TdsHandler, TdsServer } from "./tds/server.ts";
 import { SqlTime } from "./tds/types.ts";
@@ -17,6 +17,7 @@ import { runtimeCatalog } from "./historian/runtime.ts";
 import { TagStore } from "./historian/series.ts";
 import type { Hold, Point, TagMeta, View } from "./historian/series.ts";
 import { zoneOf } from "./historian/zone.ts";
+import type { Zone } from "./historian/zone.ts";
 
 export type { PlantOptions, Point, TagMeta };
 
@@ -102,44 +103,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   };
   const catalog = runtimeCatalog({ tags: stores, byName, serverZone: zone, view });
 
-  let refuseUntil = 0;
-  let dropAfter = 0;
-  let dropTimes = 0;
-  let delayMs = 0;
-  let requests = 0;
-  let logins = 0;
-
-  const handler: TdsHandler = {
-    login(info: LoginInfo) {
-      logins++;
-      const refused = Date.now() < refuseUntil ||
-        (options.user !== undefined &&
-          (info.user !== options.user || info.password !== (options.password ?? "")));
-      if (refused) throw new TdsError(18456, `Login failed for user '${info.user}'.`, 14);
-    },
-    async *execute(request, _session, signal) {
-      requests++;
-      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
-      const statements = parse(request.sql);
-      const params = new Map<string, SqlValue>(
-        request.params.map((p) => [p.name.toLowerCase(), p.value]),
-      );
-      const env: Env = {
-        params,
-        nowUtc: () => new SqlTime(now()),
-        nowLocal: () => new SqlTime(zone.toLocal(now())),
-        version: VERSION,
-      };
-      let rows = 0;
-      for await (const event of runStatements(statements, catalog, env, signal)) {
-        if ("row" in event && dropTimes > 0 && ++rows > dropAfter) {
-          dropTimes--;
-          throw new DropConnection();
-        }
-        yield event;
-      }
-    },
+  const f: FaultState = {
+    refuseUntil: 0,
+    dropAfter: 0,
+    dropTimes: 0,
+    delayMs: 0,
+    requests: 0,
+    logins: 0,
   };
+  const handler = tdsHandler(
+    catalog,
+    { zone, now, user: options.user, password: options.password },
+    f,
+  );
 
   const hostname = options.hostname ?? "127.0.0.1";
   let server: TdsServer = serveTds({ hostname, port: options.port ?? 0, handler });
@@ -156,18 +132,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     port,
     tags: stores.map((s) => s.meta),
     timezone: zone.name,
-    requests: () => requests,
-    logins: () => logins,
+    requests: () => f.requests,
+    logins: () => f.logins,
     faults: {
       refuseLogins(ms) {
-        refuseUntil = Date.now() + ms;
+        f.refuseUntil = Date.now() + ms;
       },
       dropResults(rows, times = 1) {
-        dropAfter = rows;
-        dropTimes = times;
+        f.dropAfter = rows;
+        f.dropTimes = times;
       },
       delay(ms) {
-        delayMs = ms;
+        f.delayMs = ms;
       },
       async goAway(ms) {
         await server.close();
@@ -175,38 +151,95 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         server = serveTds({ hostname, port, handler });
       },
       clear() {
-        refuseUntil = 0;
-        dropTimes = 0;
-        delayMs = 0;
+        f.refuseUntil = 0;
+        f.dropTimes = 0;
+        f.delayMs = 0;
       },
     },
-    late: {
-      insert(tag, points) {
-        store(tag).inject(
-          points.map((p) => ({ ...p, quality: p.value === null && p.text === null ? 1 : 0 })),
-        );
-      },
-      revise(tag, t, value) {
-        const s = store(tag);
-        const original = s.lastAtOrBefore(t, { now: t, latest: false, hidden: () => false });
-        if (!original || original.t !== t) {
-          throw new Error(`No stored point of "${tag}" at that time`);
-        }
-        s.revisions.set(t, {
-          ...original,
-          value: value.value !== undefined ? value.value : original.value,
-          text: value.text !== undefined ? value.text : original.text,
-          quality: 0,
-          qd: 202,
-        });
-      },
-      hold(tags, from, to) {
-        holds.push({ tags, from, to });
-      },
-      release() {
-        holds.length = 0;
-      },
-    },
+    late: lateControls(store, holds),
     close: () => server.close(),
+  };
+}
+
+/** Fault switches and counters the handler consults. */
+interface FaultState {
+  refuseUntil: number;
+  dropAfter: number;
+  dropTimes: number;
+  delayMs: number;
+  requests: number;
+  logins: number;
+}
+
+/** The TDS handler: logins checked (and refused on demand), batches parsed and run. */
+function tdsHandler(
+  catalog: Catalog,
+  auth: { zone: Zone; now: () => bigint; user?: string; password?: string },
+  f: FaultState,
+): TdsHandler {
+  return {
+    login(info: LoginInfo) {
+      f.logins++;
+      const refused = Date.now() < f.refuseUntil ||
+        (auth.user !== undefined &&
+          (info.user !== auth.user || info.password !== (auth.password ?? "")));
+      if (refused) throw new TdsError(18456, `Login failed for user '${info.user}'.`, 14);
+    },
+    async *execute(request, _session, signal) {
+      f.requests++;
+      if (f.delayMs > 0) await new Promise((r) => setTimeout(r, f.delayMs));
+      const statements = parse(request.sql);
+      const params = new Map<string, SqlValue>(
+        request.params.map((p) => [p.name.toLowerCase(), p.value]),
+      );
+      const env: Env = {
+        params,
+        nowUtc: () => new SqlTime(auth.now()),
+        nowLocal: () => new SqlTime(auth.zone.toLocal(auth.now())),
+        version: VERSION,
+      };
+      let rows = 0;
+      for await (const event of runStatements(statements, catalog, env, signal)) {
+        if ("row" in event && f.dropTimes > 0 && ++rows > f.dropAfter) {
+          f.dropTimes--;
+          throw new DropConnection();
+        }
+        yield event;
+      }
+    },
+  };
+}
+
+/** Store-and-forward and revisions, injected into the running simulator. */
+function lateControls(
+  store: (tag: string) => TagStore,
+  holds: Hold[],
+): Simulator["late"] {
+  return {
+    insert(tag, points) {
+      store(tag).inject(
+        points.map((p) => ({ ...p, quality: p.value === null && p.text === null ? 1 : 0 })),
+      );
+    },
+    revise(tag, t, value) {
+      const s = store(tag);
+      const original = s.lastAtOrBefore(t, { now: t, latest: false, hidden: () => false });
+      if (!original || original.t !== t) {
+        throw new Error(`No stored point of "${tag}" at that time`);
+      }
+      s.revisions.set(t, {
+        ...original,
+        value: value.value !== undefined ? value.value : original.value,
+        text: value.text !== undefined ? value.text : original.text,
+        quality: 0,
+        qd: 202,
+      });
+    },
+    hold(tags, from, to) {
+      holds.push({ tags, from, to });
+    },
+    release() {
+      holds.length = 0;
+    },
   };
 }
