@@ -5,8 +5,20 @@
  * tedious needs it. It knows nothing about the Historian: a `TdsHandler` answers logins and
  * requests with result events.
  */
-import { ByteReader, ByteWriter } from "./_bytes.ts";
-import { COLLATION, readTypedValue, TdsTypeError, writeColumnMetadata, writeRow } from "./types.ts";
+import { ByteWriter } from "./_bytes.ts";
+import {
+  DONE_ATTN,
+  DONE_COUNT,
+  DONE_ERROR,
+  DONE_MORE,
+  messages,
+  Outbox,
+  STATUS_IGNORE,
+  TYPE,
+} from "./packets.ts";
+import type { Message } from "./packets.ts";
+import { parseBatch, parseLogin7, parseRpc } from "./requests.ts";
+import { COLLATION, TdsTypeError, writeColumnMetadata, writeRow } from "./types.ts";
 import type { Column, Param, SqlValue } from "./types.ts";
 
 export interface LoginInfo {
@@ -52,21 +64,6 @@ export class DropConnection extends Error {
     super("connection dropped on purpose");
   }
 }
-
-const TYPE = {
-  BATCH: 0x01,
-  RPC: 0x03,
-  REPLY: 0x04,
-  ATTENTION: 0x06,
-  LOGIN7: 0x10,
-  PRELOGIN: 0x12,
-} as const;
-const STATUS_EOM = 0x01;
-const STATUS_IGNORE = 0x02;
-const DONE_MORE = 0x01;
-const DONE_ERROR = 0x02;
-const DONE_COUNT = 0x10;
-const DONE_ATTN = 0x20;
 
 export interface TdsServer {
   port: number;
@@ -122,99 +119,6 @@ export function serveTds(
   };
 }
 
-interface Message {
-  type: number;
-  status: number;
-  data: Uint8Array;
-}
-
-/** Reads TDS packets from a connection and assembles them into messages. */
-async function* messages(conn: Deno.Conn): AsyncGenerator<Message> {
-  let buf = new Uint8Array(0);
-  let parts: Uint8Array[] = [];
-  let type = 0;
-  const chunk = new Uint8Array(65_536);
-  while (true) {
-    while (buf.length >= 8) {
-      const length = (buf[2]! << 8) | buf[3]!;
-      if (length < 8) throw new Error("bad TDS packet length");
-      if (buf.length < length) break;
-      const status = buf[1]!;
-      if (parts.length === 0) type = buf[0]!;
-      parts.push(buf.slice(8, length));
-      buf = buf.subarray(length);
-      if (status & STATUS_EOM) {
-        const size = parts.reduce((n, p) => n + p.length, 0);
-        const data = new Uint8Array(size);
-        let at = 0;
-        for (const p of parts) {
-          data.set(p, at);
-          at += p.length;
-        }
-        parts = [];
-        yield { type, status, data };
-      }
-    }
-    const n = await conn.read(chunk);
-    if (n === null) return;
-    const next = new Uint8Array(buf.length + n);
-    next.set(buf);
-    next.set(chunk.subarray(0, n), buf.length);
-    buf = next;
-  }
-}
-
-/** Writes messages as packets of the negotiated size; awaits the socket (backpressure). */
-class Outbox {
-  packetSize = 4096;
-  #lock: Promise<void> = Promise.resolve();
-  #packet = new Uint8Array(0);
-  constructor(private conn: Deno.Conn) {}
-
-  async #write(bytes: Uint8Array) {
-    let at = 0;
-    while (at < bytes.length) at += await this.conn.write(bytes.subarray(at));
-  }
-
-  /** Sends what `w` holds as full packets, keeping back what does not fill one unless `eom`. */
-  async packets(w: ByteWriter, eom: boolean) {
-    const previous = this.#lock;
-    let release!: () => void;
-    this.#lock = new Promise((r) => (release = r));
-    await previous;
-    try {
-      const size = this.packetSize - 8;
-      if (this.#packet.length !== this.packetSize) this.#packet = new Uint8Array(this.packetSize);
-      const packet = this.#packet;
-      let at = 0;
-      while (w.pos - at > size || (eom && at <= w.pos)) {
-        const len = Math.min(size, w.pos - at);
-        const last = eom && at + len >= w.pos;
-        packet[0] = TYPE.REPLY;
-        packet[1] = last ? STATUS_EOM : 0;
-        packet[2] = (len + 8) >> 8;
-        packet[3] = (len + 8) & 0xff;
-        packet[6] = 1;
-        packet.set(w.buf.subarray(at, at + len), 8);
-        // The packet buffer is reused: each write completes before the next fills it.
-        await this.#write(packet.subarray(0, len + 8));
-        at += len;
-        if (last) break;
-      }
-      w.buf.copyWithin(0, at, w.pos);
-      w.pos -= at;
-    } finally {
-      release();
-    }
-  }
-
-  async message(build: (w: ByteWriter) => void) {
-    const w = new ByteWriter(256);
-    build(w);
-    await this.packets(w, true);
-  }
-}
-
 function done(w: ByteWriter, token: number, status: number, rows: number, curCmd = 0xc1) {
   w.u8(token).u16(status).u16(curCmd).u64(BigInt(rows));
 }
@@ -232,20 +136,24 @@ function envChange(w: ByteWriter, type: number, value: string, old: string) {
   w.patchU16(start + 1, w.pos - start - 3);
 }
 
-async function handleConnection(conn: Deno.Conn, handler: TdsHandler, serverName: string) {
-  const out = new Outbox(conn);
-  const incoming = messages(conn);
-
+/** PRELOGIN and LOGIN7: the session of a client the handler let in, or undefined. */
+async function handshake(
+  conn: Deno.Conn,
+  out: Outbox,
+  incoming: AsyncGenerator<Message>,
+  handler: TdsHandler,
+  serverName: string,
+): Promise<LoginInfo | undefined> {
   // PRELOGIN: answer VERSION and ENCRYPTION = not supported.
   const pre = await incoming.next();
-  if (pre.done || pre.value.type !== TYPE.PRELOGIN) return;
+  if (pre.done || pre.value.type !== TYPE.PRELOGIN) return undefined;
   await out.message((w) => {
     w.u8(0x00).u16be(11).u16be(6).u8(0x01).u16be(17).u16be(1).u8(0xff);
     w.u8(16).u8(0).u16be(4096).u16be(0).u8(0x02);
   });
 
   const loginMsg = await incoming.next();
-  if (loginMsg.done || loginMsg.value.type !== TYPE.LOGIN7) return;
+  if (loginMsg.done || loginMsg.value.type !== TYPE.LOGIN7) return undefined;
   const session = parseLogin7(loginMsg.value.data);
   try {
     await handler.login(session);
@@ -264,7 +172,7 @@ async function handleConnection(conn: Deno.Conn, handler: TdsHandler, serverName
     } finally {
       clearTimeout(timer);
     }
-    return;
+    return undefined;
   }
   out.packetSize = Math.min(32_767, Math.max(512, session.packetSize || 4096));
   await out.message((w) => {
@@ -279,6 +187,14 @@ async function handleConnection(conn: Deno.Conn, handler: TdsHandler, serverName
     w.patchU16(ack + 1, w.pos - ack - 3);
     done(w, 0xfd, 0, 0, 0);
   });
+  return session;
+}
+
+async function handleConnection(conn: Deno.Conn, handler: TdsHandler, serverName: string) {
+  const out = new Outbox(conn);
+  const incoming = messages(conn);
+  const session = await handshake(conn, out, incoming, handler, serverName);
+  if (!session) return;
 
   // From here on a reader task watches for ATTENTION while requests run.
   const state = {
@@ -408,71 +324,4 @@ async function respond(
     await out.packets(w, true);
     return true;
   }
-}
-
-function skipAllHeaders(r: ByteReader) {
-  const total = r.u32();
-  r.pos += Math.max(0, total - 4);
-}
-
-function parseBatch(data: Uint8Array): string {
-  const r = new ByteReader(data);
-  skipAllHeaders(r);
-  return new TextDecoder("utf-16le").decode(r.rest());
-}
-
-function parseRpc(data: Uint8Array): { sql: string; params: Param[]; rpc: true } {
-  const r = new ByteReader(data);
-  skipAllHeaders(r);
-  const nameLen = r.u16();
-  const proc = nameLen === 0xffff ? r.u16() : r.ucs2(nameLen);
-  if (proc !== 10 && String(proc).toLowerCase() !== "sp_executesql") {
-    throw new TdsError(2812, `Could not find stored procedure '${proc}'.`);
-  }
-  r.u16(); // option flags
-  const values: Param[] = [];
-  while (r.pos < r.buf.length) {
-    const name = r.bVarchar();
-    r.u8(); // status
-    values.push({ name, value: readTypedValue(r) });
-  }
-  const [statement, declarations, ...params] = values;
-  if (!statement || typeof statement.value !== "string") {
-    throw new TdsError(8144, "Procedure sp_executesql expects parameter '@statement'.");
-  }
-  void declarations;
-  return { sql: statement.value, params, rpc: true };
-}
-
-function parseLogin7(data: Uint8Array): LoginInfo {
-  const r = new ByteReader(data);
-  const field = (offsetAt: number) => {
-    r.pos = offsetAt;
-    const offset = r.u16();
-    const length = r.u16();
-    return { offset, length };
-  };
-  const text = (offsetAt: number) => {
-    const { offset, length } = field(offsetAt);
-    r.pos = offset;
-    return r.ucs2(length);
-  };
-  r.pos = 8;
-  const packetSize = r.u32();
-  const user = text(40);
-  const pw = field(44);
-  r.pos = pw.offset;
-  const raw = r.bytes(pw.length * 2);
-  const decoded = new Uint8Array(raw.length);
-  for (let i = 0; i < raw.length; i++) {
-    const b = raw[i]! ^ 0xa5;
-    decoded[i] = ((b & 0x0f) << 4) | (b >> 4);
-  }
-  return {
-    user,
-    password: new TextDecoder("utf-16le").decode(decoded),
-    appName: text(48),
-    database: text(68),
-    packetSize,
-  };
 }
