@@ -105,17 +105,7 @@ export function createHandler(engine: ChEngine, options: ServerOptions = {}) {
         );
       }
 
-      const body = await readBody(req);
-      const fromParam = url.searchParams.get("query");
-      let sql: string;
-      let data: Uint8Array<ArrayBuffer> | undefined;
-      if (fromParam !== null && body.length > 0 && inspect(fromParam).keyword === "INSERT") {
-        [sql, data] = [fromParam, body];
-      } else if (fromParam !== null && body.length > 0) {
-        sql = `${fromParam}\n${new TextDecoder().decode(body)}`;
-      } else {
-        sql = fromParam ?? new TextDecoder().decode(body);
-      }
+      const { sql, data } = statementOf(url, await readBody(req));
 
       const info = inspect(sql);
       if (info.keyword === "") throw new SqlError(62, "Empty query", "SYNTAX_ERROR");
@@ -151,34 +141,50 @@ export function createHandler(engine: ChEngine, options: ServerOptions = {}) {
 
       headers.set("X-ClickHouse-Format", format);
       headers.set("Content-Type", contentType(format));
-      headers.set(
-        "X-ClickHouse-Summary",
-        JSON.stringify({
-          read_rows: String(result?.rowsRead ?? 0),
-          read_bytes: String(result?.bytesRead ?? 0),
-          written_rows: String(result?.rowsWritten ?? 0),
-          written_bytes: "0",
-          total_rows_to_read: String(result?.rowsRead ?? 0),
-          result_rows: "0",
-          result_bytes: String(result?.bytes.length ?? 0),
-          elapsed_ns: String(Math.round((result?.elapsedMs ?? 0) * 1e6)),
-        }),
-      );
+      headers.set("X-ClickHouse-Summary", summaryOf(result));
       return respond(result?.bytes ?? new Uint8Array(), req, url, headers);
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      const code = Number(/^Code: (\d+)\./.exec(message)?.[1] ?? 1000);
-      headers.set("X-ClickHouse-Exception-Code", String(code));
-      headers.set("Content-Type", "text/plain; charset=UTF-8");
-      return new Response(
-        `${message.startsWith("Code:") ? message : `Code: ${code}. DB::Exception: ${message}`}\n`,
-        {
-          status: statusOf(code),
-          headers,
-        },
-      );
+      return errorResponse(e, headers);
     }
   };
+}
+
+/** The statement of a request: in `query`, in the body, or in `query` with the body as its data. */
+function statementOf(url: URL, body: Uint8Array<ArrayBuffer>) {
+  const fromParam = url.searchParams.get("query");
+  if (fromParam !== null && body.length > 0 && inspect(fromParam).keyword === "INSERT") {
+    return { sql: fromParam, data: body };
+  }
+  if (fromParam !== null && body.length > 0) {
+    return { sql: `${fromParam}\n${new TextDecoder().decode(body)}`, data: undefined };
+  }
+  return { sql: fromParam ?? new TextDecoder().decode(body), data: undefined };
+}
+
+/** The X-ClickHouse-Summary header of a result. */
+function summaryOf(result: QueryResult | undefined): string {
+  return JSON.stringify({
+    read_rows: String(result?.rowsRead ?? 0),
+    read_bytes: String(result?.bytesRead ?? 0),
+    written_rows: String(result?.rowsWritten ?? 0),
+    written_bytes: "0",
+    total_rows_to_read: String(result?.rowsRead ?? 0),
+    result_rows: "0",
+    result_bytes: String(result?.bytes.length ?? 0),
+    elapsed_ns: String(Math.round((result?.elapsedMs ?? 0) * 1e6)),
+  });
+}
+
+/** An error as ClickHouse answers it: `Code: N. DB::Exception: …`, the code in a header. */
+function errorResponse(e: unknown, headers: Headers): Response {
+  const message = e instanceof Error ? e.message : String(e);
+  const code = Number(/^Code: (\d+)\./.exec(message)?.[1] ?? 1000);
+  headers.set("X-ClickHouse-Exception-Code", String(code));
+  headers.set("Content-Type", "text/plain; charset=UTF-8");
+  return new Response(
+    `${message.startsWith("Code:") ? message : `Code: ${code}. DB::Exception: ${message}`}\n`,
+    { status: statusOf(code), headers },
+  );
 }
 
 /** Adds per-query settings at the end of a query (ClickHouse accepts them after FORMAT too). */
