@@ -6,7 +6,8 @@
  */
 import { z } from "zod";
 import { duration } from "../engine/spec/duration.ts";
-import { checkRouteSql } from "./sql_check.ts";
+import type { SpecStatement } from "../engine/plugin.ts";
+import { checkRouteSql, sampleParams } from "./sql_check.ts";
 
 const ident = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "use letters, digits and _ only");
 
@@ -107,4 +108,15 @@ export const apiSection = {
 /** The validated `api:` section of a spec, if it has one. */
 export function apiOf(spec: Record<string, unknown>): ApiSpec | undefined {
   return spec.api as ApiSpec | undefined;
+}
+
+/** Every route's SQL (each variant too) with sample parameter values, for `validate --connect`. */
+export function routeStatements(api: ApiSpec): SpecStatement[] {
+  return Object.entries(api.routes).flatMap(([path, route]) => {
+    const params = sampleParams(route.params);
+    const sqls: [(string | number)[], string][] = route.sql
+      ? [[["sql"], route.sql]]
+      : Object.entries(route.variants?.sql ?? {}).map(([v, sql]) => [["variants", "sql", v], sql]);
+    return sqls.map(([at, sql]) => ({ path: ["api", "routes", path, ...at], sql, params }));
+  });
 }

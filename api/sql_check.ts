@@ -90,3 +90,24 @@ export function checkRouteSql(
   }
   return issues;
 }
+
+/** A value of the declared type for each parameter, for EXPLAIN (`validate --connect`). */
+export function sampleParams(params: Record<string, ParamSpec>): Record<string, SampleValue> {
+  const out: Record<string, SampleValue> = {};
+  for (const [name, p] of Object.entries(params)) {
+    const fallback = p.default ?? p.enum?.[0];
+    out[name] = fallback !== undefined ? fallback : SAMPLES[p.type](p);
+  }
+  return out;
+}
+
+type SampleValue = string | number | boolean | string[];
+
+const SAMPLES: Record<ParamSpec["type"], (p: ParamSpec) => SampleValue> = {
+  string: () => "x",
+  string_list: () => ["x"],
+  int: (p) => p.min ?? 1,
+  float: (p) => p.min ?? 0,
+  bool: () => false,
+  timestamp: () => Date.now(),
+};

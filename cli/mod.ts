@@ -49,11 +49,13 @@ skipping work units already done, and prints a report. Exit 0 when every unit su
       }),
   },
   validate: {
-    help: `Usage: main.ts validate [spec...]
+    help: `Usage: main.ts validate [--connect] [spec...]
 
-Validates each spec (default ${DEFAULT_SPEC}) without connecting to anything.
-Exit 0 when all are valid; exit 1 and print one line per problem otherwise.`,
-    run: (files) => validateCommand(files.length ? files : [DEFAULT_SPEC]),
+Validates each spec (default ${DEFAULT_SPEC}) without connecting to anything. With --connect,
+the sink's store also checks the tables and every route's SQL (EXPLAIN in a scratch database
+that is dropped afterwards). Exit 0 when all are valid; exit 1 and print one line per problem.`,
+    options: { connect: { type: "boolean" } },
+    run: (files, v) => validateCommand(files.length ? files : [DEFAULT_SPEC], v.connect === true),
   },
   schema: {
     help: `Usage: main.ts schema [file]
@@ -72,6 +74,7 @@ Commands:
   run [spec]           Run a pipeline: backfill, then sync on schedule (default ${DEFAULT_SPEC})
   backfill [spec]      Backfill history: --from TIME --to TIME --tags PATTERN
   validate [spec...]   Check specs; print every problem as file:line:col path: message
+                       (--connect: have the store check tables and route SQL too)
   sim [options]        Run the Historian simulator (see sim --help)
   schema [file]        Write the JSON Schema of pipeline specs (default: stdout)
 

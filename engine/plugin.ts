@@ -171,6 +171,8 @@ export interface Sink {
   state?: StateStore;
   /** Declared queries for the API (declared as `provides: ["query"]`). */
   queries?: QueryService;
+  /** Checks a model and statements against the store itself (declared as `provides: ["explain"]`). */
+  explain?: ExplainService;
   close(): Promise<void>;
 }
 
@@ -192,7 +194,22 @@ export interface QueryService {
   ): Promise<T[]>;
 }
 
-export type Capability = "state" | "query";
+/** A statement of the spec to check against the store, with sample values for its parameters. */
+export interface SpecStatement {
+  path: (string | number)[];
+  sql: string;
+  params: QueryParams;
+}
+
+/**
+ * `validate --connect`: the store creates the model somewhere harmless (a scratch database),
+ * explains every statement against it, and removes it; each problem keeps its spec path.
+ */
+export interface ExplainService {
+  explain(model: StorageModel, pipeline: string, statements: SpecStatement[]): Promise<ModelIssue[]>;
+}
+
+export type Capability = "state" | "query" | "explain";
 
 /** The type of a field a source provides, as tables may store it. */
 export type FieldType = "int" | "float" | "string" | "bool" | "time";

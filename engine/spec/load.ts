@@ -29,6 +29,8 @@ export interface LoadedSpec {
   file: string;
   spec: Spec;
   plugins: { [K in PluginKind]: { definition: PluginDefinition<K>; options: unknown } };
+  /** A problem found later (`validate --connect`), placed at its YAML path like any other. */
+  locate(path: (string | number)[], message: string): ConfigIssue;
 }
 
 export async function loadSpec(file: string, options: LoadOptions): Promise<LoadedSpec> {
@@ -53,6 +55,10 @@ export function parseSpec(text: string, file: string, options: LoadOptions): Loa
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number) => lines.linePos(offset);
+  const place = (path: (string | number)[], message: string): ConfigIssue => {
+    const node = nearestNode(doc, path);
+    return { file, ...at(node?.range?.[0] ?? 0), path: dotted(path), message };
+  };
 
   if (doc.errors.length > 0) {
     throw new ConfigError(
@@ -104,10 +110,7 @@ export function parseSpec(text: string, file: string, options: LoadOptions): Loa
       extra,
     );
     if (contract.length > 0) {
-      throw new ConfigError(dedupe(contract.map((i) => {
-        const node = nearestNode(doc, i.path);
-        return { file, ...at(node?.range?.[0] ?? 0), path: dotted(i.path), message: i.message };
-      })));
+      throw new ConfigError(dedupe(contract.map((i) => place(i.path, i.message))));
     }
   }
   if (!result.success || varIssues.length > 0) {
@@ -136,6 +139,7 @@ export function parseSpec(text: string, file: string, options: LoadOptions): Loa
     file,
     spec,
     plugins: { source: pick("source"), cache: pick("cache"), sink: pick("sink") },
+    locate: place,
   };
 }
 

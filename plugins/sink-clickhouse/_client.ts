@@ -43,15 +43,23 @@ export interface Conn {
   address: string;
   /** The quoted database name. */
   db: string;
+  /** A client whose default database is `database` (for statements with plain table names). */
+  clientFor(database: string): ClickHouseClient;
 }
 
 export function connOf(
-  client: ClickHouseClient,
-  root: ClickHouseClient,
+  clientFor: (database?: string) => ClickHouseClient,
   target: Target,
   address: string,
 ): Conn {
-  return { client, root, target, address, db: q(target.database) };
+  return {
+    client: clientFor(target.database),
+    root: clientFor(),
+    target,
+    address,
+    db: q(target.database),
+    clientFor,
+  };
 }
 
 /** Error text of anything thrown by the client. */

@@ -10,6 +10,8 @@ export interface AggregateSql {
   name: string;
   /** Takes {tags:Array(String)}, {from:DateTime64(7)} and {to:DateTime64(7)}. */
   sql: string;
+  /** The SELECT of `sql`, for EXPLAIN. */
+  select: string;
 }
 
 export function aggregateSql(db: string, model: StorageModel): AggregateSql[] {
@@ -20,8 +22,7 @@ export function aggregateSql(db: string, model: StorageModel): AggregateSql[] {
     const bucket = bucketOf(q(a.time_column));
     const columns = [a.tag_column, a.bucket_column, ...Object.keys(a.columns), COMPUTED_AT];
     const exprs = Object.values(a.columns).map((c) => c.expr).join(", ");
-    const sql = `INSERT INTO ${db}.${q(name)} (${columns.map(q).join(", ")}) ` +
-      `SELECT ${q(a.tag_column)}, ${bucket}, ${exprs}, now64(3) ` +
+    const select = `SELECT ${q(a.tag_column)}, ${bucket}, ${exprs}, now64(3) ` +
       `FROM ${db}.${q(a.from)}${supportsFinal(source.engine) ? " FINAL" : ""} ` +
       `WHERE ${q(a.tag_column)} IN {tags:Array(String)} ` +
       `AND ${q(a.time_column)} >= ${bucketOf("{from:DateTime64(7, 'UTC')}")} ` +
@@ -29,6 +30,7 @@ export function aggregateSql(db: string, model: StorageModel): AggregateSql[] {
         bucketOf("{to:DateTime64(7, 'UTC')}")
       } + INTERVAL ${seconds} SECOND ` +
       `GROUP BY ${q(a.tag_column)}, ${bucket}`;
-    return { name, sql };
+    const sql = `INSERT INTO ${db}.${q(name)} (${columns.map(q).join(", ")}) ${select}`;
+    return { name, sql, select };
   });
 }

@@ -66,8 +66,7 @@ export async function createClickHouseSink(opts: Options, context: PluginContext
   };
   const sink = createSink({
     conn: connOf(
-      createClient({ ...common, database: opts.database }),
-      createClient(common),
+      (database) => createClient({ ...common, database }),
       { database: opts.database, cluster: opts.cluster || undefined },
       parsed.host,
     ),
@@ -91,6 +90,6 @@ export default definePlugin({
     "ClickHouse over HTTP (npm:@clickhouse/client); the embedded store when no URL is set",
   options,
   create: createClickHouseSink,
-  provides: ["state", "query"],
+  provides: ["state", "query", "explain"],
   checkModel,
 });

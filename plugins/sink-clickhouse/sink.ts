@@ -33,6 +33,7 @@ import { driftOf } from "./drift.ts";
 import { buildInsert, chTime, planColumns } from "./insert.ts";
 import type { ColumnPlan, Insert } from "./insert.ts";
 import { RowWriter } from "./rowbinary.ts";
+import { explainModel } from "./explain.ts";
 import { createQueries } from "./query.ts";
 import { createState, recordUnit } from "./state.ts";
 
@@ -127,6 +128,9 @@ export function createSink(deps: SinkDeps): Sink {
     // The pipeline's name arrives with prepare(), which runs before any state call.
     state: createState(conn, () => need().pipeline),
     queries: createQueries(conn),
+    explain: {
+      explain: (model, pipeline, statements) => explainModel(conn, model, pipeline, statements),
+    },
 
     async close() {
       await conn.client.close();
