@@ -9,7 +9,7 @@
  */
 import { createMemoryCache } from "./cache_memory.ts";
 import { PluginError } from "./errors.ts";
-import { createGuard, guardSink, guardSource } from "./guard.ts";
+import { createGuard, guardSink, guardSource, policyOf } from "./guard.ts";
 import type { Guarded } from "./guard.ts";
 import { errorText } from "./log.ts";
 import type { Logger } from "./log.ts";
@@ -64,7 +64,7 @@ export async function startEngine(loaded: LoadedSpec, options: EngineOptions): P
   };
   function guardFor(kind: "source" | "sink") {
     return createGuard(kind, `${kind}-${loaded.plugins[kind].definition.name}`, {
-      policy: { attempts: r.attempts, baseMs: r.base_delay, maxMs: r.max_delay },
+      policy: policyOf(r),
       clock,
       signal: stop.signal,
       log,

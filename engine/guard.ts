@@ -23,6 +23,13 @@ export interface RetryPolicy {
   maxMs: number;
 }
 
+/** The spec's `retry` section as a policy. */
+export function policyOf(
+  r: { attempts: number; base_delay: number; max_delay: number },
+): RetryPolicy {
+  return { attempts: r.attempts, baseMs: r.base_delay, maxMs: r.max_delay };
+}
+
 export interface GuardDeps {
   policy: RetryPolicy;
   clock: Clock;

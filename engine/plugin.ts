@@ -206,7 +206,11 @@ export interface SpecStatement {
  * explains every statement against it, and removes it; each problem keeps its spec path.
  */
 export interface ExplainService {
-  explain(model: StorageModel, pipeline: string, statements: SpecStatement[]): Promise<ModelIssue[]>;
+  explain(
+    model: StorageModel,
+    pipeline: string,
+    statements: SpecStatement[],
+  ): Promise<ModelIssue[]>;
 }
 
 export type Capability = "state" | "query" | "explain";

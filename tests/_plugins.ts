@@ -3,12 +3,13 @@
  * source on the Historian simulator, the ClickHouse sink on the embedded store (prepared with
  * the shipped spec's tables, behind the engine's guard).
  */
-import { createGuard, guardSink } from "../engine/guard.ts";
+import { createGuard, guardSink, policyOf } from "../engine/guard.ts";
 import { createLogger } from "../engine/log.ts";
 import { systemClock } from "../engine/plugin.ts";
 import type { PluginContext, Sink, Source } from "../engine/plugin.ts";
 import type { TimeWindow } from "../engine/types.ts";
 import { parseTicks } from "../engine/types.ts";
+import type { LoadedSpec } from "../engine/spec/load.ts";
 import { load } from "../cli/_load.ts";
 import clickhouse from "../plugins/sink-clickhouse/mod.ts";
 import wonderware from "../plugins/source-wonderware/mod.ts";
@@ -23,6 +24,19 @@ function context(): PluginContext {
     secrets: new Set(),
     dataDir: "/nonexistent",
   };
+}
+
+/** A sink as the engine holds it: every call behind the spec's one retry layer. */
+export function guarded(raw: Sink, loaded: LoadedSpec, ctx: PluginContext): Sink {
+  return guardSink(
+    raw,
+    createGuard("sink", `sink-${loaded.plugins.sink.definition.name}`, {
+      policy: policyOf(loaded.spec.retry),
+      clock: ctx.clock,
+      signal: ctx.signal,
+      log: ctx.log,
+    }),
+  );
 }
 
 /** The Wonderware source on a simulator serving `dataset`; the window spans its points. */
@@ -58,16 +72,7 @@ export async function openSink(): Promise<{ sink: Sink; close(): Promise<void> }
   const loaded = await load("pipelines/wonderware.yaml", (n) => env[n]);
   const ctx = context();
   const raw = await clickhouse.create(loaded.plugins.sink.options as never, ctx);
-  const r = loaded.spec.retry;
-  const sink = guardSink(
-    raw,
-    createGuard("sink", "sink-clickhouse", {
-      policy: { attempts: r.attempts, baseMs: r.base_delay, maxMs: r.max_delay },
-      clock: systemClock,
-      signal: ctx.signal,
-      log: ctx.log,
-    }),
-  );
+  const sink = guarded(raw, loaded, ctx);
   const { tables, aggregations, assets } = loaded.spec;
   await sink.prepare({ tables, aggregations, assets }, loaded.spec.name);
   return {

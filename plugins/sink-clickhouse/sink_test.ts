@@ -15,7 +15,7 @@ import { parseTicks } from "../../engine/types.ts";
 import type { Reading, ReadingBatch, TagInfo } from "../../engine/types.ts";
 import { plugins } from "../registry.ts";
 import { sections } from "../../cli/_load.ts";
-import { createGuard, guardSink } from "../../engine/guard.ts";
+import { guarded } from "../../tests/_plugins.ts";
 import { startTestStore, testDatabase } from "../../tests/_clickhouse.ts";
 import type { TestStore } from "../../tests/_clickhouse.ts";
 import { startFaultyProxy } from "../../tests/_faulty_proxy.ts";
@@ -67,24 +67,17 @@ async function specFor(url: string, database: string): Promise<LoadedSpec> {
 async function openSink(url: string, database: string, lines: string[] = []) {
   const loaded = await specFor(url, database);
   const stop = new AbortController();
-  const log = createLogger({ format: "json", write: (l) => lines.push(l) });
-  const raw = await clickhouse.create(loaded.plugins.sink.options as never, {
-    log,
+  const ctx = {
+    log: createLogger({ format: "json", write: (l) => lines.push(l) }),
     signal: stop.signal,
     clock: systemClock,
-    secrets: new Set(),
+    secrets: new Set<string>(),
     dataDir: "/nonexistent",
-  });
-  // As the engine holds it: every call behind the one retry layer.
-  const r = loaded.spec.retry;
-  const sink = guardSink(
-    raw,
-    createGuard("sink", "sink-clickhouse", {
-      policy: { attempts: r.attempts, baseMs: r.base_delay, maxMs: r.max_delay },
-      clock: systemClock,
-      signal: stop.signal,
-      log,
-    }),
+  };
+  const sink = guarded(
+    await clickhouse.create(loaded.plugins.sink.options as never, ctx),
+    loaded,
+    ctx,
   );
   const { tables, aggregations, assets } = loaded.spec;
   const model = { tables, aggregations, assets };
