@@ -388,7 +388,11 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const vars: Record<string, string> = { API_TOKEN: "t0k3n-value", WONDERWARE_HOST: "x" };
+    const vars: Record<string, string> = {
+      API_TOKEN: "t0k3n-value",
+      WONDERWARE_HOST: "x",
+      CLICKHOUSE_URL: "http://127.0.0.1:1",
+    };
     const loaded = await loadSpec("pipelines/wonderware.yaml", {
       plugins,
       sections,

@@ -57,6 +57,7 @@ const engine = await new Deno.Command(Deno.execPath(), {
     WONDERWARE_PORT: String(sim.port),
     WONDERWARE_USERNAME: "bench",
     WONDERWARE_PASSWORD: "bench",
+    CLICKHOUSE_EMBEDDED: "true",
     CLICKHOUSE_EMBEDDED_PATH: `${dir}/clickhouse`,
     CLICKHOUSE_EMBEDDED_PORT: "0",
     LOG_LEVEL: "info",

@@ -44,6 +44,7 @@ async function measure(mode: "cron" | "interval", seconds: number): Promise<numb
     env: {
       WONDERWARE_HOST: "127.0.0.1",
       WONDERWARE_PORT: String(sim.port),
+      CLICKHOUSE_EMBEDDED: "true",
       CLICKHOUSE_EMBEDDED_PATH: `${dir}/clickhouse`,
       CLICKHOUSE_EMBEDDED_PORT: String(chPort),
       BACKFILL_FROM: "now-2m",

@@ -28,7 +28,7 @@ await Deno.writeTextFile(
 );
 const sim = await spawnSimulator(["--plant", `${dir}/plant.yaml`]);
 const loaded = parseSpec(
-  `version: 1\nsource: {wonderware: {host: 127.0.0.1, port: ${sim.port}, user: bench, password: bench}}\nsink: {clickhouse: {}}\nbackfill: {from: now-1d}\n`,
+  `version: 1\nsource: {wonderware: {host: 127.0.0.1, port: ${sim.port}, user: bench, password: bench}}\nsink: {clickhouse: {host: ch}}\nbackfill: {from: now-1d}\n`,
   "bench.yaml",
   { plugins, sections, env: () => undefined },
 );

@@ -7,7 +7,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import { backfillCommand, runCommand } from "./run.ts";
 import { schemaCommand } from "./schema.ts";
 import { validateCommand } from "./validate.ts";
-import { runSim } from "../simulator/main.ts";
+import { demoCommand } from "./demo.ts";
 
 /** True inside a `deno compile`d binary (the executable is not deno itself). */
 const COMPILED = !/(^|[\\/])deno(\.exe)?$/.test(Deno.execPath());
@@ -24,6 +24,20 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
+  demo: {
+    help: `Usage: main.ts demo [spec] [--dataset DIR] [--timezone ZONE]
+
+Runs the spec (default ${DEFAULT_SPEC}) on SIMULATED data: starts the built-in Historian
+simulator with a demo plant (or the dataset folder: tags.csv, points.csv) and, unless
+CLICKHOUSE_URL or CLICKHOUSE_HOST is set, the embedded ClickHouse store; then backfills, syncs
+and serves the API as run does, until SIGINT or SIGTERM.`,
+    options: { dataset: { type: "string" }, timezone: { type: "string" } },
+    run: ([file], v) =>
+      demoCommand(file ?? DEFAULT_SPEC, {
+        dataset: v.dataset as string | undefined,
+        timezone: v.timezone as string | undefined,
+      }),
+  },
   run: {
     help: `Usage: main.ts run [spec]
 
@@ -71,6 +85,7 @@ const HELP =
 Usage: main.ts <command> [options]
 
 Commands:
+  demo [spec]          Run on SIMULATED data: the Historian simulator and the embedded store
   run [spec]           Run a pipeline: backfill, then sync on schedule (default ${DEFAULT_SPEC})
   backfill [spec]      Backfill history: --from TIME --to TIME --tags PATTERN
   validate [spec...]   Check specs; print every problem as file:line:col path: message
@@ -84,7 +99,7 @@ export async function main(args: string[]): Promise<number> {
   const [name = "--help", ...rest] = args;
   if (name === "--version" || name === "-V") return print(VERSION);
   if (name === "--help" || name === "-h" || name === "help") return print(HELP);
-  if (name === "sim") return await runSim(rest);
+  if (name === "sim") return await simCommand(rest);
   const command = COMMANDS[name];
   if (!command) {
     console.error(`Unknown command "${name}"\n\n${HELP}`);
@@ -111,3 +126,16 @@ function print(text: string): number {
   console.log(text);
   return 0;
 }
+
+/** `sim`: the simulator's own CLI, loaded only when asked for (see demo.ts). */
+async function simCommand(args: string[]): Promise<number> {
+  try {
+    const { runSim } = await import(SIM_CLI) as { runSim(args: string[]): Promise<number> };
+    return await runSim(args);
+  } catch (e) {
+    console.error(`This build does not hold the Historian simulator: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+const SIM_CLI = ["..", "simulator", "main.ts"].join("/");

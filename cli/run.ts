@@ -29,8 +29,12 @@ export interface BackfillOnly {
   tags?: string;
 }
 
-export function runCommand(file: string): Promise<number> {
-  return withPipeline(file, async (ctx, secrets) => {
+/** `env` resolves the spec's variables (default: the process environment). */
+export function runCommand(
+  file: string,
+  env?: (name: string) => string | undefined,
+): Promise<number> {
+  return withPipeline(file, env, async (ctx, secrets) => {
     const server = serveApi(ctx, secrets);
     try {
       await backfillThenSync(ctx);
@@ -42,19 +46,20 @@ export function runCommand(file: string): Promise<number> {
 }
 
 export function backfillCommand(file: string, only: BackfillOnly): Promise<number> {
-  return withPipeline(file, (ctx) => backfillOnly(ctx, only));
+  return withPipeline(file, undefined, (ctx) => backfillOnly(ctx, only));
 }
 
 /** Loads the spec, starts the engine, runs `job` until it ends or a signal stops it, closes. */
 async function withPipeline(
   file: string,
+  env: ((name: string) => string | undefined) | undefined,
   job: (ctx: PipelineContext, secrets: Set<string>) => Promise<number>,
 ): Promise<number> {
   const secrets = new Set<string>();
   const log = createLogger({ ...loggerOptionsFromEnv((n) => Deno.env.get(n)), secrets });
   let loaded: LoadedSpec;
   try {
-    loaded = await load(file);
+    loaded = await load(file, env);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     console.error(e.message);

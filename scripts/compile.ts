@@ -1,7 +1,9 @@
 /**
  * `deno task compile [--dry-run] [--target T...]`: one executable per target, named after the
  * product and its version, with the engine, the API and every plugin a plant server needs —
- * but not the embedded ClickHouse store (chDB: large, Linux-only, not for plant servers).
+ * but not the embedded ClickHouse store (chDB: large, Linux-only, not for plant servers), and
+ * not the Historian simulator unless `--with-simulator` asks for it (`demo` and `sim` load it
+ * dynamically and say so when it is absent).
  *
  * What goes in is checked against the plugins, not listed by hand: every folder under plugins/
  * with a mod.ts must be statically reachable from main.ts, and nothing of the embedded store
@@ -25,13 +27,20 @@ export function outputName(target: string): string {
   }`;
 }
 
-export function compileCommand(target: string): string[] {
+/** The simulator's modules, compiled in only with --with-simulator (demos, smoke tests on site). */
+export const SIMULATOR_ENTRIES = ["simulator/mod.ts", "simulator/main.ts"];
+
+export function compileCommand(
+  target: string,
+  options: { withSimulator?: boolean } = {},
+): string[] {
   return [
     "deno",
     "compile",
     "--allow-all",
     "--unstable-cron",
     "--no-check",
+    ...(options.withSimulator ? SIMULATOR_ENTRIES.flatMap((m) => ["--include", m]) : []),
     "--target",
     target,
     "--output",
@@ -66,6 +75,11 @@ export async function checkModules(modules: string[]): Promise<string[]> {
     }
   }
   for (const m of modules) {
+    if (m.startsWith("simulator/")) {
+      problems.push(
+        `${m} must not be reachable from main.ts: the simulator is compiled in only when asked`,
+      );
+    }
     if (m.startsWith(EMBEDDED) && !["mod.ts", "supervisor.ts"].some((f) => m === EMBEDDED + f)) {
       problems.push(`${m} must not be in the binary`);
     }
@@ -75,6 +89,7 @@ export async function checkModules(modules: string[]): Promise<string[]> {
 
 if (import.meta.main) {
   const dryRun = Deno.args.includes("--dry-run");
+  const withSimulator = Deno.args.includes("--with-simulator");
   const targets = Deno.args.flatMap((a, i) => (Deno.args[i - 1] === "--target" ? [a] : []));
   const modules = await moduleList();
   const problems = await checkModules(modules);
@@ -89,7 +104,7 @@ if (import.meta.main) {
     Deno.exit(1);
   }
   for (const target of targets.length ? targets : TARGETS) {
-    console.log(compileCommand(target).join(" "));
+    console.log(compileCommand(target, { withSimulator }).join(" "));
   }
   console.log(`modules (${modules.length}):\n  ${modules.join("\n  ")}`);
   if (!dryRun) {
@@ -101,7 +116,7 @@ if (import.meta.main) {
     }
     await Deno.mkdir(`${ROOT}dist`, { recursive: true });
     for (const target of targets.length ? targets : TARGETS) {
-      const [cmd, ...args] = compileCommand(target);
+      const [cmd, ...args] = compileCommand(target, { withSimulator });
       const status = await new Deno.Command(cmd === "deno" ? Deno.execPath() : cmd!, {
         args,
         cwd: ROOT,

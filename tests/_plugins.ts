@@ -48,6 +48,7 @@ export async function openSource(
   const env: Record<string, string> = {
     WONDERWARE_HOST: "127.0.0.1",
     WONDERWARE_PORT: String(sim.port),
+    CLICKHOUSE_URL: "http://unused:8123",
   };
   const loaded = await load("pipelines/wonderware.yaml", (n) => env[n]);
   const source = await wonderware.create(loaded.plugins.source.options as never, context());

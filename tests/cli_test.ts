@@ -10,10 +10,54 @@ async function cli(args: string[], env: Record<string, string> = {}) {
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-Deno.test("validate exits 0 for the shipped spec", async () => {
-  const { code, stdout } = await cli(["validate", "pipelines/wonderware.yaml"]);
+const PLANT = {
+  WONDERWARE_HOST: "historian.plant.local",
+  CLICKHOUSE_URL: "http://ch.plant.local:8123",
+};
+
+Deno.test("validate exits 0 for the shipped spec with a Historian and a ClickHouse named", async () => {
+  const { code, stdout } = await cli(["validate", "pipelines/wonderware.yaml"], PLANT);
   assert.equal(code, 0);
   assert.equal(stdout, "pipelines/wonderware.yaml: valid\n");
+});
+
+const NO_HOST = [
+  "pipelines/wonderware.yaml:12:11 source.wonderware.host: environment variable WONDERWARE_HOST is not set: the Historian's SQL Server host; for a demo on simulated data run `deno task demo`",
+];
+
+Deno.test("the shipped spec without WONDERWARE_HOST fails validate and run, names the variable and the demo, and touches no store", async () => {
+  const validate = await cli(["validate", "pipelines/wonderware.yaml"], {
+    CLICKHOUSE_URL: PLANT.CLICKHOUSE_URL,
+  });
+  assert.equal(validate.code, 1);
+  assert.deepEqual(validate.stderr.trim().split("\n"), NO_HOST);
+  // A ClickHouse that counts who calls: nobody may.
+  let calls = 0;
+  const store = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+    calls++;
+    return new Response("Ok.\n");
+  });
+  try {
+    const run = await cli(["run", "pipelines/wonderware.yaml"], {
+      CLICKHOUSE_URL: `http://127.0.0.1:${store.addr.port}`,
+    });
+    assert.equal(run.code, 1);
+    assert.deepEqual(run.stderr.trim().split("\n"), NO_HOST);
+    assert.equal(calls, 0, "the store was not contacted");
+  } finally {
+    await store.shutdown();
+  }
+});
+
+Deno.test("the shipped spec without a ClickHouse says how to name one instead of starting the embedded store", async () => {
+  const { code, stderr } = await cli(["validate", "pipelines/wonderware.yaml"], {
+    WONDERWARE_HOST: PLANT.WONDERWARE_HOST,
+  });
+  assert.equal(code, 1);
+  assert.equal(
+    stderr,
+    "pipelines/wonderware.yaml:30:10 sink.clickhouse.url: no ClickHouse to write to: set url or host (CLICKHOUSE_URL or CLICKHOUSE_HOST in the shipped spec), or embedded.enabled: true for the embedded store; `deno task demo` runs on it\n",
+  );
 });
 
 Deno.test("validate exits 1 and prints every error line of every bad spec", async () => {
@@ -22,7 +66,7 @@ Deno.test("validate exits 1 and prints every error line of every bad spec", asyn
     "pipelines/wonderware.yaml",
     "tests/fixtures/bad/wrong_type.yaml",
     "tests/fixtures/bad/missing.yaml",
-  ]);
+  ], PLANT);
   assert.equal(code, 1);
   assert.equal(stdout, "pipelines/wonderware.yaml: valid\n");
   assert.equal(
@@ -33,12 +77,12 @@ Deno.test("validate exits 1 and prints every error line of every bad spec", asyn
 });
 
 Deno.test("--help on each command explains it; unknown commands and flags exit 2", async () => {
-  for (const command of ["run", "validate", "schema"]) {
+  for (const command of ["demo", "run", "validate", "schema"]) {
     const { code, stdout } = await cli([command, "--help"]);
     assert.equal(code, 0);
     assert.match(stdout, new RegExp(`^Usage: main.ts ${command}`));
   }
-  assert.match((await cli(["--help"])).stdout, /Commands:\n {2}run \[spec\]/);
+  assert.match((await cli(["--help"])).stdout, /Commands:\n {2}demo \[spec\]/);
   assert.match((await cli(["--version"])).stdout, /^historian-sync \d+\.\d+\.\d+\n$/);
   assert.equal((await cli(["frobnicate"])).code, 2);
   assert.equal((await cli(["validate", "--strict"])).code, 2);
@@ -53,10 +97,10 @@ Deno.test("run with an invalid spec exits 1 with the error lines and starts noth
   );
 });
 
-Deno.test("run on the defaults backfills from the simulator into the embedded store, then stops cleanly on SIGTERM", async () => {
+Deno.test("demo backfills from the simulator into the embedded store, says so, then stops cleanly on SIGTERM", async () => {
   const dir = await Deno.makeTempDir({ prefix: "historian-sync-cli-" });
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", "run"],
+    args: ["run", "-A", "main.ts", "demo"],
     env: {
       LOG_FORMAT: "json",
       CLICKHOUSE_EMBEDDED_PATH: dir,
@@ -86,7 +130,9 @@ Deno.test("run on the defaults backfills from the simulator into the embedded st
   assert.ok(output.includes("using the built-in memory cache"));
   assert.ok(output.includes("starting the EMBEDDED ClickHouse store"));
   assert.ok(output.includes("ClickHouse tables ready"));
-  assert.ok(output.includes("BUILT-IN HISTORIAN SIMULATOR"));
+  assert.ok(
+    output.includes("DEMO: reading SIMULATED plant data from the BUILT-IN HISTORIAN SIMULATOR"),
+  );
   assert.ok(output.includes('"msg":"backfill finished"'));
   assert.ok(!output.includes("Secret-Pw"), output);
   await Deno.remove(dir, { recursive: true });

@@ -9,6 +9,11 @@ import { checkModules, compileCommand, moduleList, TARGETS } from "../scripts/co
 import { startTestStore } from "./_clickhouse.ts";
 import { freePort } from "./_services.ts";
 
+Deno.test("compile --with-simulator includes the simulator's entries", () => {
+  const command = compileCommand("x86_64-unknown-linux-gnu", { withSimulator: true }).join(" ");
+  assert.ok(command.includes("--include simulator/mod.ts --include simulator/main.ts"), command);
+});
+
 Deno.test("compile --dry-run prints a command per target and the module list", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "scripts/compile.ts", "--dry-run"],
@@ -21,15 +26,12 @@ Deno.test("compile --dry-run prints a command per target and the module list", a
   assert.ok(text.includes("\n  main.ts\n") && text.includes("\n  api/app.ts\n"));
 });
 
-Deno.test("the binary contains every plugin folder and not the embedded ClickHouse store", async () => {
+Deno.test("the binary contains every plugin folder, and neither the embedded store nor the simulator", async () => {
   const modules = await moduleList();
   for await (const entry of Deno.readDir("plugins")) {
     if (entry.isDirectory) assert.ok(modules.includes(`plugins/${entry.name}/mod.ts`), entry.name);
   }
-  assert.ok(
-    modules.includes("simulator/mod.ts"),
-    "the simulator, for on-site smoke tests",
-  );
+  assert.ok(!modules.some((m) => m.startsWith("simulator/")), "no simulator unless asked");
   assert.ok(
     !modules.some((m) => m.includes("_chdb") || m.endsWith("embedded/server.ts")),
     "no chDB",
@@ -58,15 +60,22 @@ Deno.test({
       ? "aarch64-unknown-linux-gnu"
       : "x86_64-unknown-linux-gnu";
     const build = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "scripts/compile.ts", "--target", target],
+      args: ["run", "-A", "scripts/compile.ts", "--with-simulator", "--target", target],
     }).output();
     assert.equal(build.code, 0, new TextDecoder().decode(build.stderr));
-    const command = compileCommand(target);
+    const command = compileCommand(target, { withSimulator: true });
     const binary = command[command.indexOf("--output") + 1]!;
     const run = (args: string[], env: Record<string, string> = {}) =>
       new Deno.Command(binary, { args, env }).output();
     assert.match(new TextDecoder().decode((await run(["--version"])).stdout), /^historian-sync \d/);
-    assert.equal((await run(["validate", "pipelines/wonderware.yaml"])).code, 0);
+    assert.equal(
+      (await run(["validate", "pipelines/wonderware.yaml"], {
+        WONDERWARE_HOST: "h",
+        CLICKHOUSE_URL: "http://h:8123",
+      }))
+        .code,
+      0,
+    );
 
     const store = await startTestStore();
     const simPort = freePort();

@@ -7,15 +7,15 @@ import { sections } from "../cli/_load.ts";
 
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
 
-Deno.test("pipelines/wonderware.yaml is valid on an empty environment, with the embedded defaults", async () => {
+Deno.test("pipelines/wonderware.yaml needs only a Historian and a ClickHouse; the rest has defaults", async () => {
   const { spec, plugins: chosen } = await loadSpec("pipelines/wonderware.yaml", {
     plugins,
     sections,
-    env: envOf({}),
+    env: envOf({ WONDERWARE_HOST: "hist01", CLICKHOUSE_URL: "http://ch:8123" }),
   });
   assert.equal(spec.source.plugin, "wonderware");
   assert.deepEqual(chosen.source.options, {
-    host: "",
+    host: "hist01",
     port: 1433,
     database: "Runtime",
     user: "",
@@ -26,15 +26,6 @@ Deno.test("pipelines/wonderware.yaml is valid on an empty environment, with the 
     request_timeout: 300_000,
     pool_size: 4,
     retrieval_mode: "full",
-    simulator: {
-      port: 0,
-      timezone: "UTC",
-      analog: 40,
-      discrete: 6,
-      string: 4,
-      analog_rate: 10_000,
-      history: 7 * 86_400_000,
-    },
     tags: { include: ["*"], exclude: ["Sys*"], types: ["analog", "discrete", "string"] },
   });
   assert.equal(spec.cache.plugin, "redis");
@@ -97,7 +88,7 @@ Deno.test("the seed's environment variables reach the spec", async () => {
 
 Deno.test("a spec without a cache section gets the built-in memory cache", () => {
   const loaded = parseSpec(
-    "version: 1\nsource: {wonderware: {host: h}}\nsink: {clickhouse: {}}\nbackfill: {from: 2024-01-01}\n",
+    "version: 1\nsource: {wonderware: {host: h}}\nsink: {clickhouse: {host: ch}}\nbackfill: {from: 2024-01-01}\n",
     "inline.yaml",
     { plugins, sections, env: envOf({}) },
   );
@@ -109,7 +100,7 @@ Deno.test("a spec without a cache section gets the built-in memory cache", () =>
 Deno.test("backfill times resolve absolute and relative to now", () => {
   const now = new Date("2024-02-01T00:00:00Z");
   const { spec } = parseSpec(
-    "version: 1\nsource: {wonderware: {host: h}}\nsink: {clickhouse: {}}\nbackfill: {from: now-1d, to: '2024-01-31T12:00:00.5Z'}\n",
+    "version: 1\nsource: {wonderware: {host: h}}\nsink: {clickhouse: {host: ch}}\nbackfill: {from: now-1d, to: '2024-01-31T12:00:00.5Z'}\n",
     "inline.yaml",
     { plugins, sections, env: envOf({}) },
   );
@@ -134,12 +125,17 @@ Deno.test("a secret that YAML would read as a number or boolean is kept as the t
     const { plugins: chosen } = await loadSpec("pipelines/wonderware.yaml", {
       plugins,
       sections,
-      env: (n) => ({ WONDERWARE_HOST: "historian", WONDERWARE_PASSWORD: secret })[n],
+      env: (n) =>
+        ({
+          WONDERWARE_HOST: "historian",
+          WONDERWARE_PASSWORD: secret,
+          CLICKHOUSE_URL: "http://ch:8123",
+        })[n],
     });
     assert.equal((chosen.source.options as { password: string }).password, secret);
   }
   const { plugins: inline } = parseSpec(
-    "version: 1\nsource: {wonderware: {host: h, password: 007}}\nsink: {clickhouse: {}}\nbackfill: {from: 2024-01-01}\n",
+    "version: 1\nsource: {wonderware: {host: h, password: 007}}\nsink: {clickhouse: {host: ch}}\nbackfill: {from: 2024-01-01}\n",
     "inline.yaml",
     { plugins, env: envOf({}) },
   );

@@ -1,6 +1,7 @@
 /**
- * `${VAR}` and `${VAR:-default}` in spec values, resolved on the YAML tree before validation so
- * every problem keeps its position. `$${...}` stands for a literal `${...}`.
+ * `${VAR}`, `${VAR:-default}` and `${VAR:?hint}` in spec values, resolved on the YAML tree before
+ * validation so every problem keeps its position. `${VAR:?hint}` requires VAR to be set and not
+ * empty, and says `hint` when it is not. `$${...}` stands for a literal `${...}`.
  *
  * A plain (unquoted) scalar that is exactly one reference takes the type of what it resolves
  * to: `port: ${WONDERWARE_PORT:-1433}` is the number 1433, as if it had been written inline.
@@ -66,14 +67,22 @@ function substitute(
   const out = text.replace(REFERENCE, (match, body: string | undefined) => {
     if (match === "$${") return "${";
     if (problem) return "";
-    const sep = body!.indexOf(":-");
+    const sep = /:[-?]/.exec(body!)?.index ?? -1;
     const name = sep === -1 ? body! : body!.slice(0, sep);
     if (!NAME.test(name)) {
-      problem = `invalid variable reference "${match}": expected \${NAME} or \${NAME:-default}`;
+      problem =
+        `invalid variable reference "${match}": expected \${NAME}, \${NAME:-default} or \${NAME:?hint}`;
       return "";
     }
     const value = env(name);
-    if (sep !== -1) return value === undefined || value === "" ? body!.slice(sep + 2) : value;
+    const unset = value === undefined || value === "";
+    if (sep !== -1 && body![sep + 1] === "?") {
+      if (unset) {
+        problem = `environment variable ${name} is not set: ${body!.slice(sep + 2).trim()}`;
+      }
+      return value ?? "";
+    }
+    if (sep !== -1) return unset ? body!.slice(sep + 2) : value;
     if (value === undefined) {
       problem =
         `environment variable ${name} is not set (write \${${name}:-default} to give a default)`;

@@ -34,7 +34,19 @@ Deno.test("interpolate() reports missing variables and bad references with their
   const { problems } = resolve("a:\n  b: ${MISSING}\nlist: [ok, '${1BAD}']\nc: ${OPEN", {});
   assert.deepEqual(problems, [
     "a.b: environment variable MISSING is not set (write ${MISSING:-default} to give a default)",
-    'list.1: invalid variable reference "${1BAD}": expected ${NAME} or ${NAME:-default}',
+    'list.1: invalid variable reference "${1BAD}": expected ${NAME}, ${NAME:-default} or ${NAME:?hint}',
     'c: unclosed variable reference in "${OPEN"',
   ]);
+});
+
+Deno.test("interpolate() ${NAME:?hint} requires the variable and says the hint", () => {
+  const doc = parseDocument("a: ${NEEDED:?set it to the host}\nb: ${NEEDED:?x}-${OTHER:-d}\n");
+  const problems = interpolate(doc.contents, (n) => ({ OTHER: "o" })[n]);
+  assert.deepEqual(problems.map((p) => p.message), [
+    "environment variable NEEDED is not set: set it to the host",
+    "environment variable NEEDED is not set: x",
+  ]);
+  const ok = parseDocument("a: ${NEEDED:?hint}\n");
+  assert.deepEqual(interpolate(ok.contents, () => "h"), []);
+  assert.equal(ok.toJS().a, "h");
 });

@@ -2,7 +2,7 @@
  * ClickHouse as the sink, through its HTTP interface (npm:@clickhouse/client) only, so a
  * server, a cluster, ClickHouse Cloud and the embedded store are all one code path.
  *
- * With neither `url` nor `host`, the sink starts the embedded store (chDB in a process of its
+ * With `embedded.enabled` (and neither `url` nor `host`), the sink starts the embedded store (chDB in a process of its
  * own, see clickhouse-embedded/) on loopback, supervises it, and stops it on close.
  */
 import { ClickHouseLogLevel, createClient } from "@clickhouse/client";
@@ -22,7 +22,7 @@ export async function createClickHouseSink(opts: Options, context: PluginContext
   let stopEmbedded: (() => Promise<void>) | undefined;
   if (url === undefined) {
     context.log.warn(
-      "no ClickHouse URL or host configured: starting the EMBEDDED ClickHouse store",
+      "embedded.enabled: starting the EMBEDDED ClickHouse store (chDB), not a ClickHouse server",
       {
         path: opts.embedded.path,
         port: opts.embedded.port,

@@ -1,6 +1,6 @@
 /**
  * Options of the ClickHouse sink. `url` wins; otherwise `host`/`port` (the seed's
- * CLICKHOUSE_HOST/PORT); with neither, the sink starts the embedded store.
+ * CLICKHOUSE_HOST/PORT); the embedded store only when `embedded.enabled` says so.
  */
 import { z } from "zod";
 import { duration } from "../../engine/mod.ts";
@@ -27,13 +27,32 @@ export const options = z.strictObject({
     "Cluster name: DDL runs ON CLUSTER and tables use Replicated engines",
   ),
   embedded: z.strictObject({
+    enabled: z.boolean().default(false).describe(
+      "Start the embedded store (chDB) and write there; only where url and host are empty",
+    ),
     port: z.int().min(0).max(65535).default(8123).describe(
       "Loopback port of the embedded store (0: any free port)",
     ),
     path: z.string().min(1).default("data/clickhouse").describe(
       "Where the embedded store keeps its data",
     ),
-  }).prefault({}).describe("The embedded ClickHouse store, used when url and host are empty"),
+  }).prefault({}).describe("The embedded ClickHouse store: for demos and trials, never implied"),
+}).superRefine((o, ctx) => {
+  const target = o.url.trim() !== "" || o.host.trim() !== "";
+  if (!target && !o.embedded.enabled) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["url"],
+      message:
+        "no ClickHouse to write to: set url or host (CLICKHOUSE_URL or CLICKHOUSE_HOST in the shipped spec), or embedded.enabled: true for the embedded store; `deno task demo` runs on it",
+    });
+  } else if (target && o.embedded.enabled) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["embedded", "enabled"],
+      message: "is true although url or host names a ClickHouse: choose one",
+    });
+  }
 });
 
 export type Options = z.output<typeof options>;

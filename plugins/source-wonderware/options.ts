@@ -6,9 +6,10 @@ import { z } from "zod";
 import { duration } from "../../engine/mod.ts";
 
 export const options = z.strictObject({
-  host: z.string().describe(
-    "SQL Server host of the Historian (WONDERWARE_HOST); empty starts the built-in simulator",
-  ),
+  host: z.string().trim().min(
+    1,
+    "is empty: set the Historian's SQL Server host (WONDERWARE_HOST in the shipped spec); for a demo on simulated data run `deno task demo`",
+  ).describe("SQL Server host of the Historian (WONDERWARE_HOST)"),
   port: z.int().min(1).max(65535).default(1433).describe("SQL Server port (WONDERWARE_PORT)"),
   database: z.string().min(1).default("Runtime").describe(
     "Historian database (WONDERWARE_DATABASE)",
@@ -27,26 +28,6 @@ export const options = z.strictObject({
   retrieval_mode: z.enum(["full", "delta"]).default("full").describe(
     "History retrieval mode: full returns every stored point; delta drops repeated values",
   ),
-  simulator: z.strictObject({
-    port: z.int().min(0).max(65535).default(0).describe(
-      "Loopback port of the built-in simulator (0: any free port)",
-    ),
-    timezone: z.string().min(1).default("UTC").describe(
-      "The simulated Historian server's time zone",
-    ),
-    dataset: z.string().optional().describe(
-      "Serve this folder (tags.csv, points.csv) instead of the demo plant",
-    ),
-    analog: z.int().min(0).default(40).describe("Demo plant: analog tags"),
-    discrete: z.int().min(0).default(6).describe("Demo plant: discrete tags"),
-    string: z.int().min(0).default(4).describe("Demo plant: string tags"),
-    analog_rate: duration({ min: 10 }).prefault("10s").describe(
-      "Demo plant: storage rate of analog tags",
-    ),
-    history: duration({ min: 60_000 }).prefault("7d").describe(
-      "Demo plant: history before start-up",
-    ),
-  }).prefault({}).describe("The built-in Historian simulator, used when host is empty"),
   tags: z.strictObject({
     include: z.array(z.string().min(1)).min(1).default(["*"]).describe(
       "Tag name patterns to load (* and ? wildcards)",

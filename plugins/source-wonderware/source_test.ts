@@ -22,7 +22,7 @@ async function open(sourceYaml: string, lines: string[] = []): Promise<Source> {
   const loaded = parseSpec(
     `version: 1\nsource:\n  wonderware:\n${
       sourceYaml.replace(/^/gm, "    ")
-    }\nsink: {clickhouse: {}}\nbackfill: {from: now-1d}\n`,
+    }\nsink: {clickhouse: {host: ch}}\nbackfill: {from: now-1d}\n`,
     "test.yaml",
     { plugins, sections, env: () => undefined },
   );
