@@ -10,6 +10,7 @@ import { cors } from "hono/cors";
 import { PluginError } from "../engine/errors.ts";
 import type { Logger } from "../engine/log.ts";
 import { errorText } from "../engine/log.ts";
+import type { CacheState } from "../engine/cache_failover.ts";
 import type { Health } from "../engine/health.ts";
 import type { PluginHealth, QueryParams, QueryService } from "../engine/plugin.ts";
 import { openApi } from "./openapi.ts";
@@ -21,6 +22,8 @@ export interface ApiDeps {
   queries?: QueryService;
   health: Health;
   sourceHealth?: () => PluginHealth;
+  /** Which cache answers now (the configured one, or the memory fallback). */
+  cacheState?: () => CacheState;
   log: Logger;
 }
 
@@ -46,6 +49,7 @@ function healthView(deps: ApiDeps, sinkReachable: boolean) {
     sync_rows: h.syncRows ?? 0,
     recent_errors: h.errors.slice(-10),
     source: deps.sourceHealth?.() ?? null,
+    cache: deps.cacheState?.() ?? null,
     sink: sinkReachable ? "reachable" : "unreachable",
     lag_seconds: {
       max: lags[0]?.[1] ?? null,

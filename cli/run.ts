@@ -131,6 +131,7 @@ function serveApi(ctx: PipelineContext, secrets: Set<string>): Deno.HttpServer |
     queries: ctx.engine.queries,
     health: ctx.health,
     sourceHealth: ctx.engine.health.source,
+    cacheState: ctx.engine.health.cache,
     log: ctx.log.child({ component: "api" }),
   });
   return Deno.serve({

@@ -7,6 +7,8 @@
  * The source and the sink the engine hands on are guarded (guard.ts): every call goes through
  * one breaker and one retry budget per plugin, so the stages never retry a call themselves.
  */
+import { createFailoverCache } from "./cache_failover.ts";
+import type { CacheState } from "./cache_failover.ts";
 import { createMemoryCache } from "./cache_memory.ts";
 import { PluginError } from "./errors.ts";
 import { createGuard, guardSink, guardSource, policyOf } from "./guard.ts";
@@ -33,7 +35,7 @@ export interface EngineOptions {
   secrets: Set<string>;
   dataDir: string;
   /** Every failed plugin call, retried or not (health, metrics). */
-  onFailure?: (kind: "source" | "sink", error: unknown) => void;
+  onFailure?: (kind: "source" | "sink" | "cache", error: unknown) => void;
 }
 
 /** A running pipeline: its plugins, and what could not be started. */
@@ -45,8 +47,8 @@ export interface Engine {
   state?: StateStore;
   /** The sink's query capability (required by API routes). */
   queries?: QueryService;
-  /** The breakers' view of the source and the sink. */
-  health: { source(): PluginHealth; sink(): PluginHealth };
+  /** The breakers' view of the source and the sink; which cache answers. */
+  health: { source(): PluginHealth; sink(): PluginHealth; cache(): CacheState };
   /** Why a plugin is not running, per kind. */
   unavailable: Partial<Record<PluginKind, string>>;
   signal: AbortSignal;
@@ -98,6 +100,44 @@ export async function startEngine(loaded: LoadedSpec, options: EngineOptions): P
     }
   }
 
+  /** The configured cache behind the failover of cache_failover.ts. */
+  async function openCache() {
+    const { definition, options: cacheOptions } = loaded.plugins.cache;
+    const context: PluginContext = {
+      log: log.child({ plugin: `cache-${definition.name}` }),
+      signal: stop.signal,
+      clock,
+      secrets,
+      dataDir: `${dataDir}/cache-${definition.name}`,
+    };
+    const open = () => definition.create(cacheOptions, context);
+    let primary;
+    try {
+      primary = await open();
+    } catch (e) {
+      if (!(e instanceof PluginError && e.unavailable)) throw e;
+      unavailable.cache = errorText(e);
+      if (loaded.spec.cache.fallback === "fail") {
+        throw new PluginError(
+          `cache-${loaded.spec.cache.plugin}`,
+          `unavailable and cache.fallback is "fail": ${unavailable.cache}`,
+        );
+      }
+      log.warn("cache unavailable; using the built-in memory cache (cache.fallback: memory)", {
+        reason: unavailable.cache,
+      });
+    }
+    return createFailoverCache({
+      open,
+      primary,
+      fallback: loaded.spec.cache.fallback,
+      memory: createMemoryCache(clock),
+      clock,
+      log,
+      onError: (e) => options.onFailure?.("cache", e),
+    });
+  }
+
   const close = once(async () => {
     stop.abort(new Error("the engine is shutting down"));
     for (const plugin of opened.reverse()) {
@@ -110,21 +150,8 @@ export async function startEngine(loaded: LoadedSpec, options: EngineOptions): P
   });
 
   try {
-    let cache = await tryCreate("cache");
-    if (!cache) {
-      const reason = unavailable.cache!;
-      if (loaded.spec.cache.fallback === "fail") {
-        throw new PluginError(
-          `cache-${loaded.spec.cache.plugin}`,
-          `unavailable and cache.fallback is "fail": ${reason}`,
-        );
-      }
-      log.warn("cache unavailable; using the built-in memory cache (cache.fallback: memory)", {
-        reason,
-      });
-      cache = createMemoryCache(clock);
-      opened.push({ kind: "cache", close: () => cache!.close() });
-    }
+    const cache = await openCache();
+    opened.push({ kind: "cache", close: () => cache.close() });
     const rawSink = await tryCreate("sink");
     const sink = rawSink && guardSink(rawSink, guards.sink);
     if (sink) {
@@ -142,7 +169,11 @@ export async function startEngine(loaded: LoadedSpec, options: EngineOptions): P
       source,
       state: sink?.state,
       queries: sink?.queries,
-      health: { source: () => guards.source.health(), sink: () => guards.sink.health() },
+      health: {
+        source: () => guards.source.health(),
+        sink: () => guards.sink.health(),
+        cache: () => cache.state(),
+      },
       unavailable,
       signal: stop.signal,
       close,

@@ -36,7 +36,7 @@ export interface GuardDeps {
   signal: AbortSignal;
   log: Logger;
   /** Called for every failed attempt, retried or not (health, metrics). */
-  onFailure?: (kind: "source" | "sink", error: unknown) => void;
+  onFailure?: (kind: "source" | "sink" | "cache", error: unknown) => void;
 }
 
 /** A plugin call wrapped with the breaker and the retry budget. */

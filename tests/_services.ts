@@ -18,8 +18,11 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-export async function startRedis(options: { password?: string } = {}): Promise<RedisServer> {
-  const port = freePort();
+/** A redis-server on a free port, or on `port` (to bring one back where it was). */
+export async function startRedis(
+  options: { password?: string; port?: number } = {},
+): Promise<RedisServer> {
+  const port = options.port ?? freePort();
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
   if (options.password) args.push("--requirepass", options.password);
   const child = new Deno.Command("redis-server", { args, stdout: "piped", stderr: "piped" })

@@ -2,9 +2,11 @@
  * Redis as the engine's cache: shared tag lists and the sync lock between several engine
  * instances. Keys are prefixed so several pipelines can share one Redis.
  *
- * Connection failures are fast and explicit: no offline queue, a bounded connect timeout and
- * no endless reconnects, so a Redis that is down becomes a PluginError naming the address
- * (never the password) instead of a hang.
+ * Connection failures are fast and explicit: no offline queue and a bounded connect timeout, so
+ * a Redis that is down becomes a PluginError naming the address (never the password) instead of
+ * a hang. At start a Redis that does not answer is given up quickly (the engine then follows
+ * `cache.fallback`); once connected, the client reconnects with backoff for as long as it takes,
+ * so an outage of any length heals by itself.
  */
 import { Redis } from "ioredis";
 import { z } from "zod";
@@ -45,13 +47,15 @@ export async function createRedisCache(
   if (parsed.password) context.secrets.add(decodeURIComponent(parsed.password));
   const address = `${parsed.hostname}:${parsed.port || 6379}`;
 
+  let connected = false;
   const redis = new Redis(opts.url, {
     lazyConnect: true,
     connectTimeout: opts.connect_timeout,
     commandTimeout: opts.command_timeout,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    retryStrategy: (times) => (times > 3 ? null : Math.min(times * 200, 1000)),
+    retryStrategy: (times) =>
+      connected ? Math.min(times * 250, 2_000) : times > 3 ? null : Math.min(times * 200, 1000),
     keyPrefix: opts.key_prefix,
   });
   // Socket errors are surfaced through the failing command; keep the last one, which says
@@ -77,6 +81,7 @@ export async function createRedisCache(
     redis.disconnect();
     throw fail("connecting to Redis", e);
   }
+  connected = true;
   context.log.info("connected to Redis", { address, key_prefix: opts.key_prefix });
 
   async function call<T>(what: string, run: () => Promise<T>): Promise<T> {

@@ -8,10 +8,10 @@ import { memoryCache } from "../../engine/cache_memory.ts";
 import type { PipelineContext } from "../../engine/context.ts";
 import { startEngine } from "../../engine/engine.ts";
 import type { Engine } from "../../engine/engine.ts";
-import { createHealth } from "../../engine/health.ts";
+import { createHealth, noteError } from "../../engine/health.ts";
 import { createLogger } from "../../engine/log.ts";
 import { definePlugin } from "../../engine/plugin.ts";
-import type { Clock, PluginDefinition } from "../../engine/plugin.ts";
+import type { Clock, PipelineState, PluginDefinition } from "../../engine/plugin.ts";
 import { parseSpec } from "../../engine/spec/load.ts";
 import type { FakeSink } from "./sink.ts";
 import type { FakeSource } from "./source.ts";
@@ -21,6 +21,8 @@ export interface FakeRig {
   ctx: PipelineContext;
   sleeps: number[];
   lines: string[];
+  /** The pipeline's state as the sink holds it at start. */
+  state: PipelineState;
   stop: AbortController;
   close(): Promise<void>;
 }
@@ -29,8 +31,10 @@ export async function fakeRig(
   source: FakeSource,
   sink: FakeSink,
   yaml = "",
+  more: PluginDefinition[] = [],
 ): Promise<FakeRig> {
   const plugins: PluginDefinition[] = [
+    ...more,
     memoryCache as PluginDefinition,
     definePlugin({
       kind: "source",
@@ -66,12 +70,14 @@ export async function fakeRig(
     },
   };
   const lines: string[] = [];
-  const log = createLogger({ format: "json", level: "warn", write: (l) => lines.push(l) });
+  const log = createLogger({ format: "json", level: "info", write: (l) => lines.push(l) });
+  const health = createHealth();
   const engine = await startEngine(loaded, {
     log,
     clock,
     secrets: new Set(),
     dataDir: "/nonexistent",
+    onFailure: (kind, e) => noteError(health, kind, e),
   });
   const stop = new AbortController();
   const ctx: PipelineContext = {
@@ -79,9 +85,10 @@ export async function fakeRig(
     spec: loaded.spec,
     log,
     clock,
-    health: createHealth(),
+    health,
     signal: stop.signal,
     progress: { intervalMs: 0, update: () => {}, finish: () => {} },
   };
-  return { engine, ctx, sleeps, lines, stop, close: () => engine.close() };
+  const state = await sink.state!.load();
+  return { engine, ctx, sleeps, lines, state, stop, close: () => engine.close() };
 }
