@@ -7,6 +7,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import { backfillCommand, runCommand } from "./run.ts";
 import { schemaCommand } from "./schema.ts";
 import { validateCommand } from "./validate.ts";
+import { verifyCommand } from "./verify.ts";
 import { demoCommand } from "./demo.ts";
 
 /** True inside a `deno compile`d binary (the executable is not deno itself). */
@@ -62,6 +63,30 @@ skipping work units already done, and prints a report. Exit 0 when every unit su
         tags: v.tags as string | undefined,
       }),
   },
+  verify: {
+    help:
+      `Usage: main.ts verify [spec] [--from TIME] [--to TIME] [--tags PATTERN] [--window 1d] [--repair]
+
+Compares, per tag and window (default a day, on the UTC grid), the readings the historian holds
+with those stored (deduplicated), over the spec's backfill range or [--from, --to]. Prints the
+windows that differ and a summary line; exit 0 when none differ, 1 otherwise. With --repair it
+re-reads exactly those windows, writes what is missing, and verifies again.`,
+    options: {
+      from: { type: "string" },
+      to: { type: "string" },
+      tags: { type: "string" },
+      window: { type: "string" },
+      repair: { type: "boolean" },
+    },
+    run: ([file], v) =>
+      verifyCommand(file ?? DEFAULT_SPEC, {
+        from: v.from as string | undefined,
+        to: v.to as string | undefined,
+        tags: v.tags as string | undefined,
+        window: v.window as string | undefined,
+        repair: v.repair === true,
+      }),
+  },
   validate: {
     help: `Usage: main.ts validate [--connect] [spec...]
 
@@ -88,6 +113,7 @@ Commands:
   demo [spec]          Run on SIMULATED data: the Historian simulator and the embedded store
   run [spec]           Run a pipeline: backfill, then sync on schedule (default ${DEFAULT_SPEC})
   backfill [spec]      Backfill history: --from TIME --to TIME --tags PATTERN
+  verify [spec]        Compare counts per tag and day, historian vs store (--repair: re-read)
   validate [spec...]   Check specs; print every problem as file:line:col path: message
                        (--connect: have the store check tables and route SQL too)
   sim [options]        Run the Historian simulator (see sim --help)

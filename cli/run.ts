@@ -17,7 +17,7 @@ import { resolveTimeRef, timeRef } from "../engine/spec/schema.ts";
 import type { LoadedSpec } from "../engine/spec/load.ts";
 import { backfillThenSync } from "../engine/sync.ts";
 import { dateFromTicks } from "../engine/types.ts";
-import type { Ticks } from "../engine/types.ts";
+import type { TagInfo, Ticks } from "../engine/types.ts";
 import { createApi } from "../api/app.ts";
 import { apiOf } from "../api/spec.ts";
 import { load } from "./_load.ts";
@@ -50,7 +50,7 @@ export function backfillCommand(file: string, only: BackfillOnly): Promise<numbe
 }
 
 /** Loads the spec, starts the engine, runs `job` until it ends or a signal stops it, closes. */
-async function withPipeline(
+export async function withPipeline(
   file: string,
   env: ((name: string) => string | undefined) | undefined,
   job: (ctx: PipelineContext, secrets: Set<string>) => Promise<number>,
@@ -145,8 +145,12 @@ function serveApi(ctx: PipelineContext, secrets: Set<string>): Deno.HttpServer |
   }, app.fetch);
 }
 
-async function backfillOnly(ctx: PipelineContext, only: BackfillOnly): Promise<number> {
-  const { source, state: store } = parts(ctx);
+/** The tags and the range a backfill or verify run covers: the spec's, narrowed by flags. */
+export async function selection(
+  ctx: PipelineContext,
+  only: BackfillOnly,
+): Promise<{ tags: TagInfo[]; from: Ticks; to: Ticks }> {
+  const { source } = parts(ctx);
   const now = dateFromTicks(await source.serverTime());
   const time = (text: string | undefined, fallback: Ticks) => {
     if (text === undefined) return fallback;
@@ -163,14 +167,17 @@ async function backfillOnly(ctx: PipelineContext, only: BackfillOnly): Promise<n
     return resolveTimeRef(ref.data, now);
   };
   const [specFrom, specTo] = backfillRange(ctx.spec, now);
-  const from = time(only.from, specFrom);
-  const to = time(only.to, specTo);
   let tags = await source.discover(ctx.signal);
   if (only.tags) {
     const pattern = compilePattern(only.tags, { ignoreCase: true });
     tags = tags.filter((t) => pattern.test(t.name));
   }
-  const state = await store.load();
+  return { tags, from: time(only.from, specFrom), to: time(only.to, specTo) };
+}
+
+async function backfillOnly(ctx: PipelineContext, only: BackfillOnly): Promise<number> {
+  const { tags, from, to } = await selection(ctx, only);
+  const state = await parts(ctx).state.load();
   const report = await backfill(ctx, tags, from, to, state);
   console.log(JSON.stringify({ ...report, peak_rss_mb: peakRssMb() }));
   return report.failed.length === 0 && !ctx.signal.aborted ? 0 : 1;

@@ -123,6 +123,9 @@ export function guardSource(source: Source, guard: Guarded): Source {
       }
       guard.outcome();
     },
+    count: source.count &&
+      ((tags, window, signal) =>
+        guard.call(`counting ${tags.length} tags`, () => source.count!(tags, window, signal))),
     close: () => source.close(),
   };
 }
@@ -134,8 +137,8 @@ export function guardSink(sink: Sink, guard: Guarded): Sink {
     prepare: (model, pipeline) =>
       guard.call("preparing tables", () => sink.prepare(model, pipeline)),
     setAssets: (rows) => guard.call("writing the asset model", () => sink.setAssets(rows)),
-    write: (batch) =>
-      guard.call(`writing ${batch.readings.length} readings`, () => sink.write(batch)),
+    write: (batch, options) =>
+      guard.call(`writing ${batch.readings.length} readings`, () => sink.write(batch, options)),
     commit: (unit) => guard.call("committing a unit", () => sink.commit(unit)),
     state: state && {
       load: () => guard.call("reading pipeline state", () => state.load()),
@@ -144,6 +147,11 @@ export function guardSink(sink: Sink, guard: Guarded): Sink {
     },
     // Queries answer API clients now or not at all: no retries, no breaker.
     queries,
+    explain: sink.explain,
+    counts: sink.counts && {
+      count: (tags, window) =>
+        guard.call("counting stored readings", () => sink.counts!.count(tags, window)),
+    },
     close: () => sink.close(),
   };
 }

@@ -89,8 +89,16 @@ export interface Source {
   ): AsyncIterable<ReadingBatch>;
   /** The historian's own UTC clock: sync windows end at this time minus the safety lag. */
   serverTime(): Promise<Ticks>;
+  /**
+   * How many readings `read` would return per tag in the window, by the cheapest query the
+   * historian answers (declared as `provides: ["count"]`); `verify` compares them.
+   */
+  count?(tags: readonly TagInfo[], window: TimeWindow, signal?: AbortSignal): Promise<Counts>;
   close(): Promise<void>;
 }
+
+/** Readings per tag name. */
+export type Counts = Map<string, number>;
 
 export interface ReadOptions {
   signal?: AbortSignal;
@@ -110,6 +118,14 @@ export interface WriteResult {
   written: number;
   /** Readings skipped because an identical reading was already stored. */
   skipped: number;
+}
+
+export interface WriteOptions {
+  /**
+   * Readings were found missing although they were stored once (deleted since, a repair):
+   * write what is not stored even where an identical insert was deduplicated before.
+   */
+  repair?: boolean;
 }
 
 /** A unit of work whose readings have all been written. */
@@ -160,7 +176,7 @@ export interface Sink {
    * Stores a batch exactly once: replaying it stores nothing twice, readings already stored
    * identically are skipped, changed ones replace the stored ones. Aggregates follow at commit.
    */
-  write(batch: ReadingBatch): Promise<WriteResult>;
+  write(batch: ReadingBatch, options?: WriteOptions): Promise<WriteResult>;
   /**
    * Makes a unit durable in one idempotent call: its aggregates recomputed from the stored
    * rows and, for a unit with an id, its "done" record. Calling it again after a crash at any
@@ -173,6 +189,8 @@ export interface Sink {
   queries?: QueryService;
   /** Checks a model and statements against the store itself (declared as `provides: ["explain"]`). */
   explain?: ExplainService;
+  /** Stored readings per tag in a window, deduplicated (declared as `provides: ["count"]`). */
+  counts?: { count(tags: readonly string[], window: TimeWindow): Promise<Counts> };
   close(): Promise<void>;
 }
 
@@ -213,7 +231,7 @@ export interface ExplainService {
   ): Promise<ModelIssue[]>;
 }
 
-export type Capability = "state" | "query" | "explain";
+export type Capability = "state" | "query" | "explain" | "count";
 
 /** The type of a field a source provides, as tables may store it. */
 export type FieldType = "int" | "float" | "string" | "bool" | "time";
@@ -253,7 +271,7 @@ export interface PluginDefinition<
   create(options: z.output<S>, context: PluginContext): Promise<PluginKinds[K]>;
   /** Sources: the fields they provide, addressed by tables as `fields.<name>`. */
   fields?: Readonly<Record<string, FieldSpec>>;
-  /** Sinks: the capabilities the created plugin offers beyond writing. */
+  /** The capabilities the created plugin offers beyond its kind's interface. */
   provides?: readonly Capability[];
   /** Sinks: checks of the storage model in the store's own terms (column types), offline. */
   checkModel?(model: StorageModel): ModelIssue[];

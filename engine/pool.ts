@@ -15,6 +15,7 @@ import type { Unit } from "./plan.ts";
 import { logProgress } from "./progress.ts";
 import type { Progress } from "./progress.ts";
 import { retry } from "./retry.ts";
+import type { WriteOptions } from "./plugin.ts";
 
 /** A store call that failed after its whole retry budget: not worth re-reading the source. */
 class StoreFailure extends Error {
@@ -36,7 +37,7 @@ async function store<T>(fn: () => Promise<T>): Promise<T> {
 async function fetchUnit(
   ctx: PipelineContext,
   unit: Unit,
-  record: boolean,
+  options: RunOptions,
 ): Promise<[number, number]> {
   const { source, sink } = parts(ctx);
   let written = 0;
@@ -46,13 +47,13 @@ async function fetchUnit(
     batchSize: ctx.spec.chunking.batch_rows,
   });
   for await (const batch of reads) {
-    const r = await store(() => sink.write(batch));
+    const r = await store(() => sink.write(batch, options.write));
     written += r.written;
     skipped += r.skipped;
   }
   await store(() =>
     sink.commit({
-      id: record ? unit.id : undefined,
+      id: options.record ? unit.id : undefined,
       tags: unit.tags.map((t) => t.name),
       window: { from: unit.from, to: unit.to },
       rows: written,
@@ -67,6 +68,22 @@ export interface RunOptions {
   skip?: Set<string>;
   /** Record each unit as done at commit (backfill). */
   record: boolean;
+  /** How batches are written (repairs). */
+  write?: WriteOptions;
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time, starting none after `signal` aborts. */
+export async function eachBounded<T>(
+  items: readonly T[],
+  limit: number,
+  signal: AbortSignal,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length && !signal.aborted) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, Math.max(items.length, 1)) }, worker));
 }
 
 export async function runUnits(
@@ -102,11 +119,10 @@ export async function runUnits(
       etaSeconds: report.done > 0 ? Math.round(seconds / report.done * left) : undefined,
     };
   };
-  let next = 0;
   let lastUpdate = performance.now();
   const runOne = async (unit: Unit) => {
     try {
-      const [rows, skippedRows] = await retry(() => fetchUnit(ctx, unit, options.record), {
+      const [rows, skippedRows] = await retry(() => fetchUnit(ctx, unit, options), {
         attempts: ctx.spec.retry.unit_attempts,
         baseMs: ctx.spec.retry.base_delay,
         maxMs: ctx.spec.retry.max_delay,
@@ -139,17 +155,13 @@ export async function runUnits(
       });
     }
   };
-  const worker = async () => {
-    while (next < todo.length && !ctx.signal.aborted) {
-      await runOne(todo[next++]!);
-      if (reporter && performance.now() - lastUpdate > reporter.intervalMs) {
-        lastUpdate = performance.now();
-        reporter.update(progress());
-      }
+  await eachBounded(todo, ctx.spec.chunking.parallelism, ctx.signal, async (unit) => {
+    await runOne(unit);
+    if (reporter && performance.now() - lastUpdate > reporter.intervalMs) {
+      lastUpdate = performance.now();
+      reporter.update(progress());
     }
-  };
-  const workers = Math.min(ctx.spec.chunking.parallelism, Math.max(todo.length, 1));
-  await Promise.all(Array.from({ length: workers }, worker));
+  });
   reporter?.finish(progress());
   report.seconds = (performance.now() - t0) / 1000;
   report.rowsPerSecond = Math.round(report.rows / Math.max(report.seconds, 0.001));

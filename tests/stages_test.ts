@@ -9,6 +9,7 @@ import { chunkTags, planUnits } from "../engine/plan.ts";
 import { syncOnce } from "../engine/sync.ts";
 import { parseTicks } from "../engine/types.ts";
 import { advancedMarks, syncStart } from "../engine/watermarks.ts";
+import { repair, verify } from "../engine/verify.ts";
 import { fakeRig } from "./fakes/rig.ts";
 import { createFakeSink } from "./fakes/sink.ts";
 import { createFakeSource, reading } from "./fakes/source.ts";
@@ -230,6 +231,36 @@ Deno.test("shutdown stops at a clean point: no unit starts after the signal, the
       new Map(),
       "no watermark on a partial run",
     );
+  } finally {
+    await rig.close();
+  }
+});
+
+Deno.test("verify finds the windows whose stored counts differ; repair re-reads exactly those", async () => {
+  const source = plant();
+  const sink = createFakeSink();
+  const rig = await fakeRig(source, sink, YAML);
+  try {
+    const tags = await source.discover();
+    await backfill(rig.ctx, tags, T0 - 6n * HOUR, T0, await sink.state!.load());
+    const clean = await verify(rig.ctx, tags, T0 - 6n * HOUR, T0, 3_600_000);
+    assert.equal(clean.differ.length, 0);
+    assert.equal(clean.compared, 5 * 7);
+    for (const key of [...sink.rows.keys()]) {
+      const r = sink.rows.get(key)!;
+      if (r.tag === "B.Temp" && r.time > T0 - 3n * HOUR && r.time <= T0 - 2n * HOUR) {
+        sink.rows.delete(key);
+      }
+    }
+    const found = await verify(rig.ctx, tags, T0 - 6n * HOUR, T0, 3_600_000);
+    assert.deepEqual(found.differ, [
+      { tag: "B.Temp", from: T0 - 3n * HOUR, to: T0 - 2n * HOUR, historian: 60, stored: 0 },
+    ]);
+    const reads = source.reads;
+    const fixed = await repair(rig.ctx, tags, found.differ);
+    assert.equal(fixed.rows, 60);
+    assert.equal(source.reads - reads, 1, "one window read again");
+    assert.equal((await verify(rig.ctx, tags, T0 - 6n * HOUR, T0, 3_600_000)).differ.length, 0);
   } finally {
     await rig.close();
   }

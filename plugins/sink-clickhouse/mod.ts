@@ -90,6 +90,6 @@ export default definePlugin({
     "ClickHouse over HTTP (npm:@clickhouse/client); the embedded store when no URL is set",
   options,
   create: createClickHouseSink,
-  provides: ["state", "query", "explain"],
+  provides: ["state", "query", "explain", "count"],
   checkModel,
 });

@@ -14,13 +14,16 @@
 import { isReadingsTable, PluginError } from "../../engine/mod.ts";
 import type {
   AssetRow,
+  Counts,
   Logger,
   Reading,
   ReadingBatch,
   Sink,
   StorageModel,
   Ticks,
+  TimeWindow,
   UnitCommit,
+  WriteOptions,
   WriteResult,
 } from "../../engine/mod.ts";
 import { aggregateSql } from "./aggregates.ts";
@@ -106,7 +109,8 @@ export function createSink(deps: SinkDeps): Sink {
       );
     },
 
-    write: (batch: ReadingBatch) => writeBatch(conn, need(), batch),
+    write: (batch: ReadingBatch, options?: WriteOptions) =>
+      writeBatch(conn, need(), batch, options),
 
     async commit(unit: UnitCommit) {
       const p = need();
@@ -128,6 +132,10 @@ export function createSink(deps: SinkDeps): Sink {
     // The pipeline's name arrives with prepare(), which runs before any state call.
     state: createState(conn, () => need().pipeline),
     queries: createQueries(conn),
+    counts: {
+      count: (tags: readonly string[], window: TimeWindow) =>
+        countStored(conn, need(), tags, window),
+    },
     explain: {
       explain: (model, pipeline, statements) => explainModel(conn, model, pipeline, statements),
     },
@@ -141,7 +149,12 @@ export function createSink(deps: SinkDeps): Sink {
 }
 
 /** Stores the readings of a batch that are new or changed, in every readings table. */
-async function writeBatch(conn: Conn, p: Prepared, batch: ReadingBatch): Promise<WriteResult> {
+async function writeBatch(
+  conn: Conn,
+  p: Prepared,
+  batch: ReadingBatch,
+  options: WriteOptions = {},
+): Promise<WriteResult> {
   const readings = batch.readings;
   if (readings.length === 0) return { written: 0, skipped: 0 };
   const tags = [...new Set(readings.map((r) => r.tag))];
@@ -165,9 +178,37 @@ async function writeBatch(conn: Conn, p: Prepared, batch: ReadingBatch): Promise
         reason: "invalid",
       });
     }
-    await insertBytes(conn, what, insert.sql, insert.body, insert.params);
+    // A repair writes rows found missing: an identical insert may have been deduplicated before.
+    const settings = options.repair ? { insert_deduplicate: 0 as const } : {};
+    await insertBytes(conn, what, insert.sql, insert.body, insert.params, settings);
   }
   return result ?? { written: 0, skipped: 0 };
+}
+
+/** Stored readings per tag in `(from, to]`, deduplicated, from the first readings table. */
+async function countStored(
+  conn: Conn,
+  p: Prepared,
+  tags: readonly string[],
+  window: TimeWindow,
+): Promise<Counts> {
+  const t = p.tables.find((t) => t.tagColumn && t.timeColumn);
+  if (!t) {
+    throw new PluginError(PLUGIN, "no readings table has a tag and a time column to count by");
+  }
+  const found = await rows<{ tag: string; n: string }>(
+    conn,
+    `counting stored rows of ${t.name}`,
+    `SELECT ${q(t.tagColumn!)} AS tag, count() AS n FROM ${conn.db}.${q(t.name)}${
+      t.final ? " FINAL" : ""
+    } WHERE ${q(t.tagColumn!)} IN {tags:Array(String)} AND ${
+      q(t.timeColumn!)
+    } > {from:DateTime64(7, 'UTC')} AND ${
+      q(t.timeColumn!)
+    } <= {to:DateTime64(7, 'UTC')} GROUP BY tag SETTINGS do_not_merge_across_partitions_select_final = 1`,
+    { tags: [...tags], from: chTime(window.from), to: chTime(window.to) },
+  );
+  return new Map(found.map((r) => [r.tag, Number(r.n)]));
 }
 
 /** Keys of the stored rows of `t` for `tags` in [from, to], with the compared columns. */

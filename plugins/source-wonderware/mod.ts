@@ -54,4 +54,5 @@ export default definePlugin({
   options,
   create: createWonderwareSource,
   fields: FIELDS,
+  provides: ["count"],
 });

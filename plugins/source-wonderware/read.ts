@@ -184,3 +184,28 @@ export async function* readHistory(
     if (!finished && !failure) request.cancel();
   }
 }
+
+/**
+ * Readings per tag in `(from, to]`, counted by SQL Server: `COUNT(*) … GROUP BY TagName` over
+ * the same History rows a read returns (Full, Latest, UTC), so no row crosses to the client.
+ */
+export async function countHistory(
+  deps: ReaderDeps,
+  tags: readonly TagInfo[],
+  window: TimeWindow,
+): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  if (tags.length === 0 || window.to <= window.from) return counts;
+  const request = deps.pool.request();
+  const where = historyWhere(request, deps.mode, tags, window);
+  const result = await request.query(
+    `SELECT TagName, COUNT(*) AS n FROM History WHERE ${where} GROUP BY TagName`,
+  );
+  // SQL Server compares tag names case-insensitively: report them as the caller named them.
+  const byLower = new Map(tags.map((t) => [t.name.toLowerCase(), t.name]));
+  for (const row of result.recordset as { TagName: string; n: number }[]) {
+    const name = byLower.get(row.TagName.toLowerCase()) ?? row.TagName;
+    counts.set(name, (counts.get(name) ?? 0) + Number(row.n));
+  }
+  return counts;
+}

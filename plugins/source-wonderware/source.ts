@@ -23,7 +23,7 @@ import { ticksOf } from "./_time.ts";
 import type { HistoryDate } from "./_time.ts";
 import { discoverTags } from "./discover.ts";
 import type { Options } from "./options.ts";
-import { readHistory } from "./read.ts";
+import { countHistory, readHistory } from "./read.ts";
 
 export { classify } from "./_errors.ts";
 export { dateOf, ticksOf } from "./_time.ts";
@@ -57,6 +57,7 @@ export function createSource(deps: SourceDeps): Source {
   return {
     discover: () => guarded("discovering tags", () => discoverTags(pool, options, log)),
     read: (tags, window, readOptions) => readHistory(reader, tags, window, readOptions),
+    count: (tags, window) => guarded("counting History", () => countHistory(reader, tags, window)),
 
     async serverTime(): Promise<Ticks> {
       return await guarded("reading the Historian's clock", async () => {

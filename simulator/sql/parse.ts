@@ -38,6 +38,8 @@ export interface Select {
   items?: SelectItem[];
   from?: string[];
   where?: Expr;
+  /** GROUP BY columns (only with COUNT in the select list). */
+  groupBy?: Expr[];
   orderBy?: { e: Expr; desc: boolean }[];
   text: string;
 }
@@ -273,6 +275,15 @@ function select(ps: Parser): Select {
   if (isKw(ps, "WHERE")) {
     next(ps);
     s.where = expr(ps);
+  }
+  if (isKw(ps, "GROUP")) {
+    next(ps);
+    expectKw(ps, "BY");
+    s.groupBy = [];
+    do {
+      if (s.groupBy.length) next(ps);
+      s.groupBy.push(expr(ps));
+    } while (isOp(ps, ","));
   }
   if (isKw(ps, "ORDER")) {
     next(ps);

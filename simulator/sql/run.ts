@@ -10,6 +10,7 @@ import { SqlTime } from "../tds/types.ts";
 import type { Column, SqlValue } from "../tds/types.ts";
 import type { Expr, Select, Statement } from "./parse.ts";
 import { compare, compile, typeOf } from "./expr.ts";
+import type { Compiled } from "./expr.ts";
 
 export { compile, parseSqlTime } from "./expr.ts";
 export type { Compiled } from "./expr.ts";
@@ -78,17 +79,9 @@ async function* runSelect(
   if (s.from && !table) throw new TdsError(208, `Invalid object name '${s.from.join(".")}'.`, 16);
   const source = table?.columns ?? [];
   const where = s.where ? compile(s.where, source, env) : undefined;
-  const aggregate = s.items?.some((i) => i.e.k === "call" && i.e.name === "COUNT") ?? false;
-  if (
-    aggregate &&
-    s.items!.some((i) => !(i.e.k === "call" && i.e.name === "COUNT") && i.e.k !== "lit")
-  ) {
-    throw new TdsError(
-      8120,
-      "Column is invalid in the select list because it is not contained in either an aggregate function or the GROUP BY clause.",
-      16,
-    );
-  }
+  const aggregate = s.groupBy !== undefined ||
+    (s.items?.some((i) => i.e.k === "call" && i.e.name === "COUNT") ?? false);
+  if (aggregate) checkGrouped(s);
   const items = s.items ??
     source.map((c) => ({ e: { k: "col", name: c.name } as Expr, alias: c.name }));
   if (!table && !s.items) throw new TdsError(263, "Must specify table to select from.", 16);
@@ -110,19 +103,7 @@ async function* runSelect(
   }
   const rows = table.rows(s.where, env, signal);
   if (aggregate) {
-    const counters = items.map((item) =>
-      item.e.k === "call" && item.e.args[0] ? compile(item.e.args[0], source, env) : undefined
-    );
-    const counts = items.map(() => 0);
-    for await (const row of rows) {
-      if (signal.aborted) return;
-      if (where && where(row) !== true) continue;
-      counters.forEach((c, i) => {
-        if (!c || c(row) !== null) counts[i]!++;
-      });
-    }
-    yield { row: items.map((item, i) => (item.e.k === "lit" ? item.e.v : counts[i]!)) };
-    yield { done: 1 };
+    yield* counted(s, items, rows, { where, source, env, signal });
     return;
   }
   if (order) {
@@ -159,4 +140,67 @@ async function* runSelect(
     if (++n === s.top) break;
   }
   yield { done: n };
+}
+
+const isCount = (e: Expr) => e.k === "call" && e.name === "COUNT";
+const sameColumn = (a: Expr, b: Expr) =>
+  a.k === "col" && b.k === "col" && a.name.toLowerCase() === b.name.toLowerCase();
+
+/** Msg 8120 for a select-list item that is neither counted, a literal, nor grouped by. */
+function checkGrouped(s: Select) {
+  const grouped = s.groupBy ?? [];
+  const bad = (s.items ?? [{ e: { k: "col", name: "*" } as Expr }]).some((i) =>
+    !isCount(i.e) && i.e.k !== "lit" && !grouped.some((g) => sameColumn(g, i.e))
+  );
+  if (bad) {
+    throw new TdsError(
+      8120,
+      "Column is invalid in the select list because it is not contained in either an aggregate function or the GROUP BY clause.",
+      16,
+    );
+  }
+}
+
+/** COUNT(*) / COUNT(expr), overall or per GROUP BY key, in first-seen order of the keys. */
+async function* counted(
+  s: Select,
+  items: { e: Expr }[],
+  rows: Iterable<SqlValue[]> | AsyncIterable<SqlValue[]>,
+  q: { where?: Compiled; source: readonly Column[]; env: Env; signal: AbortSignal },
+): AsyncIterable<ResultEvent> {
+  const counters = items.map((item) =>
+    item.e.k === "call" && item.e.args[0] ? compile(item.e.args[0], q.source, q.env) : undefined
+  );
+  const keys = (s.groupBy ?? []).map((g) => compile(g, q.source, q.env));
+  const groups = new Map<string, { key: SqlValue[]; counts: number[] }>();
+  for await (const row of rows) {
+    if (q.signal.aborted) return;
+    if (q.where && q.where(row) !== true) continue;
+    const key = keys.map((k) => k(row));
+    // Grouping follows the CI collation: text keys compare case-insensitively.
+    const id = JSON.stringify(
+      key.map((v) => (typeof v === "string" ? v.toLowerCase() : String(v))),
+    );
+    let group = groups.get(id);
+    if (!group) groups.set(id, group = { key, counts: items.map(() => 0) });
+    counters.forEach((c, i) => {
+      if (!c || c(row) !== null) group!.counts[i]!++;
+    });
+  }
+  if (keys.length === 0 && groups.size === 0) {
+    groups.set("", {
+      key: [],
+      counts: items.map(() => 0),
+    });
+  }
+  for (const { key, counts } of groups.values()) {
+    yield {
+      row: items.map((item, i) => {
+        if (item.e.k === "lit") return item.e.v;
+        if (isCount(item.e)) return counts[i]!;
+        return key[s.groupBy!.findIndex((g) => sameColumn(g, item.e))]!;
+      }),
+    };
+  }
+  yield { done: groups.size };
 }

@@ -36,6 +36,15 @@ export async function sinkContract(t: Deno.TestContext, open: () => Promise<Sink
       const revised = batch("c.a", 0, 10, (i) => (i === 3 ? 1_000 : i));
       assert.deepEqual(await sink.write(revised), { written: 1, skipped: 9 });
     });
+    if (sink.counts) {
+      await t.step("counts.count() counts each stored reading once, in (from, to]", async () => {
+        const all = { from: T0, to: T0 + 1_000n * 10_000_000n };
+        assert.equal((await sink.counts!.count(["c.a", "c.none"], all)).get("c.a"), 150);
+        const part = { from: T0 + 10n * 10_000_000n + 1n, to: T0 + 20n * 10_000_000n + 1n };
+        assert.equal((await sink.counts!.count(["c.a"], part)).get("c.a"), 10);
+        assert.equal((await sink.counts!.count(["c.none"], all)).get("c.none") ?? 0, 0);
+      });
+    }
     await t.step("a commit with an id is recorded in the state, idempotently", async () => {
       const unit = {
         id: "contract-unit",

@@ -60,6 +60,17 @@ export async function sourceContract(
       const a = JSON.stringify(await readAll(source, window), big);
       assert.equal(JSON.stringify(await readAll(source, window), big), a);
     });
+    if (source.count) {
+      await t.step("count() says per tag how many readings read() returns", async () => {
+        const tags = await source.discover();
+        const read = new Map<string, number>();
+        for (const r of await readAll(source, window)) read.set(r.tag, (read.get(r.tag) ?? 0) + 1);
+        const counted = await source.count!(tags, window);
+        for (const tag of tags) {
+          assert.equal(counted.get(tag.name) ?? 0, read.get(tag.name) ?? 0, tag.name);
+        }
+      });
+    }
     await t.step("serverTime() is the historian's clock in ticks", async () => {
       const now = await source.serverTime();
       assert.equal(typeof now, "bigint");

@@ -70,6 +70,17 @@ export function createFakeSink(): FakeSink {
       if (unit.id !== undefined) state.doneUnits.add(unit.id);
       return Promise.resolve();
     },
+    counts: {
+      count(tags, window) {
+        const wanted = new Set(tags);
+        const counts = new Map<string, number>();
+        for (const r of rows.values()) {
+          if (!wanted.has(r.tag) || r.time <= window.from || r.time > window.to) continue;
+          counts.set(r.tag, (counts.get(r.tag) ?? 0) + 1);
+        }
+        return Promise.resolve(counts);
+      },
+    },
     state: {
       load: () =>
         Promise.resolve({

@@ -64,6 +64,17 @@ export function createFakeSource(
         yield { readings: all.slice(i, i + size), fields: { Batch: "b" } };
       }
     },
+    count(tagList, window) {
+      const counts = new Map<string, number>();
+      for (const t of tagList) {
+        const n = (points.get(t.name) ?? []).filter((r) =>
+          r.time > window.from && r.time <= window.to
+        )
+          .length;
+        if (n > 0) counts.set(t.name, n);
+      }
+      return Promise.resolve(counts);
+    },
     serverTime: () => Promise.resolve(source.now),
     close: () => Promise.resolve(),
   };
