@@ -550,3 +550,33 @@ Deno.test("RPC parameters of every type the clients send arrive as their values"
     assert.equal(row.nul, null);
   });
 });
+
+Deno.test("transaction manager requests (as python-tds sends after login, tedious on beginTransaction): begin, commit, rollback; SET IMPLICIT_TRANSACTIONS", async () => {
+  await withSim(MIXED, async (_sim, query, pool) => {
+    const tx = new sql.Transaction(pool);
+    await tx.begin();
+    const inside = await new sql.Request(tx).query("SELECT COUNT(*) AS n FROM Tag");
+    assert.ok(Number(inside.recordset[0].n) > 0);
+    await tx.commit();
+    const rolled = new sql.Transaction(pool);
+    await rolled.begin(sql.ISOLATION_LEVEL.READ_COMMITTED);
+    await new sql.Request(rolled).query("SELECT TOP 1 TagName FROM TagRef");
+    await rolled.rollback();
+    // python-tds runs with implicit transactions by default.
+    assert.deepEqual(await query("SET IMPLICIT_TRANSACTIONS ON; SELECT 1 AS one"), [{ one: 1 }]);
+  });
+});
+
+Deno.test("tag names compare case-insensitively; a dataset with two names differing in case is refused", async () => {
+  await withSim(MIXED, async (_sim, query) => {
+    const rows = await query(
+      "SELECT TagName, COUNT(*) AS n FROM History WHERE TagName IN ('line1.TEMP') AND DateTime > '2024-03-30' AND DateTime <= '2024-04-02' AND wwRetrievalMode = 'Full' GROUP BY TagName",
+    );
+    assert.equal(rows.length, 1);
+    assert.ok(Number(rows[0]!.n) > 0);
+  });
+  await assert.rejects(
+    () => startSimulator({ dataset: `${DATASET}/case_clash` }),
+    /tags\.csv:3: tag "LINE1\.TEMP" differs from tag "Line1\.Temp" only in case/,
+  );
+});

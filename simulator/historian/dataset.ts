@@ -86,6 +86,15 @@ export async function loadDataset(dir: string): Promise<GeneratedTag[]> {
     const where = `${dir}/tags.csv:${i + 2}`;
     const kind = KINDS[r[1]?.trim() ?? ""];
     if (!r[0] || !kind) throw new Error(`${where}: expected a TagName and a TagType of 1, 2 or 3`);
+    // SQL Server's default collation is case-insensitive: two such names are one tag there.
+    const clash = [...metas.keys()].find((k) => k.toLowerCase() === r[0]!.toLowerCase());
+    if (clash) {
+      throw new Error(
+        `${where}: tag "${
+          r[0]
+        }" differs from tag "${clash}" only in case; the Historian (SQL Server's case-insensitive collation) would take them for one tag`,
+      );
+    }
     metas.set(r[0], {
       name: r[0],
       key: i + 1,
@@ -98,9 +107,10 @@ export async function loadDataset(dir: string): Promise<GeneratedTag[]> {
     });
   });
   const points = new Map<string, Point[]>([...metas.keys()].map((k) => [k, []]));
+  const byLower = new Map([...metas.keys()].map((k) => [k.toLowerCase(), k]));
   pointRows.forEach((r, i) => {
     const where = `${dir}/points.csv:${i + 2}`;
-    const list = points.get(r[0] ?? "");
+    const list = points.get(byLower.get((r[0] ?? "").toLowerCase()) ?? "");
     if (!list) throw new Error(`${where}: tag "${r[0]}" is not in tags.csv`);
     const value = num(r[2] ?? "", where);
     const text = (r[3] ?? "") === "" ? null : r[3]!;

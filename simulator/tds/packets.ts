@@ -7,6 +7,7 @@ import { ByteWriter } from "./_bytes.ts";
 export const TYPE = {
   BATCH: 0x01,
   RPC: 0x03,
+  TRANSACTION: 0x0e,
   REPLY: 0x04,
   ATTENTION: 0x06,
   LOGIN7: 0x10,

@@ -5,7 +5,7 @@
  * tedious needs it. It knows nothing about the Historian: a `TdsHandler` answers logins and
  * requests with result events.
  */
-import { ByteWriter } from "./_bytes.ts";
+import { ByteReader, ByteWriter } from "./_bytes.ts";
 import {
   DONE_ATTN,
   DONE_COUNT,
@@ -136,6 +136,57 @@ function envChange(w: ByteWriter, type: number, value: string, old: string) {
   w.patchU16(start + 1, w.pos - start - 3);
 }
 
+/**
+ * A transaction manager request (MS-TDS 2.2.6.9), as python-tds sends one after login and
+ * tedious for beginTransaction(): begin answers ENVCHANGE 8 with a new 8-byte descriptor,
+ * commit and rollback ENVCHANGE 9 and 10 giving it back. The simulator's tables are read-only,
+ * so there is nothing to undo; isolation levels and names are accepted as given.
+ */
+function transaction(w: ByteWriter, data: Uint8Array, xact: { id: bigint }, serverName: string) {
+  const r = new ByteReader(data);
+  const headers = r.u32(); // ALL_HEADERS, skipped
+  r.pos += Math.max(0, headers - 4);
+  const kind = r.u16();
+  const descriptor = (id: bigint) => {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, id, true);
+    return b;
+  };
+  const change = (type: number, next: Uint8Array, old: Uint8Array) => {
+    const start = w.pos;
+    w.u8(0xe3).u16(0).u8(type).u8(next.length).bytes(next).u8(old.length).bytes(old);
+    w.patchU16(start + 1, w.pos - start - 3);
+  };
+  if (kind === 5) { // TM_BEGIN_XACT
+    const previous = xact.id;
+    xact.id = previous + 1n || 1n;
+    change(8, descriptor(xact.id), previous ? descriptor(previous) : new Uint8Array());
+  } else if (kind === 7 || kind === 8) { // TM_COMMIT_XACT, TM_ROLLBACK_XACT
+    if (xact.id === 0n) {
+      error(
+        w,
+        new TdsError(
+          3902,
+          "The COMMIT TRANSACTION request has no corresponding BEGIN TRANSACTION.",
+          16,
+        ),
+        serverName,
+      );
+      return done(w, 0xfd, DONE_ERROR, 0);
+    }
+    change(kind === 7 ? 9 : 10, new Uint8Array(), descriptor(xact.id));
+    xact.id = 0n;
+  } else {
+    error(
+      w,
+      new TdsError(4002, `The simulator does not handle transaction request ${kind}.`),
+      serverName,
+    );
+    return done(w, 0xfd, DONE_ERROR, 0);
+  }
+  done(w, 0xfd, 0, 0, 0);
+}
+
 /** PRELOGIN and LOGIN7: the session of a client the handler let in, or undefined. */
 async function handshake(
   conn: Deno.Conn,
@@ -196,6 +247,8 @@ async function handleConnection(conn: Deno.Conn, handler: TdsHandler, serverName
   const session = await handshake(conn, out, incoming, handler, serverName);
   if (!session) return;
 
+  // The transaction the client began with a transaction manager request, if any.
+  const xact = { id: 0n };
   // From here on a reader task watches for ATTENTION while requests run.
   const state = {
     active: null as AbortController | null,
@@ -231,6 +284,10 @@ async function handleConnection(conn: Deno.Conn, handler: TdsHandler, serverName
     if (!m) return;
     if (m.status & STATUS_IGNORE) {
       await out.message(() => {});
+      continue;
+    }
+    if (m.type === TYPE.TRANSACTION) {
+      await out.message((w) => transaction(w, m.data, xact, serverName));
       continue;
     }
     if (m.type !== TYPE.BATCH && m.type !== TYPE.RPC) {
