@@ -28,19 +28,23 @@ const START_MS = Number(T0 / 10_000n);
 const HOURS = 3;
 const END_MS = START_MS + HOURS * 3_600_000;
 
-/** One reading per tag every 10 s for 3 hours, with a 20-minute hole in the Speed tag. */
+const GAP_S = 7_200;
+
+/** One reading per tag every 10 s for 3 hours, a 20-minute hole in Speed, six gap markers in Temperature. */
 function readings(): Reading[] {
   const out: Reading[] = [];
   for (let s = 0; s < HOURS * 3_600; s += 10) {
     const time = T0 + BigInt(s) * 10_000_000n;
+    // An outage of the Temperature tag: six gap markers (no value, no text, bad quality).
+    const gap = s >= GAP_S && s < GAP_S + 60;
     out.push({
       tag: TAGS[0]!.name,
       time,
-      value: 50 + Math.sin(s / 600) * 10,
+      value: gap ? null : 50 + Math.sin(s / 600) * 10,
       text: null,
-      quality: "good",
-      qualityCode: 0,
-      fields: { QualityDetail: 192, OPCQuality: 192 },
+      quality: gap ? "bad" : "good",
+      qualityCode: gap ? 1 : 0,
+      fields: { QualityDetail: gap ? 249 : 192, OPCQuality: gap ? 0 : 192 },
     });
     if (s < 3_600 || s >= 4_800) {
       out.push({
@@ -132,7 +136,7 @@ Deno.test({
         assert.equal(r.status, 200);
         assert.equal(r.body.tags, 3);
         assert.equal(r.body.points, count);
-        assert.equal(r.body.oldest, "2026-11-01 00:00:00.0000000");
+        assert.equal(r.body.oldest, "2026-11-01T00:00:00.0000000Z", "ISO 8601 with its zone");
         assert.equal(r.body.span_seconds, HOURS * 3_600 - 10);
         assert.ok(r.body.health && typeof r.body.health === "object");
         assert.equal(r.headers.get("Cache-Control"), "no-store");
@@ -179,6 +183,59 @@ Deno.test({
             s,
           ) => s.target === TAGS[0]!.name)!;
           assert.equal(temp.datapoints.length, HOURS * 360, "every point when the cap allows");
+        },
+      );
+
+      await t.step(
+        "wonderware_timeseries raw: gap markers are null points; text series get exactly min(count, max) points",
+        async () => {
+          type Series = { target: string; datapoints: [unknown, number][] };
+          const of = (body: unknown, tag: string) =>
+            (body as Series[]).find((x) => x.target === tag)!.datapoints;
+          const temp = of((await get(ts("&max_data_points=100000"))).body, TAGS[0]!.name);
+          const gaps = temp.filter((p) => p[0] === null).map((p) => p[1]);
+          assert.deepEqual(
+            gaps,
+            Array.from({ length: 6 }, (_, i) => START_MS + (GAP_S + i * 10) * 1000),
+            "every gap marker, where it is",
+          );
+          const small = of((await get(ts("&max_data_points=50"))).body, TAGS[0]!.name);
+          assert.equal(small.filter((p) => p[0] === null).length, 6, "kept when downsampled too");
+          assert.ok(small.length <= 50);
+          for (const max of [18, 17, 5, 2]) {
+            const recipe = of((await get(ts(`&max_data_points=${max}`))).body, TAGS[2]!.name);
+            assert.equal(recipe.length, Math.min(18, max), `max_data_points=${max}`);
+            assert.ok(recipe.every((p) => typeof p[0] === "string"));
+          }
+        },
+      );
+
+      await t.step(
+        "timestamps outside what ClickHouse holds are 400; a start in 1900 still finds the data",
+        async () => {
+          const huge = await get(
+            `/consumption/sensor_data?start_ts=0&end_ts=999999999999999`,
+          );
+          assert.equal(huge.status, 400);
+          assert.match(JSON.stringify(huge.body), /end_ts.*must be between 1900-01-01/);
+          const early = await get(
+            ts("&aggregation=1min").replace(
+              `start_ts=${START_MS}`,
+              `start_ts=${Date.UTC(1850, 0, 1)}`,
+            ),
+          );
+          assert.equal(early.status, 400);
+          const old = await get(
+            ts("&aggregation=1min&max_data_points=100000").replace(
+              `start_ts=${START_MS}`,
+              `start_ts=${Date.UTC(1900, 0, 1)}`,
+            ),
+          );
+          assert.equal(old.status, 200);
+          const speed = (old.body as unknown as { target: string; datapoints: unknown[] }[]).find((
+            x,
+          ) => x.target === TAGS[1]!.name)!;
+          assert.ok(speed.datapoints.length > 100, "1-minute data found from a start in 1900");
         },
       );
 
@@ -230,9 +287,9 @@ Deno.test({
           }`,
         );
         assert.deepEqual(data.body.map((r) => [r.time, r.value, r.unit]), [
-          ["2026-11-01 00:00:00.0000000", 0, "rpm"],
-          ["2026-11-01 00:00:10.0000000", 10, "rpm"],
-          ["2026-11-01 00:00:20.0000000", 20, "rpm"],
+          ["2026-11-01T00:00:00.0000000Z", 0, "rpm"],
+          ["2026-11-01T00:00:10.0000000Z", 10, "rpm"],
+          ["2026-11-01T00:00:20.0000000Z", 20, "rpm"],
         ]);
       });
 

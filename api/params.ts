@@ -8,6 +8,10 @@ import type { ParamSpec } from "./spec.ts";
 
 export type ParamValue = string | number | boolean | string[];
 
+/** The range of ClickHouse's DateTime64, in ms since 1970: timestamps outside it are refused. */
+export const MIN_TIME_MS = Date.UTC(1900, 0, 1);
+export const MAX_TIME_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999);
+
 function scalar(declared: ParamSpec, name: string) {
   return z.array(z.string()).transform((values, ctx) => {
     if (values.length > 1) {
@@ -82,6 +86,14 @@ function valueSchema(p: ParamSpec, name: string): z.ZodType<ParamValue, string> 
             message: `expected milliseconds since 1970 or an ISO 8601 time, got ${
               JSON.stringify(text.slice(0, 40))
             }`,
+          });
+          return z.NEVER;
+        }
+        if (ms < MIN_TIME_MS || ms > MAX_TIME_MS) {
+          ctx.addIssue({
+            code: "custom",
+            message:
+              "must be between 1900-01-01T00:00:00Z and 2299-12-31T23:59:59.999Z (what ClickHouse's DateTime64 holds)",
           });
           return z.NEVER;
         }
