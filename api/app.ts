@@ -105,6 +105,15 @@ export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
   for (const [path, route] of Object.entries(spec.routes)) {
     app.get(path, routeHandler(path, route, deps, note));
   }
+  // Any other method on a known path: 405 with the methods that are allowed.
+  for (const path of [...Object.keys(spec.routes), "/health", "/metrics", "/openapi.json"]) {
+    app.all(path, (c) =>
+      c.json(
+        { error: `method ${c.req.method} is not allowed on ${path}; use GET` },
+        405,
+        { Allow: "GET, HEAD" },
+      ));
+  }
 
   app.notFound((c) =>
     c.json({

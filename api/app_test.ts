@@ -409,6 +409,51 @@ Deno.test({
           assert.ok(op.parameters.every((p) => p.in === "query" && p.schema), path);
           assert.ok(op.responses["200"] && op.responses["400"], path);
         }
+        const ops = Object.values(doc.paths).map((p) =>
+          p.get as unknown as {
+            operationId: string;
+            summary: string;
+            description: string;
+            responses: Record<string, { content: Record<string, { schema: Json }> }>;
+          }
+        );
+        assert.equal(
+          new Set(ops.map((o) => o.operationId)).size,
+          ops.length,
+          "unique operationIds",
+        );
+        assert.ok(ops.some((o) => o.operationId === "getConsumptionWonderwareStatus"));
+        for (const o of ops) {
+          const text = o.description.replace(/\s+/g, " ");
+          assert.ok(text.startsWith(o.summary), o.operationId);
+          assert.ok(
+            o.summary === text || /[.!?]$/.test(o.summary),
+            `${o.operationId}: "${o.summary}"`,
+          );
+          const schema = o.responses["200"]!.content["application/json"]!.schema;
+          const typed = JSON.stringify(schema);
+          assert.ok(
+            typed.includes("$ref") || typed.includes('"properties"'),
+            `${o.operationId}: a typed schema, not a bare array or object`,
+          );
+        }
+        const tags = ops.find((o) => o.operationId === "getConsumptionWonderwareTags")!;
+        assert.deepEqual(
+          (tags.responses["200"]!.content["application/json"]!.schema.items as Json).properties,
+          {
+            tag: { type: "string" },
+            points: { type: "integer" },
+            first_seen: { type: "string", format: "date-time" },
+            last_seen: { type: "string", format: "date-time" },
+            avg_value: { type: ["number", "null"] },
+            min_value: { type: ["number", "null"] },
+            max_value: { type: ["number", "null"] },
+          },
+        );
+        const post = await app.request("/consumption/machine", { method: "POST" });
+        assert.equal(post.status, 405);
+        assert.equal(post.headers.get("Allow"), "GET, HEAD");
+        assert.match((await post.json()).error, /POST is not allowed/);
       });
 
       await t.step("unknown routes are 404 JSON; /health and /metrics answer", async () => {

@@ -1,5 +1,51 @@
 /** The OpenAPI 3.1 document of the API, generated from the same declarations as the routes. */
-import type { ApiSpec, ParamSpec } from "./spec.ts";
+import type { ApiSpec, ColumnSpec, ParamSpec, RouteSpec } from "./spec.ts";
+
+/** `getConsumptionWonderwareStatus` for `/consumption/wonderware_status`. */
+export function operationId(path: string): string {
+  return "get" +
+    path.split(/[^A-Za-z0-9]+/).filter(Boolean).map((w) => w[0]!.toUpperCase() + w.slice(1))
+      .join("");
+}
+
+/** The first sentence of a description, whole (a summary is never cut mid-sentence). */
+function summaryOf(description: string): string {
+  const text = description.replace(/\s+/g, " ").trim();
+  const end = text.search(/[.!?](\s|$)/);
+  return end === -1 ? text : text.slice(0, end + 1);
+}
+
+function columnSchema(c: ColumnSpec): Record<string, unknown> {
+  const type = c.type === "time" ? "string" : c.type;
+  return {
+    type: c.nullable ? [type, "null"] : type,
+    ...(c.type === "time" ? { format: "date-time" } : {}),
+    ...(c.description ? { description: c.description } : {}),
+  };
+}
+
+/** The schema of a route's 200 response, typed from its declared columns where it has them. */
+function responseSchema(route: RouteSpec): Record<string, unknown> {
+  if (route.response === "series") return { $ref: "#/components/schemas/Series" };
+  const row: Record<string, unknown> = route.columns
+    ? {
+      type: "object",
+      required: Object.keys(route.columns),
+      properties: Object.fromEntries(
+        Object.entries(route.columns).map(([name, c]) => [name, columnSchema(c)]),
+      ),
+    }
+    : { type: "object" };
+  if (route.response === "rows") return { type: "array", items: row };
+  if (!route.health) return row;
+  return {
+    ...row,
+    properties: {
+      ...(row.properties as object | undefined),
+      health: { $ref: "#/components/schemas/Health" },
+    },
+  };
+}
 
 function schemaOf(p: ParamSpec): Record<string, unknown> {
   const base: Record<string, unknown> = (() => {
@@ -48,8 +94,9 @@ export function openApi(spec: ApiSpec): Record<string, unknown> {
   for (const [path, route] of Object.entries(spec.routes)) {
     paths[path] = {
       get: {
-        summary: route.description.split("\n")[0],
-        description: route.description,
+        operationId: operationId(path),
+        summary: summaryOf(route.description),
+        description: route.description.trim(),
         parameters: Object.entries(route.params).map(([name, p]) => ({
           name,
           in: "query",
@@ -67,13 +114,12 @@ export function openApi(spec: ApiSpec): Record<string, unknown> {
               : "Rows",
             content: {
               "application/json": {
-                schema: route.response === "series"
-                  ? { $ref: "#/components/schemas/Series" }
-                  : { type: route.response === "object" ? "object" : "array" },
+                schema: responseSchema(route),
               },
             },
           },
           "400": error("Invalid parameters: {error, issues: [{path, message}]}"),
+          "405": error("Only GET (and HEAD) are allowed; the Allow header says so"),
           ...(spec.token ? { "401": error("Missing or wrong bearer token") } : {}),
           "502": error("The query failed"),
           "503": error("The store is unavailable or the query timed out"),
@@ -83,7 +129,12 @@ export function openApi(spec: ApiSpec): Record<string, unknown> {
   }
   return {
     openapi: "3.1.0",
-    info: { title: "historian-sync API", version: "1" },
+    info: {
+      title: "historian-sync API",
+      version: "1",
+      description:
+        "Routes declared in the pipeline spec. Parameters reach ClickHouse only as typed placeholders. Times are ISO 8601 in UTC with a Z, or epoch milliseconds in series.",
+    },
     paths,
     components: {
       schemas: {
@@ -101,6 +152,21 @@ export function openApi(spec: ApiSpec): Record<string, unknown> {
             },
           },
         },
+        Health: {
+          type: "object",
+          description:
+            "The engine's health: last sync, backfill progress, recent errors, source circuit, sink reachability, cache, lag per tag",
+          properties: {
+            last_sync: { type: ["object", "null"] },
+            backfill: { type: ["object", "null"] },
+            sync_rows: { type: "integer" },
+            recent_errors: { type: "array", items: { type: "object" } },
+            source: { type: ["object", "null"] },
+            cache: { type: ["object", "null"] },
+            sink: { type: "string", enum: ["reachable", "unreachable"] },
+            lag_seconds: { type: "object" },
+          },
+        },
         Series: {
           type: "array",
           items: {
@@ -115,7 +181,17 @@ export function openApi(spec: ApiSpec): Record<string, unknown> {
           },
         },
       },
-      ...(spec.token ? { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } } : {}),
+      ...(spec.token
+        ? {
+          securitySchemes: {
+            bearer: {
+              type: "http",
+              scheme: "bearer",
+              description: "Authorization: Bearer <API_TOKEN>",
+            },
+          },
+        }
+        : {}),
     },
     ...(spec.token ? { security: [{ bearer: [] }] } : {}),
   };

@@ -35,6 +35,18 @@ export const route = z.strictObject({
     by: ident.describe("The parameter that picks the SQL"),
     sql: z.record(z.string(), z.string().min(1)).describe("SQL per value of that parameter"),
   }).optional(),
+  columns: z.record(
+    ident,
+    z.strictObject({
+      type: z.enum(["string", "integer", "number", "boolean", "time"]).describe(
+        "JSON type of the column; time: ISO 8601 text with its zone",
+      ),
+      description: z.string().default(""),
+      nullable: z.boolean().default(false),
+    }),
+  ).optional().describe(
+    "The result's columns, for the OpenAPI document (rows and object responses)",
+  ),
   response: z.enum(["rows", "object", "series"]).default("rows").describe(
     "rows: a JSON array; object: the first row; series: [{target, datapoints: [[value, ts_ms], ...]}]",
   ),
@@ -97,6 +109,7 @@ export const api = z.strictObject({
 export type ApiSpec = z.output<typeof api>;
 export type RouteSpec = z.output<typeof route>;
 export type ParamSpec = z.output<typeof param>;
+export type ColumnSpec = NonNullable<RouteSpec["columns"]>[string];
 
 /** The `api:` section as the engine composes it: a schema and the sink capability it needs. */
 export const apiSection = {
