@@ -13,6 +13,7 @@ import { errorText } from "../engine/log.ts";
 import type { CacheState } from "../engine/cache_failover.ts";
 import type { Health } from "../engine/health.ts";
 import type { PluginHealth, QueryParams, QueryService } from "../engine/plugin.ts";
+import { createRequestStats, metricsText } from "./metrics.ts";
 import { openApi } from "./openapi.ts";
 import { readParams } from "./params.ts";
 import type { ApiSpec, RouteSpec } from "./spec.ts";
@@ -22,15 +23,11 @@ export interface ApiDeps {
   queries?: QueryService;
   health: Health;
   sourceHealth?: () => PluginHealth;
+  /** The product's version, for build_info. */
+  version?: string;
   /** Which cache answers now (the configured one, or the memory fallback). */
   cacheState?: () => CacheState;
   log: Logger;
-}
-
-interface RouteStats {
-  count: Map<string, number>;
-  seconds: number;
-  requests: number;
 }
 
 /**
@@ -61,14 +58,8 @@ function healthView(deps: ApiDeps, sinkReachable: boolean) {
 
 export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
   const app = new Hono();
-  const stats = new Map<string, RouteStats>();
-  const note = (route: string, status: number, seconds: number) => {
-    const s = stats.get(route) ?? { count: new Map(), seconds: 0, requests: 0 };
-    s.count.set(String(status), (s.count.get(String(status)) ?? 0) + 1);
-    s.seconds += seconds;
-    s.requests++;
-    stats.set(route, s);
-  };
+  const stats = createRequestStats();
+  const note = stats.note;
 
   if (spec.cors.length > 0) app.use("*", cors({ origin: spec.cors, allowMethods: ["GET"] }));
 
@@ -97,7 +88,7 @@ export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
   app.get("/openapi.json", (c) => c.json(openApi(spec)));
 
   app.get("/metrics", (c) => {
-    return c.text(metricsText(deps.health, stats), 200, {
+    return c.text(metricsText(deps.health, stats, deps.version), 200, {
       "Content-Type": "text/plain; version=0.0.4",
     });
   });
@@ -126,48 +117,6 @@ export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
     return c.json({ error: "internal error" }, 500);
   });
   return app;
-}
-
-/** The Prometheus text exposition of the API's and the engine's figures. */
-function metricsText(health: Health, stats: Map<string, RouteStats>): string {
-  const lines: string[] = [];
-  const metric = (name: string, type: string, help: string) =>
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-  metric("historian_sync_api_requests_total", "counter", "API requests by route and status");
-  for (const [route, s] of stats) {
-    for (const [status, n] of s.count) {
-      lines.push(`historian_sync_api_requests_total{route="${route}",status="${status}"} ${n}`);
-    }
-  }
-  metric("historian_sync_api_request_seconds", "summary", "API request latency by route");
-  for (const [route, s] of stats) {
-    lines.push(`historian_sync_api_request_seconds_sum{route="${route}"} ${s.seconds}`);
-    lines.push(`historian_sync_api_request_seconds_count{route="${route}"} ${s.requests}`);
-  }
-  const b = health.backfill;
-  metric("historian_sync_backfill_units", "gauge", "Backfill work units by state");
-  lines.push(`historian_sync_backfill_units{state="total"} ${b?.units ?? 0}`);
-  lines.push(`historian_sync_backfill_units{state="done"} ${b?.done ?? 0}`);
-  lines.push(`historian_sync_backfill_units{state="failed"} ${b?.failed ?? 0}`);
-  metric("historian_sync_rows_ingested_total", "counter", "Readings stored by this process");
-  lines.push(`historian_sync_rows_ingested_total{stage="backfill"} ${b?.rows ?? 0}`);
-  lines.push(`historian_sync_rows_ingested_total{stage="sync"} ${health.syncRows ?? 0}`);
-  metric(
-    "historian_sync_lag_seconds",
-    "gauge",
-    "How far the synced data is behind now (upper bound of the last sync)",
-  );
-  const upper = health.lastSync?.upper;
-  if (upper) {
-    lines.push(
-      `historian_sync_lag_seconds ${Math.max(0, (Date.now() - Date.parse(upper)) / 1000)}`,
-    );
-  }
-  metric("historian_sync_errors_total", "counter", "Errors by kind since the start");
-  for (const [kind, n] of health.errorCounts) {
-    lines.push(`historian_sync_errors_total{kind="${kind}"} ${n}`);
-  }
-  return lines.join("\n") + "\n";
 }
 
 /** The handler of one declared route: typed parameters in, the declared shape out. */

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { resolveAssets } from "../engine/assets.ts";
 import { createLogger } from "../engine/log.ts";
-import { createHealth } from "../engine/health.ts";
+import { createHealth, noteError } from "../engine/health.ts";
 import { systemClock } from "../engine/plugin.ts";
 import type { Sink } from "../engine/plugin.ts";
 import { loadSpec } from "../engine/spec/load.ts";
@@ -110,7 +110,7 @@ async function setup(url: string, env: Record<string, string> = {}) {
     health,
     log: createLogger({ level: "error", format: "json" }),
   });
-  return { app, sink, spec: loaded.spec, count: rs.length };
+  return { app, sink, spec: loaded.spec, count: rs.length, health };
 }
 
 type Json = Record<string, unknown>;
@@ -121,7 +121,7 @@ Deno.test({
   sanitizeOps: false,
   async fn(t) {
     const store = await startTestStore();
-    const { app, sink, spec, count } = await setup(store.url);
+    const { app, sink, spec, count, health } = await setup(store.url);
     const get = async (path: string, init?: RequestInit) => {
       const res = await app.request(path, init);
       return { status: res.status, headers: res.headers, body: await res.json() as Json & Json[] };
@@ -467,6 +467,26 @@ Deno.test({
           /historian_sync_api_requests_total\{route="\/consumption\/wonderware_status",status="200"\} \d+/,
         );
         assert.match(metrics, /# TYPE historian_sync_backfill_units gauge/);
+        assert.match(metrics, /^historian_sync_build_info\{version="[^"]+"\} 1$/m);
+        // Latency is a histogram: cumulative buckets ending in +Inf = the count.
+        const route = "/consumption/wonderware_status";
+        const buckets = [...metrics.matchAll(
+          /^historian_sync_api_request_seconds_bucket\{route="\/consumption\/wonderware_status",le="([^"]+)"\} (\d+)$/gm,
+        )].map((m) => [m[1], Number(m[2])] as const);
+        assert.ok(buckets.length >= 5, "buckets");
+        assert.equal(buckets.at(-1)![0], "+Inf");
+        for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i]![1] >= buckets[i - 1]![1]);
+        const count = Number(
+          new RegExp(`historian_sync_api_request_seconds_count\\{route="${route}"\\} (\\d+)`).exec(
+            metrics,
+          )![1],
+        );
+        assert.equal(buckets.at(-1)![1], count);
+        // Errors are counted for good, not from the last 50 kept.
+        for (let i = 0; i < 60; i++) noteError(health, "sync", new Error(`failure ${i}`));
+        const after = await (await app.request("/metrics")).text();
+        assert.match(after, /^historian_sync_errors_total\{kind="sync"\} 60$/m);
+        assert.equal(health.errors.length, 50, "the recent list stays bounded");
       });
 
       await t.step("ClickHouse down: 503 JSON without SQL text or addresses", async () => {

@@ -21,6 +21,9 @@ import type { TagInfo, Ticks } from "../engine/types.ts";
 import { createApi } from "../api/app.ts";
 import { apiOf } from "../api/spec.ts";
 import { load } from "./_load.ts";
+import denoJson from "../deno.json" with { type: "json" };
+
+const VERSION = denoJson.version;
 import { terminalProgress } from "./_progress.ts";
 
 export interface BackfillOnly {
@@ -132,6 +135,7 @@ function serveApi(ctx: PipelineContext, secrets: Set<string>): Deno.HttpServer |
     health: ctx.health,
     sourceHealth: ctx.engine.health.source,
     cacheState: ctx.engine.health.cache,
+    version: VERSION,
     log: ctx.log.child({ component: "api" }),
   });
   return Deno.serve({

@@ -7,7 +7,17 @@ import type { Ticks } from "./types.ts";
 
 export interface Health {
   backfill?: { units: number; done: number; failed: number; rows: number; running: boolean };
-  lastSync?: { at: Date; rows: number; ok: boolean; upper: string; error?: string };
+  lastSync?: {
+    at: Date;
+    rows: number;
+    ok: boolean;
+    upper: string;
+    error?: string;
+    /** How long it took. */
+    seconds?: number;
+  };
+  /** When the last sync that succeeded finished. */
+  lastSuccess?: Date;
   /** Readings stored by syncs since the start. */
   syncRows?: number;
   /** The pipeline's per-tag watermarks (the live map the pipeline updates). */

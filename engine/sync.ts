@@ -99,13 +99,17 @@ async function syncLocked(ctx: PipelineContext, state: PipelineState): Promise<R
     });
     await saveMarks(ctx, state, marks);
   }
+  const at = ctx.clock.now();
+  const ok = report.failed.length === 0;
   ctx.health.lastSync = {
-    at: ctx.clock.now(),
+    at,
     rows: report.rows,
-    ok: report.failed.length === 0,
+    ok,
     upper: formatTicks(upper),
     error: report.failed[0]?.error,
+    seconds: report.seconds,
   };
+  if (ok) ctx.health.lastSuccess = at;
   ctx.health.syncRows = (ctx.health.syncRows ?? 0) + report.rows;
   ctx.log.info("sync finished", {
     rows: report.rows,
