@@ -56,6 +56,8 @@ export interface StatementInfo {
   settingsAt?: number;
   /** Where the top-level FORMAT clause starts in `text`, if there is one. */
   formatAt?: number;
+  /** For an INSERT with inline rows: where its top-level VALUES keyword starts. */
+  valuesAt?: number;
   /** For `… FROM input('structure')`: where `input` starts, where its arguments start, and the end of the call. */
   inputCall?: [number, number, number];
 }
@@ -70,6 +72,9 @@ export function inspect(sql: string): StatementInfo {
   const keyword = (body[0]?.text ?? "").toUpperCase();
   const clause = formatClause(body, keyword === "INSERT");
   const settings = topLevel(body).find((t) => t.text.toUpperCase() === "SETTINGS");
+  const values = keyword === "INSERT"
+    ? topLevel(body).find((t) => t.text.toUpperCase() === "VALUES")
+    : undefined;
   return {
     keyword,
     format: clause?.name,
@@ -77,6 +82,7 @@ export function inspect(sql: string): StatementInfo {
     text,
     ...(settings ? { settingsAt: settings.start } : {}),
     ...(clause ? { formatAt: clause.at } : {}),
+    ...(values ? { valuesAt: values.start } : {}),
     ...(keyword === "INSERT" ? inputCallOf(body) : {}),
   };
 }

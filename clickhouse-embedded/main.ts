@@ -1,19 +1,21 @@
 /**
  * The embedded ClickHouse store as a process of its own: `deno task clickhouse`, or started and
- * supervised by the ClickHouse sink when no ClickHouse URL is configured. Loopback only.
+ * supervised by the ClickHouse sink when the spec enables it. Loopback unless `--host` says
+ * otherwise (for a Grafana on another machine: `--host 0.0.0.0`, with a password).
  *
- *   deno task clickhouse [--port 8123] [--path data/clickhouse] [--user default]
+ *   deno task clickhouse [--host 127.0.0.1] [--port 8123] [--path data/clickhouse] [--user default]
  *   (password from CLICKHOUSE_EMBEDDED_PASSWORD; unset means no authentication)
  *
- * Prints one line `listening on http://127.0.0.1:<port>` once it accepts queries.
+ * Prints one line `listening on http://<host>:<port>` once it accepts queries.
  */
 import { openChdb } from "./_chdb.ts";
 import { createHandler } from "./server.ts";
 
 const HELP =
-  `Usage: deno task clickhouse [--port 8123] [--path data/clickhouse] [--user default] [--exit-with-stdin]
+  `Usage: deno task clickhouse [--host 127.0.0.1] [--port 8123] [--path data/clickhouse] [--user default] [--exit-with-stdin]
 
-Runs a ClickHouse engine (chDB) behind ClickHouse's HTTP interface on 127.0.0.1.
+Runs a ClickHouse engine (chDB) behind ClickHouse's HTTP interface, on loopback unless --host
+names another address (0.0.0.0: every interface; set a password then).
 CLICKHOUSE_EMBEDDED_PASSWORD, when set, is required from every client.`;
 
 function flag(args: string[], name: string, fallback: string): string {
@@ -30,6 +32,7 @@ if (import.meta.main) {
     console.log(HELP);
     Deno.exit(0);
   }
+  const hostname = flag(args, "host", "127.0.0.1");
   const port = Number(flag(args, "port", "8123"));
   const path = flag(args, "path", "data/clickhouse");
   const user = flag(args, "user", "default");
@@ -43,11 +46,11 @@ if (import.meta.main) {
     password: Deno.env.get("CLICKHOUSE_EMBEDDED_PASSWORD"),
   });
   const server = Deno.serve({
-    hostname: "127.0.0.1",
+    hostname,
     port,
     onListen: ({ port }) =>
       console.log(
-        `listening on http://127.0.0.1:${port} (ClickHouse ${engine.version}, data in ${path})`,
+        `listening on http://${hostname}:${port} (ClickHouse ${engine.version}, data in ${path})`,
       ),
   }, handler);
   const stop = async () => {

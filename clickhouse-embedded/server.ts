@@ -17,7 +17,7 @@
  * Without sessions, `SET` and `USE` change nothing, as on a real server; several statements
  * in one request are refused, as on a real server.
  */
-import type { ChEngine, QueryResult } from "./_chdb.ts";
+import type { ChEngine, ChSession, QueryResult } from "./_chdb.ts";
 import { inspect, settingsClause, SqlError } from "./_sql.ts";
 import type { StatementInfo } from "./_sql.ts";
 
@@ -27,6 +27,7 @@ export interface ServerOptions {
   password?: string;
 }
 
+/** URL parameters that are not settings: read here, or reserved by ClickHouse's HTTP handler. */
 const META = new Set([
   "query",
   "database",
@@ -35,7 +36,24 @@ const META = new Set([
   "user",
   "password",
   "enable_http_compression",
+  // Reserved by ClickHouse's HTTP handler and sent by clients by default; nothing to do here:
+  // every statement stands alone (so a session changes nothing), results are buffered whole
+  // (what wait_end_of_query asks), and there are no quotas or roles.
+  "session_id",
+  "session_timeout",
+  "session_check",
+  "close_session",
+  "buffer_size",
+  "wait_end_of_query",
+  "quota_key",
+  "role",
+  "client_protocol_version",
+  "stacktrace",
+  "compress",
+  "decompress",
 ]);
+/** External data (`<name>_structure`, `_format`, `_types`) comes with a multipart body. */
+const EXTERNAL = /^(.+)_(structure|format|types)$/;
 const READ_ONLY = new Set([
   "SELECT",
   "WITH",
@@ -85,7 +103,7 @@ export function createHandler(engine: ChEngine, options: ServerOptions = {}) {
     });
     try {
       if (
-        url.pathname === "/ping" ||
+        url.pathname === "/ping" || url.pathname === "/replicas_status" ||
         (url.pathname === "/" && req.method === "GET" && !url.searchParams.has("query"))
       ) {
         return new Response("Ok.\n", { headers: { "Content-Type": "text/plain; charset=UTF-8" } });
@@ -97,13 +115,6 @@ export function createHandler(engine: ChEngine, options: ServerOptions = {}) {
         throw new SqlError(0, `HTTP method ${req.method} is not allowed`, "BAD_REQUEST");
       }
       authenticate(req, url, user, options.password);
-      if (url.searchParams.has("session_id")) {
-        throw new SqlError(
-          0,
-          "Sessions are not supported by the embedded store",
-          "NOT_IMPLEMENTED",
-        );
-      }
 
       const { sql, data } = statementOf(url, await readBody(req));
 
@@ -118,13 +129,9 @@ export function createHandler(engine: ChEngine, options: ServerOptions = {}) {
         );
       }
 
-      const params: Record<string, string> = {};
-      const settings: [string, string][] = [];
-      for (const [key, value] of url.searchParams) {
-        if (key.startsWith("param_")) params[key.slice(6)] = value;
-        else if (!META.has(key)) settings.push([key, value]);
-      }
-      const format = info.format ?? url.searchParams.get("default_format") ?? "TabSeparated";
+      const { params, settings } = parametersOf(url);
+      const format = info.format ?? url.searchParams.get("default_format") ??
+        req.headers.get("X-ClickHouse-Format") ?? "TabSeparated";
       const database = url.searchParams.get("database") ??
         req.headers.get("X-ClickHouse-Database") ?? undefined;
 
@@ -134,14 +141,21 @@ export function createHandler(engine: ChEngine, options: ServerOptions = {}) {
       } else if (info.keyword === "INSERT" && data) {
         const build = insertFromFile(sql, info, settings);
         result = await engine.exclusive(database, (s) => s.insert(build, data!, params));
+      } else if (info.keyword === "CREATE" && settings.length > 0) {
+        // A trailing SETTINGS clause of CREATE TABLE sets the table's settings: URL settings
+        // apply to the statement instead, set around it on the connection and put back.
+        result = await engine.exclusive(
+          database,
+          (s) => withSessionSettings(s, settings, () => s.query(info.text, format, params)),
+        );
       } else {
-        const text = withSettings(info.text, settings);
+        const text = withSettings(info.text, settings, info);
         result = await engine.exclusive(database, (s) => s.query(text, format, params));
       }
 
       headers.set("X-ClickHouse-Format", format);
       headers.set("Content-Type", contentType(format));
-      headers.set("X-ClickHouse-Summary", summaryOf(result));
+      headers.set("X-ClickHouse-Summary", summaryOf(result, format));
       return respond(result?.bytes ?? new Uint8Array(), req, url, headers);
     } catch (e) {
       return errorResponse(e, headers);
@@ -161,15 +175,33 @@ function statementOf(url: URL, body: Uint8Array<ArrayBuffer>) {
   return { sql: fromParam ?? new TextDecoder().decode(body), data: undefined };
 }
 
+/** Rows in a text result: lines, less the header lines of *WithNames formats; JSON's own count. */
+function resultRows(bytes: Uint8Array, format: string): number {
+  if (/^JSON(Compact)?(Strings)?$/i.test(format)) {
+    const m = /"rows":\s*(\d+)/.exec(new TextDecoder().decode(bytes.subarray(-4096)));
+    return m ? Number(m[1]) : 0;
+  }
+  if (
+    !/^(TabSeparated|TSV|CSV|JSONEachRow|JSONCompactEachRow|JSONStringsEachRow|JSONLines|NDJSON|LineAsString)/i
+      .test(format)
+  ) {
+    return 0; // binary formats: their row counts are not read here
+  }
+  let lines = 0;
+  for (const b of bytes) if (b === 10) lines++;
+  const headers = /WithNamesAndTypes$/i.test(format) ? 2 : /WithNames$/i.test(format) ? 1 : 0;
+  return Math.max(0, lines - headers);
+}
+
 /** The X-ClickHouse-Summary header of a result. */
-function summaryOf(result: QueryResult | undefined): string {
+function summaryOf(result: QueryResult | undefined, format: string): string {
   return JSON.stringify({
     read_rows: String(result?.rowsRead ?? 0),
     read_bytes: String(result?.bytesRead ?? 0),
     written_rows: String(result?.rowsWritten ?? 0),
     written_bytes: "0",
     total_rows_to_read: String(result?.rowsRead ?? 0),
-    result_rows: "0",
+    result_rows: String(result ? resultRows(result.bytes, format) : 0),
     result_bytes: String(result?.bytes.length ?? 0),
     elapsed_ns: String(Math.round((result?.elapsedMs ?? 0) * 1e6)),
   });
@@ -187,10 +219,69 @@ function errorResponse(e: unknown, headers: Headers): Response {
   );
 }
 
-/** Adds per-query settings at the end of a query (ClickHouse accepts them after FORMAT too). */
-function withSettings(sql: string, settings: [string, string][]): string {
+/**
+ * Adds per-query settings to a statement: at the end (ClickHouse accepts them after FORMAT
+ * too), or, for an INSERT with its rows inline, before its VALUES or FORMAT clause, where the
+ * data starts.
+ */
+function withSettings(sql: string, settings: [string, string][], info?: StatementInfo): string {
   const clause = settingsClause(settings);
-  return clause ? `${sql}\n${clause}` : sql;
+  if (!clause) return sql;
+  const dataAt = info?.keyword === "INSERT"
+    ? Math.min(info.valuesAt ?? Infinity, info.formatAt ?? Infinity)
+    : Infinity;
+  if (dataAt === Infinity) return `${sql}\n${clause}`;
+  if (info!.settingsAt !== undefined && info!.settingsAt < dataAt) {
+    const at = info!.settingsAt + "SETTINGS".length;
+    return `${sql.slice(0, at)} ${clause.slice("SETTINGS ".length)},${sql.slice(at)}`;
+  }
+  return `${sql.slice(0, dataAt)}${clause} ${sql.slice(dataAt)}`;
+}
+
+/** Query parameters and per-query settings of a request's URL; refuses what cannot be honoured. */
+function parametersOf(url: URL) {
+  const params: Record<string, string> = {};
+  const settings: [string, string][] = [];
+  for (const [key, value] of url.searchParams) {
+    if (key.startsWith("param_")) params[key.slice(6)] = value;
+    else if ((key === "compress" || key === "decompress") && value !== "0") {
+      throw new SqlError(
+        48,
+        `${key}=1 asks for ClickHouse's own block compression, which the embedded store does not speak; use HTTP compression (enable_http_compression=1, Content-Encoding: gzip)`,
+        "NOT_IMPLEMENTED",
+      );
+    } else if (META.has(key)) continue;
+    else if (EXTERNAL.test(key) && url.searchParams.has(`${EXTERNAL.exec(key)![1]}_structure`)) {
+      throw new SqlError(
+        48,
+        `external data (${key}) is not supported by the embedded store`,
+        "NOT_IMPLEMENTED",
+      );
+    } else settings.push([key, value]);
+  }
+  return { params, settings };
+}
+
+/** Runs `fn` with `settings` set on the session, then sets them back as they were. */
+async function withSessionSettings<T>(
+  s: ChSession,
+  settings: [string, string][],
+  fn: () => Promise<T>,
+): Promise<T> {
+  const names = settings.map(([n]) => `'${n.replace(/'/g, "")}'`).join(", ");
+  const before = new TextDecoder().decode(
+    (await s.query(`SELECT name, value FROM system.settings WHERE name IN (${names})`, "TSV", {}))
+      .bytes,
+  ).trim().split("\n").filter(Boolean).map((l) => l.split("\t") as [string, string]);
+  await s.query(`SET ${settingsClause(settings).slice("SETTINGS ".length)}`, "TSV", {});
+  try {
+    return await fn();
+  } finally {
+    if (before.length > 0) {
+      await s.query(`SET ${settingsClause(before).slice("SETTINGS ".length)}`, "TSV", {})
+        .catch(() => {});
+    }
+  }
 }
 
 /**

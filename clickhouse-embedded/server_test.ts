@@ -90,6 +90,90 @@ Deno.test({
       });
 
       await t.step(
+        "the parameters ClickHouse's handler reserves are accepted, not taken for settings",
+        async () => {
+          const reserved = "session_id=abc&session_timeout=60&session_check=0&close_session=1" +
+            "&compress=0&decompress=0&buffer_size=4096&wait_end_of_query=1&quota_key=q&role=r" +
+            "&client_protocol_version=54460&stacktrace=1";
+          assert.equal(text(await post("SELECT 42", `/?${reserved}`)), "42\n");
+          const compressed = await post("SELECT 1", "/?compress=1");
+          assert.equal(compressed.status, 500);
+          assert.match(
+            text(compressed),
+            /^Code: 48\. DB::Exception: compress=1 asks for ClickHouse's own block compression/,
+          );
+          const external = await post("SELECT 1", "/?t_structure=a+Int32&t_format=TSV");
+          assert.match(text(external), /external data \(t_structure\) is not supported/);
+        },
+      );
+
+      await t.step(
+        "Grafana's handshake in HTTP mode: Native with its protocol version",
+        async () => {
+          const r = await post(
+            "SELECT displayName(), version(), revision(), timezone()",
+            "/?client_protocol_version=54460&default_format=Native",
+          );
+          assert.equal(r.status, 200, text(r));
+          assert.equal(r.headers.get("X-ClickHouse-Format"), "Native");
+          // Native: column count 4 and row count 1 as VarUInts, then the first column's name.
+          assert.deepEqual([...r.body.subarray(0, 2)], [4, 1]);
+          assert.ok(text(r).includes("displayName()") && text(r).includes("timezone()"));
+          const dashboard = await post(
+            "SELECT toStartOfMinute(now()) AS t, count() AS n FROM numbers(10) GROUP BY t ORDER BY t",
+            "/?client_protocol_version=54460&default_format=Native&max_execution_time=30",
+          );
+          assert.equal(dashboard.status, 200, text(dashboard));
+        },
+      );
+
+      await t.step(
+        "X-ClickHouse-Format picks the format; the summary counts result rows",
+        async () => {
+          const r = await post("SELECT number FROM numbers(7)", "/", {
+            "X-ClickHouse-Format": "JSONEachRow",
+          });
+          assert.equal(r.headers.get("X-ClickHouse-Format"), "JSONEachRow");
+          assert.equal(text(r).trim().split("\n").length, 7);
+          assert.equal(JSON.parse(r.headers.get("X-ClickHouse-Summary")!).result_rows, "7");
+          const csv = await post("SELECT number FROM numbers(3) FORMAT CSVWithNames");
+          assert.equal(JSON.parse(csv.headers.get("X-ClickHouse-Summary")!).result_rows, "3");
+          assert.equal(text(await call(url, { path: "/replicas_status" })), "Ok.\n");
+        },
+      );
+
+      await t.step(
+        "URL settings go before inline INSERT data, and are not table settings on CREATE",
+        async () => {
+          assert.equal(
+            (await post(
+              "CREATE TABLE url_s (a UInt8) ENGINE = MergeTree ORDER BY a",
+              "/?max_block_size=1234",
+            )).status,
+            200,
+          );
+          const ddl = text(
+            await post(
+              "SELECT create_table_query FROM system.tables WHERE name = 'url_s' FORMAT TSVRaw",
+            ),
+          );
+          assert.doesNotMatch(ddl, /max_block_size/, ddl);
+          assert.equal(
+            (await post("INSERT INTO url_s VALUES (1), (2)", "/?max_insert_threads=1")).status,
+            200,
+          );
+          assert.equal(
+            (await post('INSERT INTO url_s FORMAT JSONEachRow {"a": 3}', "/?max_insert_threads=1"))
+              .status,
+            200,
+          );
+          assert.equal(text(await post("SELECT sum(a) FROM url_s")), "6\n");
+          const q = "SELECT getSetting('max_block_size') AS m FORMAT TabSeparated";
+          assert.notEqual(text(await post(q)), "1234\n", "the CREATE's settings were put back");
+        },
+      );
+
+      await t.step(
         "settings in the URL apply to that query only; SET changes nothing without a session",
         async () => {
           const q = "SELECT getSetting('max_threads') AS m FORMAT TabSeparated";

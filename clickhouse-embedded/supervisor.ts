@@ -18,6 +18,8 @@ const ENTRY = new URL("./main.ts", import.meta.url).pathname;
 
 export async function startEmbedded(
   options: {
+    /** Listen address; loopback by default. */
+    host?: string;
     port: number;
     path: string;
     log: Logger;
@@ -36,6 +38,9 @@ export async function startEmbedded(
     );
   }
   let port = options.port;
+  // Where this process reaches the store: loopback when it listens on every interface.
+  const host = options.host ?? "127.0.0.1";
+  const reach = ["0.0.0.0", "::", "127.0.0.1", "localhost"].includes(host) ? "127.0.0.1" : host;
   let child: Deno.ChildProcess | undefined;
   let stopping = false;
   let starts = 0;
@@ -47,6 +52,8 @@ export async function startEmbedded(
         "run",
         "-A",
         ENTRY,
+        "--host",
+        host,
         "--port",
         String(port),
         "--path",
@@ -70,7 +77,7 @@ export async function startEmbedded(
           );
         }
         seen += value;
-        const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(seen);
+        const m = /listening on http:\/\/[^\s:]+:(\d+)/.exec(seen);
         if (m) return Number(m[1]);
       }
     })();
@@ -99,7 +106,7 @@ export async function startEmbedded(
     lines.releaseLock();
     proc.stdout.cancel().catch(() => {});
     log.info("embedded ClickHouse store running", {
-      url: `http://127.0.0.1:${port}`,
+      url: `http://${reach}:${port}`,
       path: options.path,
       pid: proc.pid,
     });
@@ -132,7 +139,7 @@ export async function startEmbedded(
   await spawn();
   return {
     get url() {
-      return `http://127.0.0.1:${port}`;
+      return `http://${reach}:${port}`;
     },
     starts: () => starts,
     pid: () => child?.pid,

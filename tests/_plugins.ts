@@ -63,11 +63,14 @@ export async function openSource(
 }
 
 /** The ClickHouse sink on a fresh embedded store, prepared with the shipped spec's model. */
-export async function openSink(): Promise<{ sink: Sink; close(): Promise<void> }> {
+export async function openSink(): Promise<
+  { sink: Sink; url: string; database: string; close(): Promise<void> }
+> {
   const store = await startTestStore();
+  const database = testDatabase();
   const env: Record<string, string> = {
     CLICKHOUSE_URL: store.url,
-    CLICKHOUSE_DB: testDatabase(),
+    CLICKHOUSE_DB: database,
     WONDERWARE_HOST: "unused",
   };
   const loaded = await load("pipelines/wonderware.yaml", (n) => env[n]);
@@ -78,6 +81,8 @@ export async function openSink(): Promise<{ sink: Sink; close(): Promise<void> }
   await sink.prepare({ tables, aggregations, assets }, loaded.spec.name);
   return {
     sink,
+    url: store.url,
+    database,
     async close() {
       await sink.close();
       await store.stop();

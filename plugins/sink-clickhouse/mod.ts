@@ -30,6 +30,7 @@ export async function createClickHouseSink(opts: Options, context: PluginContext
     );
     try {
       const store = await startEmbedded({
+        host: opts.embedded.host,
         port: opts.embedded.port,
         path: opts.embedded.path,
         log: context.log,

@@ -30,8 +30,11 @@ export const options = z.strictObject({
     enabled: z.boolean().default(false).describe(
       "Start the embedded store (chDB) and write there; only where url and host are empty",
     ),
+    host: z.string().min(1).default("127.0.0.1").describe(
+      "Listen address of the embedded store: loopback by default; 0.0.0.0 for a Grafana elsewhere",
+    ),
     port: z.int().min(0).max(65535).default(8123).describe(
-      "Loopback port of the embedded store (0: any free port)",
+      "Port of the embedded store (0: any free port)",
     ),
     path: z.string().min(1).default("data/clickhouse").describe(
       "Where the embedded store keeps its data",
