@@ -13,6 +13,8 @@ import { errorText } from "../engine/log.ts";
 import type { CacheState } from "../engine/cache_failover.ts";
 import type { Health } from "../engine/health.ts";
 import type { PluginHealth, QueryParams, QueryService } from "../engine/plugin.ts";
+import { Busy, createLimiter, createMemo } from "./limit.ts";
+import type { Limiter } from "./limit.ts";
 import { createRequestStats, metricsText } from "./metrics.ts";
 import { openApi } from "./openapi.ts";
 import { readParams } from "./params.ts";
@@ -93,8 +95,9 @@ export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
     });
   });
 
+  const limiter = createLimiter(spec.max_concurrent_queries, spec.max_queued_queries);
   for (const [path, route] of Object.entries(spec.routes)) {
-    app.get(path, routeHandler(path, route, deps, note));
+    app.get(path, routeHandler(path, route, deps, note, limiter));
   }
   // Any other method on a known path: 405 with the methods that are allowed.
   for (const path of [...Object.keys(spec.routes), "/health", "/metrics", "/openapi.json"]) {
@@ -125,7 +128,9 @@ function routeHandler(
   route: RouteSpec,
   deps: ApiDeps,
   note: (route: string, status: number, seconds: number) => void,
+  limiter: Limiter,
 ) {
+  const memo = route.memo ? createMemo<Record<string, unknown>[]>(route.memo) : undefined;
   return async (c: Context) => {
     const started = performance.now();
     const respond = (
@@ -146,10 +151,15 @@ function routeHandler(
     for (const [name, v] of Object.entries(values)) params[name] = v ?? null;
     if (!deps.queries) return respond({ error: "the store is not available" }, 503);
     try {
-      const rows = await deps.queries.query<Record<string, unknown>>(sql, params, {
-        timeoutMs: route.timeout,
-        maxRows: route.max_rows,
-      });
+      const queries = deps.queries;
+      const run = () =>
+        limiter.run(() =>
+          queries.query<Record<string, unknown>>(sql, params, {
+            timeoutMs: route.timeout,
+            maxRows: route.max_rows,
+          })
+        );
+      const rows = memo ? await memo(JSON.stringify(params), run) : await run();
       let body: unknown = rows;
       if (route.response === "object") {
         body = { ...(rows[0] ?? {}) };
@@ -159,6 +169,9 @@ function routeHandler(
       }
       return respond(body, 200, { "Cache-Control": route.cache_control });
     } catch (e) {
+      if (e instanceof Busy) {
+        return respond({ error: e.message }, 503, { "Retry-After": String(e.retryAfterSeconds) });
+      }
       deps.log.warn("API query failed", { route: path, error: errorText(e) });
       const tooBig = /TOO_MANY_ROWS|max_result_rows|Limit for result exceeded/i.test(
         errorText(e),

@@ -55,6 +55,9 @@ export const route = z.strictObject({
   ),
   cache_control: z.string().default("no-store"),
   timeout: duration({ min: 100 }).prefault("10s").describe("Query timeout"),
+  memo: duration({ min: 100 }).optional().describe(
+    "Answer from the last result while it is this fresh, refreshing it in the background (status routes)",
+  ),
   max_rows: z.int().min(1).default(100_000).describe("Result-size cap"),
 }).superRefine((r, ctx) => {
   if (!r.sql === !r.variants) {
@@ -99,6 +102,12 @@ export const api = z.strictObject({
   ),
   token: z.string().default("").describe("When set, requests need Authorization: Bearer <token>"),
   cors: z.array(z.string()).default([]).describe("Origins allowed to call the API from a browser"),
+  max_concurrent_queries: z.int().min(1).max(256).default(4).describe(
+    "Declared queries running at once; the rest wait in the queue",
+  ),
+  max_queued_queries: z.int().min(0).max(10_000).default(32).describe(
+    "Queries waiting for a slot; past this a request gets 503 with Retry-After",
+  ),
   routes: z.record(
     z.string().regex(/^\/[A-Za-z0-9_/-]*$/, "a path such as /consumption/machine"),
     route,

@@ -1,0 +1,67 @@
+/**
+ * Keeping cheap routes cheap. Declared queries share a bounded number of slots with a bounded
+ * queue; when the queue is full a request is refused at once (503 with Retry-After) instead of
+ * piling up on the store. A route with `memo` answers from its last result while it is fresh and
+ * refreshes it in the background (stale-while-revalidate), so a status page stays fast while
+ * heavy series queries run.
+ */
+
+/** Thrown when every slot is busy and the queue is full. */
+export class Busy extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super("the API is busy: every query slot is taken and the queue is full");
+    this.name = "Busy";
+  }
+}
+
+export interface Limiter {
+  run<T>(fn: () => Promise<T>): Promise<T>;
+  /** Queries running and waiting, for tests and metrics. */
+  load(): { running: number; queued: number };
+}
+
+export function createLimiter(slots: number, queue: number): Limiter {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    async run(fn) {
+      if (running >= slots) {
+        if (waiting.length >= queue) throw new Busy(1);
+        await new Promise<void>((resolve) => waiting.push(resolve));
+      }
+      running++;
+      try {
+        return await fn();
+      } finally {
+        running--;
+        waiting.shift()?.();
+      }
+    },
+    load: () => ({ running, queued: waiting.length }),
+  };
+}
+
+/** A result kept for `ttlMs` per key; refreshed in the background once stale. */
+export function createMemo<T>(ttlMs: number, now: () => number = Date.now) {
+  const entries = new Map<string, { value: T; at: number; refreshing?: Promise<T> }>();
+  return async function memo(key: string, compute: () => Promise<T>): Promise<T> {
+    const hit = entries.get(key);
+    if (hit && now() - hit.at < ttlMs) return hit.value;
+    if (hit) {
+      // Stale: answer with it, and let one refresh run.
+      hit.refreshing ??= compute().then((value) => {
+        entries.set(key, { value, at: now() });
+        return value;
+      }).catch((e) => {
+        hit.refreshing = undefined;
+        throw e;
+      });
+      hit.refreshing.catch(() => {});
+      return hit.value;
+    }
+    const value = await compute();
+    entries.set(key, { value, at: now() });
+    if (entries.size > 1_000) entries.delete(entries.keys().next().value!);
+    return value;
+  };
+}
