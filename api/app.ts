@@ -17,6 +17,7 @@ import { Busy, createLimiter, createMemo } from "./limit.ts";
 import type { Limiter } from "./limit.ts";
 import { createRequestStats, metricsText } from "./metrics.ts";
 import { openApi } from "./openapi.ts";
+import { mountPage } from "./page/mod.ts";
 import { readParams } from "./params.ts";
 import type { ApiSpec, RouteSpec } from "./spec.ts";
 
@@ -25,6 +26,10 @@ export interface ApiDeps {
   queries?: QueryService;
   health: Health;
   sourceHealth?: () => PluginHealth;
+  /** How far behind a tag may be and still count as fresh (the sync period plus its lag). */
+  freshnessSeconds?: number;
+  /** The pipeline's name, for the status page. */
+  title?: string;
   /** The product's version, for build_info. */
   version?: string;
   /** Which cache answers now (the configured one, or the memory fallback). */
@@ -50,8 +55,15 @@ function healthView(deps: ApiDeps, sinkReachable: boolean) {
     source: deps.sourceHealth?.() ?? null,
     cache: deps.cacheState?.() ?? null,
     sink: sinkReachable ? "reachable" : "unreachable",
+    // Readings stored per minute over the last hour: [minute start (epoch ms), rows].
+    throughput: [...h.throughput].sort((a, b) => a[0] - b[0]),
+    tags_known: h.watermarks?.size ?? 0,
+    freshness_seconds: deps.freshnessSeconds ?? null,
     lag_seconds: {
       max: lags[0]?.[1] ?? null,
+      within_freshness: deps.freshnessSeconds === undefined
+        ? null
+        : lags.filter(([, lag]) => lag <= deps.freshnessSeconds!).length,
       // The 100 tags furthest behind.
       by_tag: Object.fromEntries(lags.slice(0, 100)),
     },
@@ -64,6 +76,8 @@ export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
   const note = stats.note;
 
   if (spec.cors.length > 0) app.use("*", cors({ origin: spec.cors, allowMethods: ["GET"] }));
+
+  mountPage(app, spec, deps.title ?? "pipeline");
 
   app.get("/health", async (c) => {
     const sinkOk = deps.queries ? await deps.queries.ping().then(() => true, () => false) : false;

@@ -113,6 +113,24 @@ export const api = z.strictObject({
     route,
   )
     .default({}),
+  page: z.strictObject({
+    status: z.string().describe("The route with health: true (totals and the engine's health)"),
+    series: z.string().describe("A series route taking tags, start_ts, end_ts, max_data_points"),
+    tags: z.string().describe("A rows route taking search and limit, answering tag and points"),
+    minutes: z.string().describe(
+      "A rows route taking tag, start_ts, end_ts, answering t, avg, min, max",
+    ),
+  }).optional().describe("The status page at / and the routes it reads"),
+}).superRefine((a, ctx) => {
+  for (const [key, path] of Object.entries(a.page ?? {})) {
+    if (!(path in a.routes)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["page", key],
+        message: `"${path}" is not a declared route`,
+      });
+    }
+  }
 });
 
 export type ApiSpec = z.output<typeof api>;

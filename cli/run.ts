@@ -136,6 +136,11 @@ function serveApi(ctx: PipelineContext, secrets: Set<string>): Deno.HttpServer |
     sourceHealth: ctx.engine.health.source,
     cacheState: ctx.engine.health.cache,
     version: VERSION,
+    title: ctx.spec.name,
+    // A tag is fresh while it is at most a sync period, the safety lag and a minute behind.
+    freshnessSeconds: Math.round(
+      ((ctx.spec.sync.interval ?? 60_000) + ctx.spec.sync.safety_lag) / 1000 + 60,
+    ),
     log: ctx.log.child({ component: "api" }),
   });
   return Deno.serve({

@@ -16,8 +16,8 @@ import type { Logger } from "./log.ts";
 import type { Cache, Clock } from "./plugin.ts";
 
 export interface FailoverOptions {
-  /** Opens the configured cache (again). */
-  open(): Promise<Cache>;
+  /** Opens the configured cache (again); absent when none is configured. */
+  open?(): Promise<Cache>;
   /** The configured cache if it opened at start. */
   primary?: Cache;
   fallback: "memory" | "fail";
@@ -31,6 +31,8 @@ export interface FailoverOptions {
 /** Which cache answers now, for the status route. */
 export interface CacheState {
   using: "configured" | "memory";
+  /** False when no cache is configured: the memory cache is the cache, not a fallback. */
+  configured: boolean;
   since: Date;
   lastError?: string;
 }
@@ -43,7 +45,12 @@ export function createFailoverCache(
   let primary = options.primary;
   let usingMemory = primary === undefined && fallback === "memory";
   let nextProbe = 0;
-  let state: CacheState = { using: usingMemory ? "memory" : "configured", since: clock.now() };
+  const isConfigured = primary !== undefined || options.open !== undefined;
+  let state: CacheState = {
+    using: usingMemory || !isConfigured ? "memory" : "configured",
+    configured: isConfigured,
+    since: clock.now(),
+  };
 
   const unavailable = (e: unknown) => e instanceof PluginError && e.unavailable;
 
@@ -52,26 +59,27 @@ export function createFailoverCache(
     nextProbe = clock.now().getTime() + probeMs;
     if (usingMemory) return;
     usingMemory = true;
-    state = { using: "memory", since: clock.now(), lastError: errorText(e) };
+    state = { using: "memory", configured: true, since: clock.now(), lastError: errorText(e) };
     log.warn(
       "cache unavailable: using the built-in memory cache (cache.fallback: memory); locks no longer hold across engine instances",
       { error: errorText(e) },
     );
   }
 
-  async function configured(): Promise<Cache> {
+  async function configuredCache(): Promise<Cache> {
     if (primary) return primary;
-    primary = await options.open();
+    primary = await options.open!();
     return primary;
   }
 
   async function call<T>(run: (cache: Cache) => Promise<T>): Promise<T> {
+    if (!primary && !options.open) return run(memory);
     if (usingMemory && clock.now().getTime() < nextProbe) return run(memory);
     try {
-      const result = await run(await configured());
+      const result = await run(await configuredCache());
       if (usingMemory) {
         usingMemory = false;
-        state = { using: "configured", since: clock.now() };
+        state = { using: "configured", configured: true, since: clock.now() };
         log.info("cache available again: back to the configured cache");
       }
       return result;

@@ -112,11 +112,13 @@ export async function startEngine(loaded: LoadedSpec, options: EngineOptions): P
     };
     const open = () => definition.create(cacheOptions, context);
     let primary;
+    let notConfigured = false;
     try {
       primary = await open();
     } catch (e) {
       if (!(e instanceof PluginError && e.unavailable)) throw e;
       unavailable.cache = errorText(e);
+      notConfigured = e.reason === "not_configured";
       if (loaded.spec.cache.fallback === "fail") {
         throw new PluginError(
           `cache-${loaded.spec.cache.plugin}`,
@@ -127,8 +129,10 @@ export async function startEngine(loaded: LoadedSpec, options: EngineOptions): P
         reason: unavailable.cache,
       });
     }
+    // A cache that is not configured at all is not an outage: nothing to try again.
+    const configured = !(unavailable.cache && notConfigured);
     return createFailoverCache({
-      open,
+      open: configured ? open : undefined,
       primary,
       fallback: loaded.spec.cache.fallback,
       memory: createMemoryCache(clock),

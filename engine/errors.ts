@@ -39,6 +39,7 @@ export type ErrorReason =
   | "backpressure"
   | "connection"
   | "invalid"
+  | "not_configured"
   | "other";
 
 /**

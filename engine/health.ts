@@ -6,7 +6,17 @@ import { errorText } from "./log.ts";
 import type { Ticks } from "./types.ts";
 
 export interface Health {
-  backfill?: { units: number; done: number; failed: number; rows: number; running: boolean };
+  backfill?: {
+    units: number;
+    done: number;
+    failed: number;
+    rows: number;
+    running: boolean;
+    /** When this backfill started; with `rows` and `done`, the page's rows/s and ETA. */
+    started?: Date;
+    /** Units already recorded as done when it started (they cost nothing). */
+    skipped?: number;
+  };
   lastSync?: {
     at: Date;
     rows: number;
@@ -26,10 +36,12 @@ export interface Health {
   errors: { at: Date; kind: string; message: string }[];
   /** Errors by kind since the start: a counter that never goes down. */
   errorCounts: Map<string, number>;
+  /** Readings stored per minute (epoch ms of the minute's start), the last hour. */
+  throughput: Map<number, number>;
 }
 
 export function createHealth(): Health {
-  return { errors: [], errorCounts: new Map() };
+  return { errors: [], errorCounts: new Map(), throughput: new Map() };
 }
 
 /** Records an error: kept among the recent ones and counted for good. */
@@ -37,4 +49,14 @@ export function noteError(health: Health, kind: string, e: unknown, at = new Dat
   health.errors.push({ at, kind, message: errorText(e) });
   if (health.errors.length > 50) health.errors.shift();
   health.errorCounts.set(kind, (health.errorCounts.get(kind) ?? 0) + 1);
+}
+
+/** Counts readings stored now into the minute they were stored in, keeping the last hour. */
+export function noteRows(health: Health, rows: number, at = Date.now()) {
+  if (rows <= 0) return;
+  const minute = Math.floor(at / 60_000) * 60_000;
+  health.throughput.set(minute, (health.throughput.get(minute) ?? 0) + rows);
+  for (const m of health.throughput.keys()) {
+    if (m <= minute - 60 * 60_000) health.throughput.delete(m);
+  }
 }

@@ -8,7 +8,7 @@
 import type { PipelineContext, RunReport } from "./context.ts";
 import { emptyReport, parts } from "./context.ts";
 import { PluginError } from "./errors.ts";
-import { noteError } from "./health.ts";
+import { noteError, noteRows } from "./health.ts";
 import type { Health } from "./health.ts";
 import { errorText } from "./log.ts";
 import type { Unit } from "./plan.ts";
@@ -101,7 +101,15 @@ export async function runUnits(
     skipped: units.length - todo.length,
   };
   const backfill: Health["backfill"] = kind === "backfill"
-    ? { units: units.length, done: report.skipped, failed: 0, rows: 0, running: true }
+    ? {
+      units: units.length,
+      done: report.skipped,
+      failed: 0,
+      rows: 0,
+      running: true,
+      started,
+      skipped: report.skipped,
+    }
     : undefined;
   if (backfill) ctx.health.backfill = backfill;
   const reporter = kind === "backfill" ? ctx.progress ?? logProgress(ctx.log) : undefined;
@@ -142,6 +150,7 @@ export async function runUnits(
       });
       report.done++;
       report.rows += rows;
+      noteRows(ctx.health, rows, ctx.clock.now().getTime());
       report.skippedRows += skippedRows;
       if (backfill) (backfill.done++, backfill.rows += rows);
     } catch (e) {

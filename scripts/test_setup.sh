@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs and is missing, from Debian's packages. The tests start
+# Installs what the test suite needs and is missing, from Debian's packages (redis-server,
+# freetds-bin, chromium). The tests start
 # (and stop) their own servers on free loopback ports; nothing is left running.
 set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v tsql >/dev/null 2>&1 || need+=(freetds-bin)
+# The status page is tested in a real browser: Debian's Chromium, driven by playwright-core.
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "test setup: installing ${need[*]} from Debian's packages" >&2

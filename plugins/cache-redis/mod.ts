@@ -36,6 +36,7 @@ export async function createRedisCache(
   if (opts.url.trim() === "") {
     throw new PluginError(PLUGIN, "not configured: cache.redis.url is empty", {
       unavailable: true,
+      reason: "not_configured",
     });
   }
   let parsed: URL;
