@@ -7,10 +7,12 @@ import { builtinPlugins } from "../engine/builtins.ts";
 import redis from "./cache-redis/mod.ts";
 import clickhouse from "./sink-clickhouse/mod.ts";
 import wonderware from "./source-wonderware/mod.ts";
+import ignition from "./source-ignition/mod.ts";
 
 export const plugins: readonly PluginDefinition[] = [
   ...builtinPlugins,
   wonderware,
+  ignition,
   clickhouse,
   redis,
 ] as PluginDefinition[];

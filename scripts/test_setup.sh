@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and is missing, from Debian's packages (redis-server,
-# freetds-bin, chromium). The tests start
+# freetds-bin, chromium, postgresql). The tests start
 # (and stop) their own servers on free loopback ports; nothing is left running.
 set -euo pipefail
 
@@ -9,6 +9,8 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v tsql >/dev/null 2>&1 || need+=(freetds-bin)
 # The status page is tested in a real browser: Debian's Chromium, driven by playwright-core.
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# The Ignition source is tested against a real PostgreSQL server.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "test setup: installing ${need[*]} from Debian's packages" >&2
@@ -20,4 +22,5 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # The package's own service is not what the tests use; keep the machine as it was.
   $sudo service redis-server stop >/dev/null 2>&1 || true
+  $sudo service postgresql stop >/dev/null 2>&1 || true
 fi
