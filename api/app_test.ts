@@ -93,7 +93,7 @@ async function setup(url: string, env: Record<string, string> = {}) {
   });
   const { tables, aggregations, assets } = loaded.spec;
   await sink.prepare({ tables, aggregations, assets }, loaded.spec.name);
-  await sink.setAssets(resolveAssets(assets!, TAGS));
+  await sink.setAssets(resolveAssets(assets!, TAGS, "wonderware"));
   const rs = readings();
   for (let i = 0; i < rs.length; i += 1_000) {
     await sink.write({ readings: rs.slice(i, i + 1_000), fields: { wwRetrievalMode: "FULL" } });

@@ -33,7 +33,7 @@ try {
     type: "analog" as const,
     unit: "°C",
   }));
-  await sink.setAssets(resolveAssets(assets!, tags));
+  await sink.setAssets(resolveAssets(assets!, tags, "wonderware"));
   const startMs = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 2 * DAY_S * 1000;
   const t0 = BigInt(startMs) * 10_000n;
   const loadStarted = performance.now();

@@ -38,11 +38,20 @@ export function unknownPlaceholders(pattern: RegExp, value: string): string[] {
   );
 }
 
-/** Asset rows for the tags some rule matches; tags no rule matches are left out. */
-export function resolveAssets(assets: Assets, tags: readonly TagInfo[]): AssetRow[] {
+/**
+ * The asset dimension: one row per tag, with the attributes of the first rule its name matches
+ * (none for a tag no rule matches: it is still listed) and the tag's own metadata.
+ */
+export function resolveAssets(
+  assets: Assets,
+  tags: readonly TagInfo[],
+  source: string,
+): AssetRow[] {
   const rules = assets.rules.map((r) => ({ pattern: compilePattern(r.tags), set: r.set }));
-  const rows: AssetRow[] = [];
-  for (const tag of tags) {
+  return tags.map((tag) => {
+    const attributes: Record<string, string> = Object.fromEntries(
+      assets.columns.map((c) => [c, ""]),
+    );
     for (const rule of rules) {
       const m = rule.pattern.exec(tag.name);
       if (!m) continue;
@@ -53,16 +62,23 @@ export function resolveAssets(assets: Assets, tags: readonly TagInfo[]): AssetRo
         type: tag.type,
         ...m.groups,
       };
-      const row: AssetRow = { tag: tag.name };
       for (const column of assets.columns) {
-        row[column] = (rule.set[column] ?? "").replace(
+        attributes[column] = (rule.set[column] ?? "").replace(
           /\{([A-Za-z_][A-Za-z0-9_]*)\}/g,
           (_, n) => vars[n] ?? "",
         );
       }
-      rows.push(row);
       break;
     }
-  }
-  return rows;
+    return {
+      tag: tag.name,
+      attributes,
+      description: tag.description ?? "",
+      unit: tag.unit ?? "",
+      min: tag.min ?? null,
+      max: tag.max ?? null,
+      type: tag.type,
+      source,
+    };
+  });
 }

@@ -10,57 +10,85 @@ const tags: TagInfo[] = [
 ];
 
 Deno.test("resolveAssets() applies the first matching rule, with regex groups and tag metadata", () => {
-  const rows = resolveAssets({
-    columns: ["site", "machine", "machine_type", "sensor_type", "unit"],
-    rules: [
-      {
-        tags: "/^(?<site>[^.]+)\\.[^.]+\\.(?<machine>(?<kind>[A-Za-z]+)\\d*)\\.(?<sensor>.+)$/",
-        set: {
-          site: "{site}",
-          machine: "{machine}",
-          machine_type: "{kind}",
-          sensor_type: "{sensor}",
-          unit: "{unit}",
-        },
-      },
-      { tags: "Pump?.*", set: { machine: "Pump7", unit: "{unit} ({type})" } },
-      { tags: "*", set: { machine: "never reached for Pump7" } },
-    ],
-  }, tags);
-  assert.deepEqual(rows, [
+  const rows = resolveAssets(
     {
-      tag: "Hamburg.L1.Press01.Temperature",
+      columns: ["site", "machine", "machine_type", "sensor_type", "unit"],
+      rules: [
+        {
+          tags: "/^(?<site>[^.]+)\\.[^.]+\\.(?<machine>(?<kind>[A-Za-z]+)\\d*)\\.(?<sensor>.+)$/",
+          set: {
+            site: "{site}",
+            machine: "{machine}",
+            machine_type: "{kind}",
+            sensor_type: "{sensor}",
+            unit: "{unit}",
+          },
+        },
+        { tags: "Pump?.*", set: { machine: "Pump7", unit: "{unit} ({type})" } },
+        { tags: "*", set: { machine: "never reached for Pump7" } },
+      ],
+    },
+    tags,
+    "plant1",
+  );
+  assert.deepEqual(rows.map((r) => [r.tag, r.attributes]), [
+    ["Hamburg.L1.Press01.Temperature", {
       site: "Hamburg",
       machine: "Press01",
       machine_type: "Press",
       sensor_type: "Temperature",
       unit: "°C",
-    },
-    {
-      tag: "Hamburg.L1.Press01.Running",
+    }],
+    ["Hamburg.L1.Press01.Running", {
       site: "Hamburg",
       machine: "Press01",
       machine_type: "Press",
       sensor_type: "Running",
       unit: "",
-    },
-    {
-      tag: "Pump7.Flow",
+    }],
+    ["Pump7.Flow", {
       site: "",
       machine: "Pump7",
       machine_type: "",
       sensor_type: "",
       unit: "m3/h (analog)",
-    },
-    {
-      tag: "SysTimeSec",
+    }],
+    ["SysTimeSec", {
       site: "",
       machine: "never reached for Pump7",
       machine_type: "",
       sensor_type: "",
       unit: "",
-    },
+    }],
   ]);
+  assert.deepEqual(rows[0], {
+    tag: "Hamburg.L1.Press01.Temperature",
+    attributes: rows[0]!.attributes,
+    description: "",
+    unit: "°C",
+    min: null,
+    max: null,
+    type: "analog",
+    source: "plant1",
+  });
+});
+
+Deno.test("resolveAssets() lists a tag no rule matches, with empty attributes", () => {
+  const rows = resolveAssets(
+    { columns: ["machine"], rules: [{ tags: "Hamburg.*", set: { machine: "x" } }] },
+    [{ name: "Lone.Tag", type: "string", description: "alone", min: 0, max: 5 }],
+    "p",
+  );
+  assert.deepEqual(rows, [{
+    tag: "Lone.Tag",
+    attributes: { machine: "" },
+    description: "alone",
+    unit: "",
+    min: 0,
+    max: 5,
+    type: "string",
+    source: "p",
+  }]);
 });
 
 Deno.test("compilePattern() treats globs literally apart from * and ?", () => {

@@ -44,9 +44,10 @@ async function backfillLocked(
   state: PipelineState,
 ): Promise<RunReport> {
   const { sink } = parts(ctx);
-  // The asset model must know the tags before their readings arrive: derived tables join at insert.
+  // The asset dimension, refreshed from discovery: a rule edited since the last start re-labels
+  // every tag, and derived tables that join it find the tags before their readings arrive.
   if (ctx.spec.assets && tags.length > 0) {
-    await sink.setAssets(resolveAssets(ctx.spec.assets, tags));
+    await sink.setAssets(resolveAssets(ctx.spec.assets, tags, ctx.spec.name));
   }
   ctx.health.watermarks = state.watermarks;
   const chunks = chunkTags(tags, ctx.spec.chunking.tags_per_query);

@@ -62,8 +62,21 @@ export interface ReadingBatch {
   fields?: Record<string, unknown>;
 }
 
-/** A tag's place in the plant, from the asset model: `{ tag, machine, sensor_type, ... }`. */
-export type AssetRow = { tag: string } & Record<string, string>;
+/**
+ * One row of the asset dimension: a tag, its place in the plant (the asset model's attributes:
+ * machine, sensor_type, …; empty for a tag no rule matches) and what the source says of it.
+ */
+export interface AssetRow {
+  tag: string;
+  attributes: Record<string, string>;
+  description: string;
+  unit: string;
+  min: number | null;
+  max: number | null;
+  type: TagType;
+  /** The pipeline that discovered it (a site, once several feed one store). */
+  source: string;
+}
 
 export function ticksFromDate(date: Date): Ticks {
   return BigInt(date.getTime()) * TICKS_PER_MS;

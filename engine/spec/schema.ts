@@ -267,6 +267,12 @@ function checkStorageReferences(spec: StorageModel, ctx: z.core.$RefinementCtx) 
       }
     }
   }
+  if (spec.assets?.table && names.includes(spec.assets.table)) {
+    issue(
+      ["assets", "table"],
+      `"${spec.assets.table}" is also declared under tables: the asset dimension needs a table of its own`,
+    );
+  }
   if (names.length > 0 && !Object.values(spec.tables).some((t) => t.from === "readings")) {
     issue(["tables"], "no table receives the readings: declare one with `from: readings`");
   }

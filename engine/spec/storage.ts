@@ -135,9 +135,12 @@ export const assetRule = z.strictObject({
 });
 
 export const assets = z.strictObject({
+  table: ident.optional().describe(
+    "The asset dimension's table (default <pipeline>_assets): one row per tag, kept for good",
+  ),
   columns: z.array(ident).min(1).describe("Attribute columns of the asset model, in order"),
   rules: z.array(assetRule).describe(
-    "First matching rule wins; unmatched tags are not in the model",
+    "First matching rule wins; a tag no rule matches is listed with empty attributes",
   ),
 }).superRefine((a, ctx) => {
   a.rules.forEach((rule, i) => {

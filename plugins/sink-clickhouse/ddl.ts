@@ -29,8 +29,25 @@ const MERGE_TREE_FAMILY =
 export const supportsFinal = (engine: string) =>
   /(Replacing|Summing|Aggregating|Collapsing|Graphite)MergeTree/.test(engine);
 
-export function assetsTable(pipeline: string) {
-  return `${pipeline}_assets`;
+/** The asset dimension's table: the spec's `assets.table`, or `<pipeline>_assets`. */
+export function assetsTable(pipeline: string, model?: StorageModel) {
+  return model?.assets?.table ?? `${pipeline}_assets`;
+}
+
+/** What the dimension keeps of each tag beyond its attributes (an attribute of the same name wins). */
+export const TAG_METADATA: [string, string][] = [
+  ["description", "String"],
+  ["unit", "LowCardinality(String)"],
+  ["min", "Nullable(Float64)"],
+  ["max", "Nullable(Float64)"],
+  ["type", "LowCardinality(String)"],
+  ["source", "LowCardinality(String)"],
+];
+
+/** The dimension's metadata columns that the asset model does not declare itself. */
+export function metadataColumns(model: StorageModel): [string, string][] {
+  const own = new Set(model.assets?.columns ?? []);
+  return TAG_METADATA.filter(([c]) => !own.has(c));
 }
 
 export const STATE_TABLES = {
@@ -165,7 +182,7 @@ export function derivedSelect(
     const tag = isReadingsTable(source) ? tagColumnOf(source) : undefined;
     if (!tag) throw new Error(`table ${table.from} has no tag column to join the asset model on`);
     from += ` INNER JOIN (SELECT * FROM ${q(t.database)}.${
-      q(assetsTable(pipeline))
+      q(assetsTable(pipeline, model))
     } FINAL) AS a ON a.tag = r.${q(tag)}`;
   }
   const outer = Object.keys(table.columns).map((name, i) => `__c${i} AS ${q(name)}`);
@@ -199,9 +216,11 @@ export function modelDdl(t: Target, pipeline: string, model: StorageModel): Ddl[
   if (model.assets) {
     const columns: [string, string][] = [
       ["tag", "String"],
-      ...model.assets.columns.map((c) => [c, "String"] as [string, string]),
+      ...model.assets.columns.map((c) => [c, "LowCardinality(String)"] as [string, string]),
+      ...metadataColumns(model),
     ];
-    out.push(tableDdl(t, assetsTable(pipeline), {
+    // One row per tag, for good (no TTL): the latest version of each wins.
+    out.push(tableDdl(t, assetsTable(pipeline, model), {
       columns: [...columns, ["_version", "DateTime64(3, 'UTC')", "now64(3)"]],
       engine: "ReplacingMergeTree(_version)",
       orderBy: ["tag"],

@@ -31,11 +31,20 @@ import type { AggregateSql } from "./aggregates.ts";
 import { attempt, command, insertBytes, reasonOf, rows } from "./_client.ts";
 import type { Conn } from "./_client.ts";
 import { PLUGIN } from "./_client.ts";
-import { assetsTable, modelDdl, q, supportsFinal, tagColumnOf, timeColumnOf } from "./ddl.ts";
+import {
+  assetsTable,
+  metadataColumns,
+  modelDdl,
+  q,
+  supportsFinal,
+  tagColumnOf,
+  timeColumnOf,
+} from "./ddl.ts";
 import { driftOf } from "./drift.ts";
+import type { Ddl } from "./ddl.ts";
 import { buildInsert, chTime, planColumns } from "./insert.ts";
 import type { ColumnPlan, Insert } from "./insert.ts";
-import { RowWriter } from "./rowbinary.ts";
+import { encoderFor, RowWriter } from "./rowbinary.ts";
 import { explainModel } from "./explain.ts";
 import { createQueries } from "./query.ts";
 import { createState, recordUnit } from "./state.ts";
@@ -53,6 +62,8 @@ interface Prepared {
   tables: PreparedTable[];
   aggregations: AggregateSql[];
   assetColumns: string[];
+  assetsTable: string;
+  metadata: [string, string][];
 }
 
 export interface SinkDeps {
@@ -79,6 +90,7 @@ export function createSink(deps: SinkDeps): Sink {
         "checking existing tables",
         () => driftOf(conn.root, target, ddl),
       );
+      problems.push(...await leftovers(conn, ddl, problems));
       if (problems.length > 0) {
         throw new PluginError(
           PLUGIN,
@@ -99,13 +111,25 @@ export function createSink(deps: SinkDeps): Sink {
       const p = need();
       if (assets.length === 0) return;
       const w = new RowWriter();
-      for (const row of assets) for (const c of ["tag", ...p.assetColumns]) w.string(row[c] ?? "");
-      const columns = ["tag", ...p.assetColumns].map(q).join(", ");
+      const nullableFloat = encoderFor("Nullable(Float64)");
+      const meta = p.metadata.map(([c]) => c);
+      for (const row of assets) {
+        w.string(row.tag);
+        for (const c of p.assetColumns) w.string(row.attributes[c] ?? "");
+        for (const c of meta) {
+          if (c === "min" || c === "max") nullableFloat(w, row[c]);
+          else w.string(String(row[c as "description" | "unit" | "type" | "source"] ?? ""));
+        }
+      }
+      const columns = ["tag", ...p.assetColumns, ...meta].map(q).join(", ");
       await insertBytes(
         conn,
-        "writing the asset model",
-        `INSERT INTO ${db}.${q(assetsTable(p.pipeline))} (${columns}) FORMAT RowBinary`,
+        "writing the asset dimension",
+        `INSERT INTO ${db}.${q(p.assetsTable)} (${columns}) FORMAT RowBinary`,
         w.take(),
+        {},
+        // The same rows written at every start are a new version each time, not a retry.
+        { insert_deduplicate: 0 },
       );
     },
 
@@ -183,6 +207,30 @@ async function writeBatch(
     await insertBytes(conn, what, insert.sql, insert.body, insert.params, settings);
   }
   return result ?? { written: 0, skipped: 0 };
+}
+
+/**
+ * A table that differs and still has the materialized view that used to fill it (`<name>__mv`,
+ * which the spec no longer declares) is a copy from an older model — MachineData used to copy
+ * every placed reading: say exactly what to drop.
+ */
+async function leftovers(conn: Conn, ddl: Ddl[], problems: string[]): Promise<string[]> {
+  if (problems.length === 0) return [];
+  const views = await rows<{ name: string }>(
+    conn,
+    "listing views",
+    "SELECT name FROM system.tables WHERE database = {d:String} AND engine = 'MaterializedView'",
+    { d: conn.target.database },
+  );
+  const declared = new Set(ddl.map((d) => d.name));
+  return ddl.filter((d) =>
+    d.kind === "table" && problems.some((p) => p.startsWith(d.name)) &&
+    views.some((v) => v.name === `${d.name}__mv`) && !declared.has(`${d.name}__mv`)
+  ).map((d) =>
+    `${d.name} is a per-reading copy left from an older model: drop it with DROP VIEW ${conn.db}.${
+      q(`${d.name}__mv`)
+    }; DROP TABLE ${conn.db}.${q(d.name)}; then start again: it is rebuilt from discovery`
+  );
 }
 
 /** Stored readings per tag in `(from, to]`, deduplicated, from the first readings table. */
@@ -285,5 +333,7 @@ function prepareModel(db: string, model: StorageModel, pipeline: string): Prepar
     tables,
     aggregations: aggregateSql(db, model),
     assetColumns: model.assets?.columns ?? [],
+    assetsTable: assetsTable(pipeline, model),
+    metadata: metadataColumns(model),
   };
 }

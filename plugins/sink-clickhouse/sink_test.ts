@@ -87,7 +87,7 @@ async function openSink(url: string, database: string, lines: string[] = []) {
 async function prepared(url: string, database: string) {
   const s = await openSink(url, database);
   await s.sink.prepare(s.model, s.spec.name);
-  await s.sink.setAssets(resolveAssets(s.spec.assets!, TAGS));
+  await s.sink.setAssets(resolveAssets(s.spec.assets!, TAGS, "wonderware"));
   return s;
 }
 
@@ -142,13 +142,11 @@ Deno.test({
             const byName = Object.fromEntries(tables.map((t) => [t.name, t]));
             assert.deepEqual(Object.keys(byName).sort(), [
               "MachineData",
-              "MachineData__mv",
               "WonderwareHistory",
               "WonderwareHistoryAggregated",
               "_pipeline_runs",
               "_pipeline_units",
               "_pipeline_watermarks",
-              "wonderware_assets",
             ]);
             const raw = byName.WonderwareHistory!;
             assert.equal(raw.engine, "ReplacingMergeTree");
@@ -161,9 +159,9 @@ Deno.test({
             assert.equal(agg.sorting_key, "TagName, minute");
             assert.match(agg.engine_full!, /TTL minute \+ toIntervalDay\(730\)/);
             const md = byName.MachineData!;
-            assert.equal(md.sorting_key, "machine, sensor_type, timestamp, tag");
-            assert.equal(md.partition_key, "toYYYYMM(timestamp)");
-            assert.equal(byName.MachineData__mv!.engine, "MaterializedView");
+            assert.equal(md.engine, "ReplacingMergeTree", "the asset dimension, one row per tag");
+            assert.match(md.sorting_key!, /^\(?tag\)?$/);
+            assert.doesNotMatch(md.engine_full!, /TTL/, "kept for good");
             const columns = await sink.queries!.query<{ name: string; type: string }>(
               `SELECT name, type FROM system.columns WHERE database = {db:String} AND table = 'WonderwareHistory'
              ORDER BY position`,
@@ -256,6 +254,90 @@ Deno.test({
       );
 
       await t.step(
+        "an existing deployment's per-reading MachineData is named, with exactly what to drop",
+        async () => {
+          const db = testDatabase();
+          const admin = createClient({ url: store.url });
+          await admin.command({ query: `CREATE DATABASE ${db}` });
+          await admin.command({
+            query:
+              `CREATE TABLE ${db}.WonderwareHistory (DateTime DateTime64(7, 'UTC'), TagName String)
+              ENGINE = MergeTree ORDER BY TagName`,
+          });
+          await admin.command({
+            query:
+              `CREATE TABLE ${db}.MachineData (timestamp DateTime64(7, 'UTC'), tag String, machine String)
+              ENGINE = MergeTree ORDER BY (machine, timestamp)`,
+          });
+          await admin.command({
+            query:
+              `CREATE MATERIALIZED VIEW ${db}.MachineData__mv TO ${db}.MachineData AS SELECT DateTime AS timestamp, TagName AS tag, '' AS machine FROM ${db}.WonderwareHistory`,
+          });
+          await admin.close();
+          const { sink, model, spec, close } = await openSink(store.url, db);
+          try {
+            const error = await sink.prepare(model, spec.name).then(() => undefined, (e) => e);
+            assert.ok(error instanceof PluginError);
+            assert.ok(
+              error.message.includes(
+                `MachineData is a per-reading copy left from an older model: drop it with DROP VIEW \`${db}\`.\`MachineData__mv\`; DROP TABLE \`${db}\`.\`MachineData\``,
+              ),
+              error.message,
+            );
+          } finally {
+            await close();
+          }
+        },
+      );
+
+      await t.step(
+        "MachineData is the asset dimension: one row per tag, kept past the raw TTL, re-labelled by a rule edit",
+        async () => {
+          const db = testDatabase();
+          const { sink, spec, close } = await prepared(store.url, db);
+          try {
+            // Readings older than the raw table's 90 days are dropped; the dimension keeps the tag.
+            const old = readings(5, "2020-01-01T00:00:00Z");
+            await sink.write({ readings: old, fields: FIELDS });
+            const admin = createClient({ url: store.url, database: db });
+            await admin.command({ query: "OPTIMIZE TABLE WonderwareHistory FINAL" }); // applies TTL
+            await admin.command({ query: "OPTIMIZE TABLE MachineData FINAL" });
+            await admin.close();
+            assert.equal(await count(sink, "SELECT count() AS n FROM WonderwareHistory"), 0);
+            const rows = await sink.queries!.query<Record<string, unknown>>(
+              "SELECT tag, machine, sensor_type, unit, type, source, min, max FROM MachineData FINAL ORDER BY tag",
+            );
+            assert.equal(rows.length, 4);
+            assert.deepEqual(rows[0], {
+              tag: "Hamburg.L1.Press01.Running",
+              machine: "Press01",
+              sensor_type: "Running",
+              unit: "",
+              type: "discrete",
+              source: "wonderware",
+              min: null,
+              max: null,
+            });
+            assert.equal(rows[3]!.machine, "", "a tag no rule matches is listed, unplaced");
+            const edited = {
+              ...spec.assets!,
+              rules: spec.assets!.rules.map((r) => ({
+                ...r,
+                set: { ...r.set, machine: "M-{machine}" },
+              })),
+            };
+            await sink.setAssets(resolveAssets(edited, TAGS, "wonderware"));
+            const relabelled = await sink.queries!.query<{ machine: string }>(
+              "SELECT machine FROM MachineData FINAL WHERE tag = 'Hamburg.L1.Press01.Temperature'",
+            );
+            assert.deepEqual(relabelled, [{ machine: "M-Press01" }]);
+          } finally {
+            await close();
+          }
+        },
+      );
+
+      await t.step(
         "the same batch written 3 times, its responses lost after storing, is stored once",
         async () => {
           const db = testDatabase();
@@ -264,7 +346,7 @@ Deno.test({
           const { sink, model, spec, close } = await openSink(proxy.url, db, lines);
           try {
             await sink.prepare(model, spec.name);
-            await sink.setAssets(resolveAssets(spec.assets!, TAGS));
+            await sink.setAssets(resolveAssets(spec.assets!, TAGS, "wonderware"));
             const batch: ReadingBatch = { readings: readings(300), fields: FIELDS };
             proxy.loseResponses(
               2,
@@ -284,9 +366,9 @@ Deno.test({
               1200,
             );
             assert.equal(
-              await count(sink, "SELECT count() AS n FROM MachineData"),
-              900,
-              "three of four tags are placed",
+              await count(sink, "SELECT count() AS n FROM MachineData FINAL"),
+              4,
+              "one row per tag, the unplaced one too",
             );
             await assertAggregatesMatchRaw(sink);
           } finally {
@@ -344,8 +426,7 @@ Deno.test({
               },
             );
             assert.equal(await count(sink, "SELECT count() AS n FROM WonderwareHistory"), 1200);
-            assert.equal(await count(sink, "SELECT count() AS n FROM MachineData FINAL"), 900);
-            assert.equal(await count(sink, "SELECT count() AS n FROM MachineData"), 900);
+            assert.equal(await count(sink, "SELECT count() AS n FROM MachineData FINAL"), 4);
             await assertAggregatesMatchRaw(sink);
           } finally {
             await close();
