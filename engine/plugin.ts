@@ -126,6 +126,11 @@ export interface WriteOptions {
    * write what is not stored even where an identical insert was deduplicated before.
    */
   repair?: boolean;
+  /**
+   * The engine found nothing stored for the unit's tags in its window just before reading it
+   * (a first backfill of that range): no stored reading can match, so the sink need not compare.
+   */
+  fresh?: boolean;
 }
 
 /** A unit of work whose readings have all been written. */

@@ -42,20 +42,27 @@ async function fetchUnit(
   const { source, sink } = parts(ctx);
   let written = 0;
   let skipped = 0;
+  const names = unit.tags.map((t) => t.name);
+  const window = { from: unit.from, to: unit.to };
+  // A backfill unit whose range holds nothing yet needs no comparison with stored rows; asked
+  // at each attempt, so a redo after a crash or a failed read compares again.
+  const write = options.record && sink.counts
+    ? { ...options.write, fresh: (await store(() => sink.counts!.count(names, window))).size === 0 }
+    : options.write;
   const reads = source.read(unit.tags, { from: unit.from, to: unit.to }, {
     signal: ctx.signal,
     batchSize: ctx.spec.chunking.batch_rows,
   });
   for await (const batch of reads) {
-    const r = await store(() => sink.write(batch, options.write));
+    const r = await store(() => sink.write(batch, write));
     written += r.written;
     skipped += r.skipped;
   }
   await store(() =>
     sink.commit({
       id: options.record ? unit.id : undefined,
-      tags: unit.tags.map((t) => t.name),
-      window: { from: unit.from, to: unit.to },
+      tags: names,
+      window,
       rows: written,
       readings: written + skipped,
     })

@@ -190,15 +190,21 @@ Deno.test("a crash between write and commit leaves the unit to redo; the redo st
   const rig = await fakeRig(source, sink, YAML);
   try {
     sink.fail("commit", 1, false); // the process dies after writing, before committing
+    // (T0 - 6h, T0]: 3 chunks × 6 windows, each with readings.
     const tags = await source.discover();
-    const first = await backfill(rig.ctx, tags, T0 - 6n * HOUR, T0, await sink.state!.load());
+    const first = await backfill(rig.ctx, tags, T0 - 6n * HOUR + 1n, T0, await sink.state!.load());
     assert.equal(first.failed.length, 1);
     const written = sink.rows.size;
     const state = await sink.state!.load();
-    assert.equal(state.doneUnits.size, 20, "the uncommitted unit is not recorded");
-    const redo = await backfill(rig.ctx, tags, T0 - 6n * HOUR, T0, state);
+    assert.equal(state.doneUnits.size, 17, "the uncommitted unit is not recorded");
+    const redo = await backfill(rig.ctx, tags, T0 - 6n * HOUR + 1n, T0, state);
     assert.equal(redo.done, 1);
     assert.equal(redo.rows, 0, "its readings were already stored");
+    assert.equal(sink.fresh.at(-1), false, "the redo compares with what the crash left stored");
+    assert.ok(
+      sink.fresh.slice(0, -1).some((f) => f),
+      "first writes of empty ranges skip the comparison",
+    );
     assert.equal(sink.rows.size, written);
     assert.equal(sink.minutes.size, 5 * 360, "and its commit computed the aggregates");
     storedOnce(source, sink);

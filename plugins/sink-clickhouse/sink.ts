@@ -186,7 +186,9 @@ async function writeBatch(
   let result: WriteResult | undefined;
   for (const t of p.tables) {
     const compare = compared(t.plans, readings);
-    const stored = await existing(conn, t, compare, tags, from, to);
+    const stored = options.fresh
+      ? new Set<string>()
+      : await existing(conn, t, compare, tags, from, to);
     const fresh = stored.size === 0
       ? readings
       : readings.filter((r) => !stored.has(signature(compare, r)));

@@ -13,6 +13,8 @@ export interface FakeSink extends Sink {
   minutes: Map<string, number>;
   runs: RunRecord[];
   calls: { write: number; commit: number };
+  /** Whether each write was told its unit's range held nothing (no comparison needed). */
+  fresh: boolean[];
   /** The next `n` calls of `what` fail (Infinity: all); `retriable` says how. */
   fail(what: "write" | "commit", n: number, retriable?: boolean): void;
 }
@@ -38,11 +40,13 @@ export function createFakeSink(): FakeSink {
     minutes,
     runs: [],
     calls: { write: 0, commit: 0 },
+    fresh: [],
     fail: (what, n, retriable = true) => (faults[what] = { n, retriable }),
     prepare: () => Promise.resolve(),
     setAssets: () => Promise.resolve(),
-    write(batch) {
+    write(batch, options) {
       sink.calls.write++;
+      sink.fresh.push(options?.fresh === true);
       maybeFail("write");
       let written = 0;
       for (const r of batch.readings) {
