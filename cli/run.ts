@@ -1,7 +1,8 @@
 /**
  * `run` (backfill, then sync until SIGINT/SIGTERM, with the REST API) and `backfill` (one
- * backfill and a JSON report). Both start the engine from a spec, stop at a clean point on a
- * signal, and close the plugins in reverse order.
+ * backfill and a JSON report); `withPipeline` and `selection` serve `verify` too. Each starts
+ * the engine from a spec, stops at a clean point on a signal, and closes the plugins in reverse
+ * order.
  */
 import { compilePattern } from "../engine/assets.ts";
 import { backfill, backfillRange } from "../engine/backfill.ts";
@@ -20,11 +21,11 @@ import { dateFromTicks } from "../engine/types.ts";
 import type { TagInfo, Ticks } from "../engine/types.ts";
 import { createApi } from "../api/app.ts";
 import { apiOf } from "../api/spec.ts";
-import { load } from "./_load.ts";
 import denoJson from "../deno.json" with { type: "json" };
+import { load } from "./_load.ts";
+import { terminalProgress } from "./_progress.ts";
 
 const VERSION = denoJson.version;
-import { terminalProgress } from "./_progress.ts";
 
 export interface BackfillOnly {
   from?: string;
