@@ -1,8 +1,9 @@
 /**
  * bench:api — latency of the generated REST routes over a table of 10+ million readings:
  * 10 tags × 24 h at 1 s queried with max_data_points=1000 (raw and 1-minute variants), among
- * 120 tags stored in total, plus wonderware_status. Requests go through app.request() (the
- * Hono app without a socket) to the embedded ClickHouse over HTTP.
+ * 120 tags stored in total, plus wonderware_status; 10 more tags × 30 days at 10 s for a
+ * month-long series query; and the status route while ten heavy series requests run. Requests
+ * go through app.request() (the Hono app without a socket) to the embedded ClickHouse over HTTP.
  *
  *   deno task bench:api [--tags 120] [--requests 30]
  *
@@ -35,34 +36,47 @@ try {
   }));
   await sink.setAssets(resolveAssets(assets!, tags, "wonderware"));
   const startMs = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 2 * DAY_S * 1000;
-  const t0 = BigInt(startMs) * 10_000n;
   const loadStarted = performance.now();
-  for (let c = 0; c < TAGS; c += 4) {
-    const chunk = tags.slice(c, c + 4);
-    for (let s = 0; s < DAY_S; s += 25_000) {
-      const readings: Reading[] = [];
-      for (let k = s; k < Math.min(DAY_S, s + 25_000); k++) {
-        for (const [j, tag] of chunk.entries()) {
-          readings.push({
-            tag: tag.name,
-            time: t0 + BigInt(k) * 10_000_000n,
-            value: 60 + 10 * Math.sin(k / 900 + c + j),
-            text: null,
-            quality: "good",
-            qualityCode: 0,
-            fields: { QualityDetail: 192, OPCQuality: 192 },
-          });
+  /** `tags` at one reading every `stepS` seconds for `seconds` from `fromMs`, 4 tags a batch. */
+  const load = async (list: TagInfo[], fromMs: number, seconds: number, stepS: number) => {
+    const start = BigInt(fromMs) * 10_000n;
+    for (let c = 0; c < list.length; c += 4) {
+      const chunk = list.slice(c, c + 4);
+      for (let s = 0; s < seconds; s += 25_000 * stepS) {
+        const readings: Reading[] = [];
+        for (let k = s; k < Math.min(seconds, s + 25_000 * stepS); k += stepS) {
+          for (const [j, tag] of chunk.entries()) {
+            readings.push({
+              tag: tag.name,
+              time: start + BigInt(k) * 10_000_000n,
+              value: 60 + 10 * Math.sin(k / 900 + c + j),
+              text: null,
+              quality: "good",
+              qualityCode: 0,
+              fields: { QualityDetail: 192, OPCQuality: 192 },
+            });
+          }
         }
+        await sink.write({ readings, fields: { wwRetrievalMode: "FULL" } });
       }
-      await sink.write({ readings, fields: { wwRetrievalMode: "FULL" } });
+      await sink.commit({
+        tags: chunk.map((t) => t.name),
+        window: { from: start - 1n, to: start + BigInt(seconds) * 10_000_000n },
+        rows: 1,
+        readings: 1,
+      });
     }
-    await sink.commit({
-      tags: chunk.map((t) => t.name),
-      window: { from: t0 - 1n, to: t0 + BigInt(DAY_S) * 10_000_000n },
-      rows: 1,
-      readings: 1,
-    });
-  }
+  };
+  await load(tags, startMs, DAY_S, 1);
+  // 10 more tags over 30 days at 10 s, for the month-long query.
+  const month: TagInfo[] = Array.from({ length: 10 }, (_, i) => ({
+    name: `Lyon.L1.Oven${String(i + 1).padStart(2, "0")}.Temperature`,
+    type: "analog" as const,
+    unit: "°C",
+  }));
+  const monthStartMs = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 31 * DAY_S * 1000;
+  await sink.setAssets(resolveAssets(assets!, month, "wonderware"));
+  await load(month, monthStartMs, 30 * DAY_S, 10);
   const [{ n }] = await sink.queries!.query<{ n: number }>(
     "SELECT count() AS n FROM WonderwareHistory",
   ) as [
@@ -95,9 +109,29 @@ try {
     `/consumption/wonderware_timeseries?tags=${ten}&${range}&aggregation=1min&max_data_points=1000`,
   );
   const status = await measure("/consumption/wonderware_status");
+  const monthly = await measure(
+    `/consumption/wonderware_timeseries?tags=${
+      month.map((t) => t.name).join(",")
+    }&start_ts=${monthStartMs}&end_ts=${monthStartMs + 30 * DAY_S * 1000}&max_data_points=1000`,
+  );
+  // The status route while ten heavy series requests run (over and over).
+  let heavy = true;
+  const heavyPath = `/consumption/wonderware_timeseries?tags=${ten}&${range}&max_data_points=1000`;
+  const load10 = Array.from({ length: 10 }, async () => {
+    while (heavy) {
+      const res = await app.request(heavyPath);
+      await res.text();
+    }
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  const underLoad = await measure("/consumption/wonderware_status");
+  heavy = false;
+  await Promise.all(load10);
   console.log(`timeseries raw: p50 ${raw.p50} ms, p95 ${raw.p95} ms`);
   console.log(`timeseries 1min: p50 ${oneMin.p50} ms, p95 ${oneMin.p95} ms`);
   console.log(`status: p50 ${status.p50} ms, p95 ${status.p95} ms`);
+  console.log(`timeseries 30 days: p50 ${monthly.p50} ms, p95 ${monthly.p95} ms`);
+  console.log(`status under load: p50 ${underLoad.p50} ms, p95 ${underLoad.p95} ms`);
   await sink.close();
   console.log(JSON.stringify({
     stored_rows: Number(n),
@@ -108,6 +142,10 @@ try {
     timeseries_1min_p95_ms: oneMin.p95,
     status_p50_ms: status.p50,
     status_p95_ms: status.p95,
+    timeseries_30d_p50_ms: monthly.p50,
+    timeseries_30d_p95_ms: monthly.p95,
+    status_under_load_p50_ms: underLoad.p50,
+    status_under_load_p95_ms: underLoad.p95,
   }));
 } finally {
   await store.stop();
