@@ -7,9 +7,7 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { backfill } from "../engine/backfill.ts";
-import { createHealth } from "../engine/health.ts";
 import { createLogger } from "../engine/log.ts";
-import { startEngine } from "../engine/engine.ts";
 import { systemClock } from "../engine/plugin.ts";
 import type { Source } from "../engine/plugin.ts";
 import { syncOnce } from "../engine/sync.ts";
@@ -17,6 +15,7 @@ import type { Reading, TagInfo } from "../engine/types.ts";
 import { verify } from "../engine/verify.ts";
 import ignition from "../plugins/source-ignition/mod.ts";
 import { load } from "../cli/_load.ts";
+import { startPipeline } from "./_engine.ts";
 import { startTestStore, testDatabase } from "./_clickhouse.ts";
 import { startPostgres } from "./_postgres.ts";
 import type { PostgresServer } from "./_postgres.ts";
@@ -204,21 +203,8 @@ Deno.test({
           const loaded = await load("pipelines/ignition.yaml", (n) => env[n]);
           loaded.spec.sync.late_data_every = 1;
           const log = createLogger({ level: "error", format: "json" });
-          const engine = await startEngine(loaded, {
-            log,
-            clock: systemClock,
-            secrets: new Set(),
-            dataDir: "/nonexistent",
-          });
+          const { engine, ctx } = await startPipeline(loaded, log);
           try {
-            const ctx = {
-              engine,
-              spec: loaded.spec,
-              log,
-              clock: systemClock,
-              health: createHealth(),
-              signal: new AbortController().signal,
-            };
             const tags = await engine.source!.discover();
             const state = await engine.state!.load();
             const to = BigInt(fixture.to) * TICKS;

@@ -4,20 +4,18 @@
  * aggregates equal a recomputation from the raw rows, and that MachineData matches.
  */
 import assert from "node:assert/strict";
-import { startEngine } from "../engine/engine.ts";
 import type { Engine } from "../engine/engine.ts";
 import { createLogger } from "../engine/log.ts";
 import { backfill } from "../engine/backfill.ts";
-import { createHealth } from "../engine/health.ts";
 import { syncOnce } from "../engine/sync.ts";
 import type { PipelineContext } from "../engine/context.ts";
-import { systemClock } from "../engine/plugin.ts";
 import { loadSpec } from "../engine/spec/load.ts";
 import { parseTicks } from "../engine/types.ts";
 import { plugins } from "../plugins/registry.ts";
 import { sections } from "../cli/_load.ts";
 import { startSimulator } from "../simulator/mod.ts";
 import type { Simulator } from "../simulator/mod.ts";
+import { startPipeline } from "./_engine.ts";
 import { startTestStore, testDatabase } from "./_clickhouse.ts";
 import { startRedis } from "./_services.ts";
 import { startFaultyProxy } from "./_faulty_proxy.ts";
@@ -80,20 +78,7 @@ async function rig(
   loaded.spec.sync.late_data_every = 1; // re-read the late-data window on every sync
   const lines = options.lines ?? [];
   const log = createLogger({ format: "json", level: "warn", write: (l) => lines.push(l) });
-  const engine = await startEngine(loaded, {
-    log,
-    clock: systemClock,
-    secrets: new Set(),
-    dataDir: "/nonexistent",
-  });
-  const ctx: PipelineContext = {
-    engine,
-    spec: loaded.spec,
-    log,
-    clock: systemClock,
-    health: createHealth(),
-    signal: new AbortController().signal,
-  };
+  const { engine, ctx } = await startPipeline(loaded, log);
   return {
     sim,
     db,
