@@ -51,6 +51,19 @@ export interface ChSession {
   ): Promise<QueryResult>;
 }
 
+/** chDB's answer as the HTTP front end reports it. */
+function resultOf(
+  r: { bytes: Uint8Array<ArrayBuffer>; elapsed: number; rowsRead: number; bytesRead: number },
+): QueryResult {
+  return {
+    bytes: r.bytes,
+    rowsRead: r.rowsRead,
+    bytesRead: r.bytesRead,
+    rowsWritten: 0,
+    elapsedMs: r.elapsed * 1e3,
+  };
+}
+
 export async function openChdb(path: string): Promise<ChEngine> {
   const mod = await import("@chdb/lib-linux-x64-gnu");
   const chdb = (mod.default ?? mod) as Binding;
@@ -64,28 +77,16 @@ export async function openChdb(path: string): Promise<ChEngine> {
 
   const session: ChSession = {
     async query(sql, format, params) {
-      const r = await chdb.QueryAsyncConnection(conn, sql, format, params);
-      return {
-        bytes: r.bytes,
-        rowsRead: r.rowsRead,
-        bytesRead: r.bytesRead,
-        rowsWritten: 0,
-        elapsedMs: r.elapsed * 1e3,
-      };
+      return resultOf(await chdb.QueryAsyncConnection(conn, sql, format, params));
     },
     async insert(sql, data, params) {
       const file = `${spool}/${crypto.randomUUID()}.data`;
       await Deno.writeFile(file, data);
       try {
         const quoted = `'${file.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
-        const r = await chdb.QueryAsyncConnection(conn, sql(quoted), "TabSeparated", params);
-        return {
-          bytes: r.bytes,
-          rowsRead: r.rowsRead,
-          bytesRead: r.bytesRead,
-          rowsWritten: 0,
-          elapsedMs: r.elapsed * 1e3,
-        };
+        return resultOf(
+          await chdb.QueryAsyncConnection(conn, sql(quoted), "TabSeparated", params),
+        );
       } finally {
         await Deno.remove(file).catch(() => {});
       }
