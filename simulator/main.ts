@@ -2,7 +2,7 @@
  * `deno task sim`: runs the Historian simulator and prints how to connect.
  *
  *   deno task sim [--port 1433] [--plant file.yaml | --dataset dir] [--timezone Zone]
- *                 [--user u --password p]
+ *                 [--user u --password p] [--tls [--tls-cert f --tls-key f] [--tls-require]]
  */
 import { parse } from "yaml";
 import { z } from "zod";
@@ -12,13 +12,17 @@ import { startSimulator } from "./mod.ts";
 
 const HELP =
   `Usage: deno task sim [--port 1433] [--plant file.yaml | --dataset dir] [--timezone Zone]
-                     [--user u --password p]
+                     [--user u --password p] [--tls [--tls-cert f --tls-key f] [--tls-require]]
 
 Serves AVEVA Historian's SQL surface (Runtime database, History, Live) over TDS on 127.0.0.1.
 --plant    YAML: seed, analog, discrete, string (tag counts), analog_rate, discrete_rate,
            string_rate (storage rates, e.g. 1s), history (e.g. 30d), system_tags, timezone
 --dataset  folder with tags.csv and points.csv, served exactly
 --timezone the server's time zone (IANA or Windows name), default UTC
+--tls      offer TLS as SQL Server does (PRELOGIN, then TLS inside TDS), with a self-signed
+           certificate for localhost/127.0.0.1 written to --tls-cert-out (default
+           data/simulator-cert.pem) for clients to trust, or the PEM files --tls-cert/--tls-key;
+           --tls-require refuses clients that will not encrypt ("Force Encryption")
 
 Faults, for demos: --delay 200ms (before each answer), --drop-after 5000 (cut every
 connection after that many rows of a result), --refuse-logins 30s (error 18456 for a while).
@@ -66,7 +70,16 @@ export async function runSim(args: string[]): Promise<number> {
       }
       plant = result.data;
     }
+    const certFile = flag(args, "tls-cert"), keyFile = flag(args, "tls-key");
+    const tls = args.includes("--tls") || args.includes("--tls-require") || certFile
+      ? {
+        cert: certFile && await Deno.readTextFile(certFile),
+        key: keyFile && await Deno.readTextFile(keyFile),
+        require: args.includes("--tls-require"),
+      }
+      : undefined;
     const sim = await startSimulator({
+      tls,
       port: Number(flag(args, "port") ?? 1433),
       dataset: flag(args, "dataset"),
       timezone: flag(args, "timezone") ?? plant.timezone ?? "UTC",
@@ -106,6 +119,12 @@ export async function runSim(args: string[]): Promise<number> {
     console.log(
       `Historian simulator listening on ${sim.host}:${sim.port} (time zone ${sim.timezone}, ${sim.tags.length} tags)`,
     );
+    if (sim.certificate && !certFile) {
+      const out = flag(args, "tls-cert-out") ?? "data/simulator-cert.pem";
+      await Deno.mkdir(out.replace(/[^/]*$/, "") || ".", { recursive: true });
+      await Deno.writeTextFile(out, sim.certificate);
+      console.log(`TLS ${tls?.require ? "required" : "offered"}; certificate written to ${out}`);
+    }
     console.log(
       `Connect with: WONDERWARE_HOST=${sim.host} WONDERWARE_PORT=${sim.port} WONDERWARE_DATABASE=Runtime` +
         (flag(args, "user")

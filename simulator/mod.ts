@@ -8,6 +8,8 @@ import { runStatements } from "./sql/run.ts";
 import type { Catalog, Env } from "./sql/run.ts";
 import { DropConnection, serveTds, TdsError } from "./tds/server.ts";
 import type { LoginInfo, TdsHandler, TdsServer } from "./tds/server.ts";
+import { selfSignedCertificate } from "./tds/cert.ts";
+import type { TlsSettings } from "./tds/tls.ts";
 import { SqlTime } from "./tds/types.ts";
 import type { SqlValue } from "./tds/types.ts";
 import { loadDataset } from "./historian/dataset.ts";
@@ -35,6 +37,11 @@ export interface SimulatorOptions {
   password?: string;
   /** The server clock in UTC ticks (100 ns since 1970); default the real clock. */
   now?: () => bigint;
+  /**
+   * Encryption as SQL Server offers it: `true` makes a self-signed certificate for localhost,
+   * 127.0.0.1 and ::1; or give PEM `cert` and `key`. `require` refuses unencrypted clients.
+   */
+  tls?: boolean | { cert?: string; key?: string; require?: boolean };
 }
 
 export interface Faults {
@@ -65,12 +72,16 @@ export interface Simulator {
   port: number;
   tags: TagMeta[];
   timezone: string;
+  /** The PEM certificate the server presents, when it offers TLS (a client's CA file). */
+  certificate?: string;
   faults: Faults;
   late: LateData;
   /** Requests answered so far (logins excluded). */
   requests(): number;
   /** Login attempts so far, refused ones included. */
   logins(): number;
+  /** Connections that negotiated TLS so far. */
+  encryptedConnections(): number;
   close(): Promise<void>;
 }
 
@@ -118,7 +129,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   );
 
   const hostname = options.hostname ?? "127.0.0.1";
-  let server: TdsServer = serveTds({ hostname, port: options.port ?? 0, handler });
+  const tls = tlsSettings(options.tls);
+  const stats = { encrypted: 0 };
+  let server: TdsServer = serveTds({ hostname, port: options.port ?? 0, handler, tls, stats });
   const port = server.port;
 
   const store = (tag: string) => {
@@ -132,8 +145,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     port,
     tags: stores.map((s) => s.meta),
     timezone: zone.name,
+    certificate: tls?.cert,
     requests: () => f.requests,
     logins: () => f.logins,
+    encryptedConnections: () => stats.encrypted,
     faults: {
       refuseLogins(ms) {
         f.refuseUntil = Date.now() + ms;
@@ -148,7 +163,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       async goAway(ms) {
         await server.close();
         await new Promise((r) => setTimeout(r, ms));
-        server = serveTds({ hostname, port, handler });
+        server = serveTds({ hostname, port, handler, tls, stats });
       },
       clear() {
         f.refuseUntil = 0;
@@ -159,6 +174,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     late: lateControls(store, holds),
     close: () => server.close(),
   };
+}
+
+function tlsSettings(tls: SimulatorOptions["tls"]): TlsSettings | undefined {
+  if (!tls) return undefined;
+  const given = tls === true ? {} : tls;
+  if (Boolean(given.cert) !== Boolean(given.key)) {
+    throw new Error("tls: give both cert and key (PEM), or neither for a generated certificate");
+  }
+  const pair = given.cert && given.key
+    ? { cert: given.cert, key: given.key }
+    : selfSignedCertificate({ commonName: "SIMHIST" });
+  return { ...pair, require: given.require ?? false };
 }
 
 /** Fault switches and counters the handler consults. */

@@ -56,7 +56,7 @@ Deno.test("the shipped spec without a ClickHouse says how to name one instead of
   assert.equal(code, 1);
   assert.equal(
     stderr,
-    "pipelines/wonderware.yaml:30:10 sink.clickhouse.url: no ClickHouse to write to: set url or host (CLICKHOUSE_URL or CLICKHOUSE_HOST in the shipped spec), or embedded.enabled: true for the embedded store; `deno task demo` runs on it\n",
+    "pipelines/wonderware.yaml:35:10 sink.clickhouse.url: no ClickHouse to write to: set url or host (CLICKHOUSE_URL or CLICKHOUSE_HOST in the shipped spec), or embedded.enabled: true for the embedded store; `deno task demo` runs on it\n",
   );
 });
 

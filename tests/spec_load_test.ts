@@ -22,6 +22,7 @@ Deno.test("pipelines/wonderware.yaml needs only a Historian and a ClickHouse; th
     password: "",
     encrypt: false,
     trust_server_certificate: false,
+    ca_file: "",
     connect_timeout: 15_000,
     request_timeout: 300_000,
     pool_size: 4,

@@ -36,6 +36,32 @@ export function classify(
       { cause: e, reason: "permission" },
     );
   }
+  if (err.code === "EENCRYPT" && /did not negotiate/i.test(message)) {
+    return new PluginError(
+      PLUGIN,
+      `${address} does not offer encryption and the source has encrypt: true: give the SQL Server a certificate (SQL Server Configuration Manager → Protocols → Certificate), or set encrypt: false to connect unencrypted`,
+      { cause: e, reason: "invalid" },
+    );
+  }
+  if (err.code === "EENCRYPT") {
+    return new PluginError(
+      PLUGIN,
+      `${address} requires encrypted connections and the source has encrypt: false: set encrypt: true in the source options (WONDERWARE_ENCRYPT=true with the shipped spec), and ca_file to the server's CA certificate (or trust_server_certificate: true for a self-signed one)`,
+      { cause: e, reason: "invalid" },
+    );
+  }
+  const tls =
+    /self[- ]signed certificate|unable to (verify|get local issuer)|certificate (has expired|is not yet valid|verify failed)|does not match certificate|altnames/i
+      .exec(message);
+  if (tls) {
+    return new PluginError(
+      PLUGIN,
+      `the TLS certificate of ${address} was not accepted (${
+        tls[0]
+      }): set ca_file to the PEM of the CA that signed it (or of the server's own self-signed certificate), or trust_server_certificate: true to skip the check; a name mismatch means the host must be written as the certificate names it`,
+      { cause: e, reason: "invalid" },
+    );
+  }
   const transient =
     ["ESOCKET", "ECONNCLOSED", "ETIMEOUT", "ECONNRESET", "EINSTLOOKUP", "ENOTOPEN", "ECANCEL"]
       .includes(err.code ?? "") ||

@@ -4,7 +4,7 @@
  * nothing here falls back to simulated data.
  */
 import sql from "mssql";
-import { definePlugin } from "../../engine/mod.ts";
+import { definePlugin, PluginError } from "../../engine/mod.ts";
 import type { PluginContext, Source } from "../../engine/mod.ts";
 import { options } from "./options.ts";
 import type { Options } from "./options.ts";
@@ -30,6 +30,9 @@ export async function createWonderwareSource(
     options: {
       encrypt: opts.encrypt,
       trustServerCertificate: opts.trust_server_certificate,
+      ...(opts.ca_file && {
+        cryptoCredentialsDetails: { ca: await readCa(opts.ca_file) },
+      }),
       appName: "historian-sync",
       packetSize: 32_767,
     },
@@ -45,6 +48,18 @@ export async function createWonderwareSource(
   }
   context.log.info("connected to the Historian", { address });
   return createSource({ pool, address, options: opts, log: context.log });
+}
+
+async function readCa(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    throw new PluginError(
+      "source-wonderware",
+      `ca_file ${path} cannot be read: ${(e as Error).message}`,
+      { reason: "invalid", cause: e },
+    );
+  }
 }
 
 export default definePlugin({

@@ -5,6 +5,15 @@
 import { z } from "zod";
 import { duration } from "../../engine/mod.ts";
 
+function readable(path: string): boolean {
+  if (path === "") return true;
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 export const options = z.strictObject({
   host: z.string().trim().min(
     1,
@@ -18,9 +27,17 @@ export const options = z.strictObject({
     "SQL login (WONDERWARE_USERNAME); read-only aaUsers role is enough",
   ),
   password: z.string().default("").describe("SQL password (WONDERWARE_PASSWORD); never logged"),
-  encrypt: z.boolean().default(false).describe("Require TLS to SQL Server"),
+  encrypt: z.boolean().default(false).describe(
+    "Require TLS to SQL Server (needed when the server forces encryption)",
+  ),
   trust_server_certificate: z.boolean().default(false).describe(
-    "Accept a self-signed SQL Server certificate",
+    "Accept the server's certificate without checking it (self-signed); prefer ca_file",
+  ),
+  ca_file: z.string().trim().default("").refine(readable, {
+    error:
+      "cannot be read: give the path of a PEM file with the CA certificate (or the server's own)",
+  }).describe(
+    "PEM file with the CA (or self-signed server) certificate to verify SQL Server's certificate against",
   ),
   connect_timeout: duration().prefault("15s").describe("Connection timeout"),
   request_timeout: duration().prefault("5m").describe("Timeout of one query"),

@@ -20,6 +20,12 @@ export const DONE_ERROR = 0x02;
 export const DONE_COUNT = 0x10;
 export const DONE_ATTN = 0x20;
 
+/** What packets travel over: a TCP connection, or TLS on one. */
+export interface Link {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+}
+
 export interface Message {
   type: number;
   status: number;
@@ -27,7 +33,7 @@ export interface Message {
 }
 
 /** Reads TDS packets from a connection and assembles them into messages. */
-export async function* messages(conn: Deno.Conn): AsyncGenerator<Message> {
+export async function* messages(conn: Link): AsyncGenerator<Message> {
   let buf = new Uint8Array(0);
   let parts: Uint8Array[] = [];
   let type = 0;
@@ -67,15 +73,16 @@ export class Outbox {
   packetSize = 4096;
   #lock: Promise<void> = Promise.resolve();
   #packet = new Uint8Array(0);
-  constructor(private conn: Deno.Conn) {}
+  /** Swapped for the TLS link once encryption starts. */
+  constructor(public link: Link) {}
 
   async #write(bytes: Uint8Array) {
     let at = 0;
-    while (at < bytes.length) at += await this.conn.write(bytes.subarray(at));
+    while (at < bytes.length) at += await this.link.write(bytes.subarray(at));
   }
 
   /** Sends what `w` holds as full packets, keeping back what does not fill one unless `eom`. */
-  async packets(w: ByteWriter, eom: boolean) {
+  async packets(w: ByteWriter, eom: boolean, type: number = TYPE.REPLY) {
     const previous = this.#lock;
     let release!: () => void;
     this.#lock = new Promise((r) => (release = r));
@@ -88,7 +95,7 @@ export class Outbox {
       while (w.pos - at > size || (eom && at <= w.pos)) {
         const len = Math.min(size, w.pos - at);
         const last = eom && at + len >= w.pos;
-        packet[0] = TYPE.REPLY;
+        packet[0] = type;
         packet[1] = last ? STATUS_EOM : 0;
         packet[2] = (len + 8) >> 8;
         packet[3] = (len + 8) & 0xff;
@@ -106,9 +113,9 @@ export class Outbox {
     }
   }
 
-  async message(build: (w: ByteWriter) => void) {
+  async message(build: (w: ByteWriter) => void, type: number = TYPE.REPLY) {
     const w = new ByteWriter(256);
     build(w);
-    await this.packets(w, true);
+    await this.packets(w, true, type);
   }
 }

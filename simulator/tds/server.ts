@@ -1,5 +1,6 @@
 /**
- * A TDS 7.4 server on a loopback TCP port: PRELOGIN (encryption not supported), LOGIN7, SQL
+ * A TDS 7.4 server on a loopback TCP port: PRELOGIN (in-band TLS when given a certificate,
+ * optionally required), LOGIN7, SQL
  * batches, RPC sp_executesql with typed parameters, streamed result sets split into packets of
  * the negotiated size and written with backpressure, and attention (cancel) answered the way
  * tedious needs it. It knows nothing about the Historian: a `TdsHandler` answers logins and
@@ -16,8 +17,17 @@ import {
   STATUS_IGNORE,
   TYPE,
 } from "./packets.ts";
-import type { Message } from "./packets.ts";
+import type { Link, Message } from "./packets.ts";
 import { parseBatch, parseLogin7, parseRpc } from "./requests.ts";
+import {
+  answerEncryption,
+  clientEncryption,
+  ENCRYPT,
+  encryption,
+  startsTls,
+  startTls,
+} from "./tls.ts";
+import type { Encryption, TlsSettings } from "./tls.ts";
 import { COLLATION, TdsTypeError, writeColumnMetadata, writeRow } from "./types.ts";
 import type { Column, Param, SqlValue } from "./types.ts";
 
@@ -75,8 +85,18 @@ export interface TdsServer {
 }
 
 export function serveTds(
-  options: { hostname?: string; port?: number; handler: TdsHandler; serverName?: string },
+  options: {
+    hostname?: string;
+    port?: number;
+    handler: TdsHandler;
+    serverName?: string;
+    /** Offer (or with `require`, insist on) TLS with this certificate. */
+    tls?: TlsSettings;
+    /** Counts sessions that went through TLS. */
+    stats?: { encrypted: number };
+  },
 ): TdsServer {
+  const enc = options.tls && encryption(options.tls);
   const listener = Deno.listen({
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 0,
@@ -86,7 +106,13 @@ export function serveTds(
   (async () => {
     for await (const conn of listener) {
       open.add(conn);
-      const task = handleConnection(conn, options.handler, options.serverName ?? "SIMHIST")
+      const task = handleConnection(
+        conn,
+        options.handler,
+        options.serverName ?? "SIMHIST",
+        enc,
+        options.stats,
+      )
         .catch(() => {})
         .finally(() => {
           open.delete(conn);
@@ -187,21 +213,52 @@ function transaction(w: ByteWriter, data: Uint8Array, xact: { id: bigint }, serv
   done(w, 0xfd, 0, 0, 0);
 }
 
-/** PRELOGIN and LOGIN7: the session of a client the handler let in, or undefined. */
+/** Lets the client read a refusal and hang up first; closing at once races its parser. */
+async function drain(conn: Deno.Conn, incoming: AsyncGenerator<Message>, ms = 5_000) {
+  const timer = setTimeout(() => conn.close(), ms);
+  try {
+    while (!(await incoming.next()).done) { /* ignore anything after a refusal */ }
+  } catch {
+    /* closed */
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * PRELOGIN (and TLS when both sides want it) and LOGIN7: the session of a client the handler
+ * let in and the messages that follow, or undefined.
+ */
 async function handshake(
   conn: Deno.Conn,
   out: Outbox,
-  incoming: AsyncGenerator<Message>,
   handler: TdsHandler,
   serverName: string,
-): Promise<LoginInfo | undefined> {
-  // PRELOGIN: answer VERSION and ENCRYPTION = not supported.
+  enc: Encryption | undefined,
+  stats: { encrypted: number },
+): Promise<{ session: LoginInfo; incoming: AsyncGenerator<Message> } | undefined> {
+  // PRELOGIN: answer VERSION and ENCRYPTION.
+  let incoming = messages(conn);
   const pre = await incoming.next();
   if (pre.done || pre.value.type !== TYPE.PRELOGIN) return undefined;
+  const asked = clientEncryption(pre.value.data);
+  const answer = answerEncryption(asked, enc);
   await out.message((w) => {
     w.u8(0x00).u16be(11).u16be(6).u8(0x01).u16be(17).u16be(1).u8(0xff);
-    w.u8(16).u8(0).u16be(4096).u16be(0).u8(0x02);
+    w.u8(16).u8(0).u16be(4096).u16be(0).u8(answer);
   });
+  if (enc && startsTls(asked, answer)) {
+    // The raw reader holds nothing more: the client waits for each handshake answer.
+    const link: Link = await startTls(conn, incoming, out, enc);
+    out.link = link;
+    incoming = messages(link);
+    stats.encrypted++;
+  } else if (answer === ENCRYPT.REQ) {
+    // Encryption required and the client will not: tedious hangs up after reading the answer,
+    // FreeTDS waits for the server to.
+    await drain(conn, incoming, 500);
+    return undefined;
+  }
 
   const loginMsg = await incoming.next();
   if (loginMsg.done || loginMsg.value.type !== TYPE.LOGIN7) return undefined;
@@ -216,13 +273,7 @@ async function handshake(
       error(w, err, serverName);
       done(w, 0xfd, DONE_ERROR, 0, 0);
     });
-    // Let the client read the error and hang up first; closing at once races its parser.
-    const timer = setTimeout(() => conn.close(), 5_000);
-    try {
-      while (!(await incoming.next()).done) { /* ignore anything after a refused login */ }
-    } finally {
-      clearTimeout(timer);
-    }
+    await drain(conn, incoming);
     return undefined;
   }
   out.packetSize = Math.min(32_767, Math.max(512, session.packetSize || 4096));
@@ -238,14 +289,20 @@ async function handshake(
     w.patchU16(ack + 1, w.pos - ack - 3);
     done(w, 0xfd, 0, 0, 0);
   });
-  return session;
+  return { session, incoming };
 }
 
-async function handleConnection(conn: Deno.Conn, handler: TdsHandler, serverName: string) {
+async function handleConnection(
+  conn: Deno.Conn,
+  handler: TdsHandler,
+  serverName: string,
+  enc: Encryption | undefined,
+  stats: { encrypted: number } = { encrypted: 0 },
+) {
   const out = new Outbox(conn);
-  const incoming = messages(conn);
-  const session = await handshake(conn, out, incoming, handler, serverName);
-  if (!session) return;
+  const shaken = await handshake(conn, out, handler, serverName, enc, stats);
+  if (!shaken) return;
+  const { session, incoming } = shaken;
 
   // The transaction the client began with a transaction manager request, if any.
   const xact = { id: 0n };
