@@ -1,7 +1,7 @@
 /**
  * A circuit breaker: after `failures` transient failures in a row it opens and calls fail fast
- * for `cooldownMs`; then one call is let through (half-open) and its outcome closes or reopens
- * it. Keeps a Historian that is down from being hammered by every worker at once.
+ * for `cooldownMs`; then calls are let through (half-open) and the first outcome closes or
+ * reopens it. Keeps a Historian that is down from being hammered by every worker at once.
  */
 import type { PluginHealth } from "./plugin.ts";
 
@@ -22,9 +22,9 @@ export function createBreaker(
       : "open";
 
   return {
-    /** Throws `error()` while the circuit is open. */
-    check(error: () => Error) {
-      if (state() === "open") throw error();
+    /** Milliseconds until the circuit lets a call through again; 0 when it does now. */
+    waitMs(): number {
+      return state() === "open" ? openedAt! + options.cooldownMs - now() : 0;
     },
     success() {
       consecutive = 0;

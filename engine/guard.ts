@@ -46,8 +46,8 @@ export interface Guarded {
   call: Guard;
   /** Records the outcome of a call made outside `call` (a streamed read). */
   outcome(error?: unknown): void;
-  /** Throws while the circuit is open. */
-  check(what: string): void;
+  /** Waits while the circuit is open (a call then would fail without reaching the plugin). */
+  ready(what: string): Promise<void>;
   health(): PluginHealth;
 }
 
@@ -69,19 +69,23 @@ export function createGuard(
     if (retriable(error)) breaker.failure(errorText(error));
   }
 
-  function check(what: string) {
-    breaker.check(() =>
-      new PluginError(name, `${what} skipped: the circuit is open after repeated failures`, {
-        retriable: true,
-        unavailable: true,
-        reason: "connection",
-      })
-    );
+  // While the circuit is open every caller waits for it, instead of failing fast and spending
+  // its attempts on calls that never reach the plugin: an outage shorter than the budget of
+  // real attempts loses no unit.
+  async function ready(what: string) {
+    let ms = breaker.waitMs();
+    if (ms <= 0) return;
+    deps.log.warn(`${kind} circuit open after repeated failures; waiting`, {
+      plugin: name,
+      what,
+      wait_ms: Math.round(ms),
+    });
+    for (; ms > 0; ms = breaker.waitMs()) await deps.clock.sleep(ms, deps.signal);
   }
 
   const call: Guard = (what, fn) =>
     retry(async () => {
-      check(what);
+      await ready(what);
       try {
         const result = await fn();
         outcome();
@@ -105,7 +109,7 @@ export function createGuard(
         }),
     });
 
-  return { call, outcome, check, health: () => breaker.health() };
+  return { call, outcome, ready, health: () => breaker.health() };
 }
 
 /** The source with every call guarded; reads are checked and observed, not retried here. */
@@ -114,7 +118,7 @@ export function guardSource(source: Source, guard: Guarded): Source {
     discover: (signal) => guard.call("discovering tags", () => source.discover(signal)),
     serverTime: () => guard.call("reading the historian's clock", () => source.serverTime()),
     async *read(tags, window, options) {
-      guard.check("reading history");
+      await guard.ready("reading history");
       try {
         yield* source.read(tags, window, options);
       } catch (e) {

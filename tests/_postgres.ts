@@ -10,6 +10,8 @@ export interface PostgresServer {
   /** postgres://postgres@127.0.0.1:<port>/postgres */
   url: string;
   port: number;
+  /** Stops the server at once (as a crash would) for `ms`, then starts it again on its port. */
+  outage(ms: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -44,19 +46,26 @@ export async function startPostgres(): Promise<PostgresServer> {
   if (Deno.uid() === 0) await run("chown", ["-R", "postgres:postgres", dir], false);
   await run(`${bin}/initdb`, ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync"], true);
   const port = freePort();
-  await run(`${bin}/pg_ctl`, [
-    "-D",
-    data,
-    "-w",
-    "-l",
-    `${dir}/log`,
-    "-o",
-    `-c listen_addresses=127.0.0.1 -p ${port} -k ${socket} -c fsync=off -c timezone=Europe/Berlin`,
-    "start",
-  ], true);
+  const start = () =>
+    run(`${bin}/pg_ctl`, [
+      "-D",
+      data,
+      "-w",
+      "-l",
+      `${dir}/log`,
+      "-o",
+      `-c listen_addresses=127.0.0.1 -p ${port} -k ${socket} -c fsync=off -c timezone=Europe/Berlin`,
+      "start",
+    ], true);
+  await start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
+    async outage(ms) {
+      await run(`${bin}/pg_ctl`, ["-D", data, "-m", "immediate", "-w", "stop"], true);
+      await new Promise((r) => setTimeout(r, ms));
+      await start();
+    },
     async stop() {
       await run(`${bin}/pg_ctl`, ["-D", data, "-m", "fast", "-w", "stop"], true).catch(() => {});
       await Deno.remove(dir, { recursive: true }).catch(() => {});

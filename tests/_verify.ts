@@ -65,3 +65,37 @@ export async function assertStoredEqualsSource(engine: Engine, from: bigint, to:
     assert.ok(row && row.machine !== "", `${tag} is in the asset dimension, placed in the plant`);
   }
 }
+
+/** The same invariants for pipelines/ignition.yaml: IgnitionHistory and its aggregates. */
+export async function assertIgnitionStored(engine: Engine, from: bigint, to: bigint) {
+  const expected = await sourceRows(engine, from, to);
+  const stored = await engine.queries!.query<Record<string, unknown>>(
+    `SELECT tag, toUnixTimestamp64Milli(t_stamp) AS t, value, text, quality, dataintegrity
+     FROM IgnitionHistory FINAL`,
+  );
+  const [{ n }] = await engine.queries!.query<{ n: number }>(
+    "SELECT count() AS n FROM IgnitionHistory",
+  ) as [{ n: number }];
+  assert.equal(Number(n), stored.length, "no duplicates");
+  assert.equal(stored.length, expected.length, "as many rows as the source holds");
+  const got = new Map(stored.map((s) => [`${s.tag}@${BigInt(s.t as number) * 10_000n}`, s]));
+  for (const e of expected) {
+    const s = got.get(key(e));
+    assert.ok(s, `missing ${key(e)}`);
+    assert.deepEqual(
+      [s.value, s.text, s.quality, s.dataintegrity],
+      [e.value, e.text, e.quality, e.qualityCode],
+    );
+  }
+  const agg = await engine.queries!.query(
+    `SELECT tag, minute, first_value, avg_value, min_value, max_value, count, good
+     FROM IgnitionHistoryAggregated FINAL ORDER BY tag, minute`,
+  );
+  const recomputed = await engine.queries!.query(
+    `SELECT tag, toStartOfMinute(t_stamp) AS minute, argMinIf(value, t_stamp, value IS NOT NULL) AS first_value,
+       if(count(value) = 0, NULL, arraySum(arraySort(groupArray(value))) / count(value)) AS avg_value,
+       min(value) AS min_value, max(value) AS max_value, count() AS count, countIf(quality = 'good') AS good
+     FROM IgnitionHistory FINAL GROUP BY tag, minute ORDER BY tag, minute`,
+  );
+  assert.deepEqual(agg, recomputed, "aggregates equal a recomputation from raw");
+}

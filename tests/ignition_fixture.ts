@@ -6,7 +6,8 @@
  * uncertain quality codes, string and integer tags, a mixed-case path. It returns what a reader
  * must find: every row, per full tag path.
  */
-import type postgres from "postgres";
+import postgres from "postgres";
+import type { PostgresServer } from "./_postgres.ts";
 
 const MINUTE = 60_000;
 
@@ -159,4 +160,21 @@ export async function writeIgnition(
     }
   }
   return { from, to, renamed, rows, partitions };
+}
+
+/** A fresh database on `pg` holding the fixture; its URL. */
+export async function ignitionDatabase(
+  pg: PostgresServer,
+  start: number,
+  days?: number,
+): Promise<{ url: string; fixture: IgnitionFixture }> {
+  const name = `ign_${crypto.randomUUID().slice(0, 8)}`;
+  const admin = postgres(pg.url, { onnotice: () => {} });
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = pg.url.replace(/\/postgres$/, `/${name}`);
+  const sql = postgres(url, { onnotice: () => {} });
+  const fixture = await writeIgnition(sql, start, days);
+  await sql.end();
+  return { url, fixture };
 }

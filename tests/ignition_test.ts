@@ -20,23 +20,12 @@ import { startTestStore, testDatabase } from "./_clickhouse.ts";
 import { startPostgres } from "./_postgres.ts";
 import type { PostgresServer } from "./_postgres.ts";
 import { sourceContract } from "./contracts/source.ts";
-import { writeIgnition } from "./ignition_fixture.ts";
-import type { IgnitionFixture } from "./ignition_fixture.ts";
+import { ignitionDatabase } from "./ignition_fixture.ts";
 
 const START = Date.UTC(2026, 10, 20);
 const TICKS = 10_000n;
 
-async function database(pg: PostgresServer): Promise<{ url: string; fixture: IgnitionFixture }> {
-  const name = `ign_${crypto.randomUUID().slice(0, 8)}`;
-  const admin = postgres(pg.url, { onnotice: () => {} });
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = pg.url.replace(/\/postgres$/, `/${name}`);
-  const sql = postgres(url, { onnotice: () => {} });
-  const fixture = await writeIgnition(sql, START);
-  await sql.end();
-  return { url, fixture };
-}
+const database = (pg: PostgresServer) => ignitionDatabase(pg, START);
 
 async function open(url: string, yaml = ""): Promise<Source> {
   const loaded = await load(
