@@ -33,15 +33,26 @@ export interface ApiDeps {
   /** The product's version, for build_info. */
   version?: string;
   /** Which cache answers now (the configured one, or the memory fallback). */
-  cacheState?: () => CacheState;
+  cacheState?: () => CacheState | undefined;
+  /** Every pipeline this process runs, by site, when it runs more than one. */
+  sites?: Record<string, SiteHealth>;
   log: Logger;
 }
+
+/** What the status route reports of one site's pipeline. */
+export type SiteHealth = Pick<
+  ApiDeps,
+  "health" | "sourceHealth" | "cacheState" | "freshnessSeconds"
+>;
 
 /**
  * The engine's health for the status route: last sync, backfill progress, recent errors, the
  * source's circuit, the sink's reachability, and how far each tag's data is behind now.
  */
-function healthView(deps: ApiDeps, sinkReachable: boolean) {
+function healthView(
+  deps: SiteHealth & Pick<ApiDeps, "sites">,
+  sinkReachable: boolean,
+): Record<string, unknown> {
   const h = deps.health;
   const now = BigInt(Date.now()) * 10_000n;
   const lags = [...(h.watermarks ?? new Map<string, bigint>())]
@@ -67,6 +78,11 @@ function healthView(deps: ApiDeps, sinkReachable: boolean) {
       // The 100 tags furthest behind.
       by_tag: Object.fromEntries(lags.slice(0, 100)),
     },
+    ...(deps.sites && {
+      sites: Object.fromEntries(
+        Object.entries(deps.sites).map(([site, s]) => [site, healthView(s, sinkReachable)]),
+      ),
+    }),
   };
 }
 

@@ -20,6 +20,7 @@ function columnSchema(c: ColumnSpec): Record<string, unknown> {
   return {
     type: c.nullable ? [type, "null"] : type,
     ...(c.type === "time" ? { format: "date-time" } : {}),
+    ...(c.type === "array" ? { items: { type: "object" } } : {}),
     ...(c.description ? { description: c.description } : {}),
   };
 }
@@ -165,6 +166,12 @@ export function openApi(spec: ApiSpec): Record<string, unknown> {
             cache: { type: ["object", "null"] },
             sink: { type: "string", enum: ["reachable", "unreachable"] },
             lag_seconds: { type: "object" },
+            sites: {
+              type: "object",
+              description:
+                "When this process runs several pipelines: the same health per site, by site name",
+              additionalProperties: { type: "object" },
+            },
           },
         },
         Series: {

@@ -38,8 +38,8 @@ export const route = z.strictObject({
   columns: z.record(
     ident,
     z.strictObject({
-      type: z.enum(["string", "integer", "number", "boolean", "time"]).describe(
-        "JSON type of the column; time: ISO 8601 text with its zone",
+      type: z.enum(["string", "integer", "number", "boolean", "time", "array"]).describe(
+        "JSON type of the column; time: ISO 8601 text with its zone; array: of objects (a grouped array of named tuples)",
       ),
       description: z.string().default(""),
       nullable: z.boolean().default(false),

@@ -16,7 +16,7 @@ import { createLogger } from "../engine/log.ts";
 import { systemClock } from "../engine/plugin.ts";
 import { load } from "../cli/_load.ts";
 import ignition from "../plugins/source-ignition/mod.ts";
-import { startPostgres } from "../tests/_postgres.ts";
+import { startPostgres } from "../simulator/ignition/postgres.ts";
 import { flag, median, peakRssMb } from "./_util.ts";
 
 const ROWS = flag("rows", 2_000_000);

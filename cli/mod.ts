@@ -9,6 +9,8 @@ import { schemaCommand } from "./schema.ts";
 import { validateCommand } from "./validate.ts";
 import { verifyCommand } from "./verify.ts";
 import { demoCommand } from "./demo.ts";
+import { demoSitesCommand } from "./demo_sites.ts";
+import { runSitesCommand } from "./sites.ts";
 
 /** True inside a `deno compile`d binary (the executable is not deno itself). */
 const COMPILED = !/(^|[\\/])deno(\.exe)?$/.test(Deno.execPath());
@@ -27,26 +29,39 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   demo: {
     help: `Usage: main.ts demo [spec] [--dataset DIR] [--timezone ZONE]
+       main.ts demo --sites
 
 Runs the spec (default ${DEFAULT_SPEC}) on SIMULATED data: starts the built-in Historian
 simulator with a demo plant (or the dataset folder: tags.csv, points.csv) and, unless
 CLICKHOUSE_URL or CLICKHOUSE_HOST is set, the embedded ClickHouse store; then backfills, syncs
-and serves the API as run does, until SIGINT or SIGTERM.`,
-    options: { dataset: { type: "string" }, timezone: { type: "string" } },
+and serves the API as run does, until SIGINT or SIGTERM.
+
+--sites runs the multi-site example instead (pipelines/sites/): a Wonderware site on the
+simulator and an Ignition site on a throwaway PostgreSQL (Debian's postgresql package), in one
+process into one store; the API on http://127.0.0.1:4000/sites/status.`,
+    options: {
+      dataset: { type: "string" },
+      timezone: { type: "string" },
+      sites: { type: "boolean" },
+    },
     run: ([file], v) =>
-      demoCommand(file ?? DEFAULT_SPEC, {
+      v.sites ? demoSitesCommand() : demoCommand(file ?? DEFAULT_SPEC, {
         dataset: v.dataset as string | undefined,
         timezone: v.timezone as string | undefined,
       }),
   },
   run: {
-    help: `Usage: main.ts run [spec]
+    help: `Usage: main.ts run [spec...]
 
 Loads the spec (default ${DEFAULT_SPEC}), starts its cache, sink and source plugins, prepares
 the tables, backfills the spec's range, then syncs on the spec's schedule until SIGINT or
 SIGTERM; then it stops at a clean point and closes the plugins in reverse order (exit 0).
-Exit 1 when the spec is invalid or a plugin fails to start.`,
-    run: ([file]) => runCommand(file ?? DEFAULT_SPEC),
+Exit 1 when the spec is invalid or a plugin fails to start.
+
+With several specs (one per site), each runs as its own pipeline in this process: a site that
+cannot start or loses its historian is retried on its own while the others keep running.`,
+    run: (files) =>
+      files.length > 1 ? runSitesCommand(files) : runCommand(files[0] ?? DEFAULT_SPEC),
   },
   backfill: {
     help: `Usage: main.ts backfill [spec] [--from TIME] [--to TIME] [--tags PATTERN]
@@ -111,7 +126,9 @@ Usage: main.ts <command> [options]
 
 Commands:
   demo [spec]          Run on SIMULATED data: the Historian simulator and the embedded store
-  run [spec]           Run a pipeline: backfill, then sync on schedule (default ${DEFAULT_SPEC})
+                       (--sites: a Wonderware and an Ignition site together)
+  run [spec...]        Run a pipeline: backfill, then sync on schedule (default ${DEFAULT_SPEC});
+                       several specs: one pipeline per site in this process
   backfill [spec]      Backfill history: --from TIME --to TIME --tags PATTERN
   verify [spec]        Compare counts per tag and day, historian vs store (--repair: re-read)
   validate [spec...]   Check specs; print every problem as file:line:col path: message

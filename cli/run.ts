@@ -20,6 +20,7 @@ import { backfillThenSync } from "../engine/sync.ts";
 import { dateFromTicks } from "../engine/types.ts";
 import type { TagInfo, Ticks } from "../engine/types.ts";
 import { createApi } from "../api/app.ts";
+import type { SiteHealth } from "../api/app.ts";
 import { apiOf } from "../api/spec.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { load } from "./_load.ts";
@@ -126,8 +127,15 @@ export async function withPipeline(
   return code;
 }
 
-/** Starts the REST API declared in the spec, if any. */
-function serveApi(ctx: PipelineContext, secrets: Set<string>): Deno.HttpServer | undefined {
+/**
+ * Starts the REST API declared in the spec, if any; `sites` is the health of every pipeline
+ * the process runs, when it runs several.
+ */
+export function serveApi(
+  ctx: PipelineContext,
+  secrets: Set<string>,
+  sites?: Record<string, SiteHealth>,
+): Deno.HttpServer | undefined {
   const api = apiOf(ctx.spec);
   if (!api || Object.keys(api.routes).length === 0) return undefined;
   if (api.token) secrets.add(api.token);
@@ -136,12 +144,10 @@ function serveApi(ctx: PipelineContext, secrets: Set<string>): Deno.HttpServer |
     health: ctx.health,
     sourceHealth: ctx.engine.health.source,
     cacheState: ctx.engine.health.cache,
+    sites,
     version: VERSION,
     title: ctx.spec.name,
-    // A tag is fresh while it is at most a sync period, the safety lag and a minute behind.
-    freshnessSeconds: Math.round(
-      ((ctx.spec.sync.interval ?? 60_000) + ctx.spec.sync.safety_lag) / 1000 + 60,
-    ),
+    freshnessSeconds: freshnessSeconds(ctx.spec),
     log: ctx.log.child({ component: "api" }),
   });
   return Deno.serve({
@@ -153,6 +159,11 @@ function serveApi(ctx: PipelineContext, secrets: Set<string>): Deno.HttpServer |
         routes: Object.keys(api.routes).length,
       }),
   }, app.fetch);
+}
+
+/** A tag is fresh while it is at most a sync period, the safety lag and a minute behind. */
+export function freshnessSeconds(spec: PipelineContext["spec"]): number {
+  return Math.round(((spec.sync.interval ?? 60_000) + spec.sync.safety_lag) / 1000 + 60);
 }
 
 /** The tags and the range a backfill or verify run covers: the spec's, narrowed by flags. */

@@ -66,7 +66,7 @@ async function explained(loaded: LoadedSpec): Promise<ConfigIssue[]> {
     const api = apiOf(spec);
     const { tables, aggregations, assets } = spec;
     const issues = await sink.explain!.explain(
-      { tables, aggregations, assets },
+      { tables, aggregations, assets, site: spec.site ?? spec.name },
       spec.name,
       api ? routeStatements(api) : [],
     );

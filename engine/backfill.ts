@@ -47,7 +47,7 @@ async function backfillLocked(
   // The asset dimension, refreshed from discovery: a rule edited since the last start re-labels
   // every tag, and derived tables that join it find the tags before their readings arrive.
   if (ctx.spec.assets && tags.length > 0) {
-    await sink.setAssets(resolveAssets(ctx.spec.assets, tags, ctx.spec.name));
+    await sink.setAssets(resolveAssets(ctx.spec.assets, tags, ctx.spec.site ?? ctx.spec.name));
   }
   ctx.health.watermarks = state.watermarks;
   const chunks = chunkTags(tags, ctx.spec.chunking.tags_per_query);

@@ -159,8 +159,8 @@ export async function startEngine(loaded: LoadedSpec, options: EngineOptions): P
     const rawSink = await tryCreate("sink");
     const sink = rawSink && guardSink(rawSink, guards.sink);
     if (sink) {
-      const { tables, aggregations, assets } = loaded.spec;
-      await sink.prepare({ tables, aggregations, assets }, loaded.spec.name);
+      const { tables, aggregations, assets, name, site } = loaded.spec;
+      await sink.prepare({ tables, aggregations, assets, site: site ?? name }, name);
     }
     const rawSource = await tryCreate("source");
     const source = rawSource && guardSource(rawSource, guards.source);

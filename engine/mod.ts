@@ -8,7 +8,7 @@ export { ConfigError, PluginError } from "./errors.ts";
 export type { ErrorReason } from "./errors.ts";
 export type { Fields, Logger } from "./log.ts";
 export { duration } from "./spec/duration.ts";
-export { isReadingsTable } from "./spec/storage.ts";
+export { isReadingsTable, siteColumnOf } from "./spec/storage.ts";
 export type {
   Aggregation,
   Assets,

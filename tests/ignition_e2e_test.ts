@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { startTestStore, testDatabase } from "./_clickhouse.ts";
 import { startPipeline } from "./_engine.ts";
 import { killTrials } from "./_kill.ts";
-import { startPostgres } from "./_postgres.ts";
+import { startPostgres } from "../simulator/ignition/postgres.ts";
 import { ignitionDatabase } from "./ignition_fixture.ts";
 import { assertIgnitionStored } from "./_verify.ts";
 

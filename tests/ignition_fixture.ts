@@ -7,7 +7,7 @@
  * must find: every row, per full tag path.
  */
 import postgres from "postgres";
-import type { PostgresServer } from "./_postgres.ts";
+import type { PostgresServer } from "../simulator/ignition/postgres.ts";
 
 const MINUTE = 60_000;
 

@@ -17,8 +17,8 @@ import ignition from "../plugins/source-ignition/mod.ts";
 import { load } from "../cli/_load.ts";
 import { startPipeline } from "./_engine.ts";
 import { startTestStore, testDatabase } from "./_clickhouse.ts";
-import { startPostgres } from "./_postgres.ts";
-import type { PostgresServer } from "./_postgres.ts";
+import { startPostgres } from "../simulator/ignition/postgres.ts";
+import type { PostgresServer } from "../simulator/ignition/postgres.ts";
 import { sourceContract } from "./contracts/source.ts";
 import { ignitionDatabase } from "./ignition_fixture.ts";
 

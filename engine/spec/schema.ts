@@ -131,6 +131,10 @@ export function specSchema(
       "pipeline",
     )
       .describe("Pipeline name; used in logs, cache keys and state"),
+    site: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, "use letters, digits, ., - and _ only")
+      .optional().describe(
+        "The site (plant or historian) this pipeline's rows belong to, default its name: stored in every column declared `value: site` and in the asset dimension's `source`, so several sites can share one ClickHouse (tag identity is site and tag)",
+      ),
     source: pluginSection("source", plugins, {}).describe(
       "Where readings come from: one source plugin",
     ),
@@ -228,6 +232,19 @@ function checkStorageReferences(spec: StorageModel, ctx: z.core.$RefinementCtx) 
   const names = Object.keys(spec.tables);
   for (const [name, t] of Object.entries(spec.tables)) {
     const columns = Object.keys(t.columns);
+    if (t.from === "readings") {
+      const site = Object.entries(t.columns).filter(([, c]) => c.value === "site").map(([n]) => n);
+      if (site.length > 1) {
+        issue(["tables", name, "columns", site[1]!], "only one column can hold the site");
+      } else if (site.length === 1 && !t.order_by.includes(site[0]!)) {
+        issue(
+          ["tables", name, "order_by"],
+          `must include the site column "${
+            site[0]
+          }" (first): sites share the table and a tag is identified by site and tag`,
+        );
+      }
+    }
     t.order_by.forEach((c, i) => {
       if (!columns.includes(c)) {
         issue(["tables", name, "order_by", i], `column "${c}" is not declared in this table`);

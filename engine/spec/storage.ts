@@ -19,7 +19,8 @@ const ident = z.string().regex(IDENT, "use letters, digits and _ only, not start
 
 /**
  * What a column of a `from: readings` table holds: the engine's reading (`quality` is good,
- * uncertain or bad; `quality_code` the source's own code), or a field the source declares.
+ * uncertain or bad; `quality_code` the source's own code), the pipeline's `site`, or a field the
+ * source declares.
  */
 export const READING_PARTS = [
   "tag",
@@ -29,6 +30,7 @@ export const READING_PARTS = [
   "quality",
   "quality_code",
   "ingested_at",
+  "site",
 ] as const;
 export type ReadingPart = typeof READING_PARTS[number];
 
@@ -172,4 +174,15 @@ export interface StorageModel {
   tables: Record<string, Table>;
   aggregations: Record<string, Aggregation>;
   assets?: Assets;
+  /**
+   * The site the rows belong to (the spec's `site`, default its name). Where a readings table
+   * has a site column, the sink scopes everything it reads back, counts and recomputes to it.
+   */
+  site?: string;
+}
+
+/** The site column of a readings table (the one holding `value: site`), if any. */
+export function siteColumnOf(table: Table): string | undefined {
+  if (!isReadingsTable(table)) return undefined;
+  return Object.entries(table.columns).find(([, c]) => c.value === "site")?.[0];
 }

@@ -5,7 +5,7 @@
  * what the spec declares, using ClickHouse's own canonical forms (a scratch copy of the
  * declared table is created and read back), so formatting differences are not drift.
  */
-import { isReadingsTable } from "../../engine/mod.ts";
+import { isReadingsTable, siteColumnOf } from "../../engine/mod.ts";
 import type {
   Aggregation,
   DerivedTable,
@@ -141,15 +141,17 @@ function derivedShape(table: DerivedTable): TableShape {
 export const COMPUTED_AT = "_computed_at";
 
 function aggregationShape(agg: Aggregation, source: Table): TableShape {
+  const site = siteColumnOf(source);
   return {
     columns: [
+      ...(site ? [[site, source.columns[site]!.type] as [string, string]] : []),
       [agg.tag_column, source.columns[agg.tag_column]!.type],
       [agg.bucket_column, "DateTime('UTC')"],
       ...Object.entries(agg.columns).map(([name, c]) => [name, c.type] as [string, string]),
       [COMPUTED_AT, "DateTime64(3, 'UTC')"],
     ],
     engine: `ReplacingMergeTree(${q(COMPUTED_AT)})`,
-    orderBy: [agg.tag_column, agg.bucket_column],
+    orderBy: [...(site ? [site] : []), agg.tag_column, agg.bucket_column],
     partitionBy: `toYYYYMM(${q(agg.bucket_column)})`,
     ttl: agg.ttl ? { column: agg.bucket_column, keep: agg.ttl } : undefined,
     settings: agg.settings,
@@ -184,6 +186,10 @@ export function derivedSelect(
     from += ` INNER JOIN (SELECT * FROM ${q(t.database)}.${
       q(assetsTable(pipeline, model))
     } FINAL) AS a ON a.tag = r.${q(tag)}`;
+    const site = siteColumnOf(source);
+    if (site && metadataColumns(model).some(([c]) => c === "source")) {
+      from += ` AND a.source = r.${q(site)}`;
+    }
   }
   const outer = Object.keys(table.columns).map((name, i) => `__c${i} AS ${q(name)}`);
   return `SELECT ${outer.join(", ")} FROM (SELECT ${exprs.join(", ")} FROM ${from})`;
@@ -219,11 +225,13 @@ export function modelDdl(t: Target, pipeline: string, model: StorageModel): Ddl[
       ...model.assets.columns.map((c) => [c, "LowCardinality(String)"] as [string, string]),
       ...metadataColumns(model),
     ];
-    // One row per tag, for good (no TTL): the latest version of each wins.
+    // One row per site and tag, for good (no TTL): the latest version of each wins. `source`
+    // holds the site, so pipelines of several sites can share the dimension.
+    const key = columns.some(([c]) => c === "source") ? ["source", "tag"] : ["tag"];
     out.push(tableDdl(t, assetsTable(pipeline, model), {
       columns: [...columns, ["_version", "DateTime64(3, 'UTC')", "now64(3)"]],
       engine: "ReplacingMergeTree(_version)",
-      orderBy: ["tag"],
+      orderBy: key,
     }));
   }
   const ordered = orderTables(model);

@@ -49,7 +49,7 @@ export async function explainModel(
       try {
         await client.command({
           query: `EXPLAIN ${agg.select}`,
-          query_params: { tags: [""], from: now, to: now },
+          query_params: { tags: [""], from: now, to: now, site: "" },
         });
       } catch (e) {
         issues.push({ path: ["aggregations", agg.name], message: `ClickHouse: ${said(e)}` });

@@ -28,11 +28,16 @@ export interface ColumnPlan {
   type: string;
   part?: Part;
   field?: string;
+  /** The same for every row the pipeline writes: the site. */
+  constant?: string;
   encode: ValueEncoder;
 }
 
-/** The columns the sink writes (ingested_at is the store's own default); checks their types. */
-export function planColumns(tableName: string, table: ReadingsTable): ColumnPlan[] {
+/**
+ * The columns the sink writes (ingested_at is the store's own default); checks their types.
+ * A site column holds `site` on every row.
+ */
+export function planColumns(tableName: string, table: ReadingsTable, site = ""): ColumnPlan[] {
   return Object.entries(table.columns).filter(([, c]) => c.value !== "ingested_at").map(
     ([name, c]) => {
       let encode: ValueEncoder;
@@ -44,6 +49,7 @@ export function planColumns(tableName: string, table: ReadingsTable): ColumnPlan
           `table ${tableName}, column ${name}: ${(e as Error).message}`,
         );
       }
+      if (c.value === "site") return { name, type: c.type, constant: site, encode };
       const part = PARTS[c.value];
       return part
         ? { name, type: c.type, part, encode }
@@ -66,11 +72,11 @@ export function buildInsert(
 ): Insert {
   // A source gives every reading of a batch the same per-row fields (those it declares).
   const rowFields = new Set(Object.keys(rows[0]?.fields ?? {}));
-  const perRow = plans.filter((p) => p.part || rowFields.has(p.field!));
+  const perRow = plans.filter((p) => p.part || (p.field && rowFields.has(p.field)));
   const params: QueryParams = {};
   const exprs = plans.map((p, i) => {
     if (perRow.includes(p)) return q(p.name);
-    const value = batchFields[p.field!];
+    const value = p.constant ?? batchFields[p.field!];
     if (value === null || value === undefined) return "NULL";
     params[`f${i}`] = paramValue(value, p.type);
     return `{f${i}:${p.type.replace(/^\s*LowCardinality\((.*)\)\s*$/, "$1")}}`;

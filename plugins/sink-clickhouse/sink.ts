@@ -11,7 +11,7 @@
  * - a commit recomputes the unit's aggregates from the deduplicated raw rows, then records the
  *   unit: repeating it after a crash at any point gives the same result (aggregates.ts).
  */
-import { isReadingsTable, PluginError } from "../../engine/mod.ts";
+import { isReadingsTable, PluginError, siteColumnOf } from "../../engine/mod.ts";
 import type {
   AssetRow,
   Counts,
@@ -54,11 +54,14 @@ interface PreparedTable {
   plans: ColumnPlan[];
   tagColumn?: string;
   timeColumn?: string;
+  /** Where sites share the table: what is read back and counted is this site's rows only. */
+  siteColumn?: string;
   final: boolean;
 }
 
 interface Prepared {
   pipeline: string;
+  site: string;
   tables: PreparedTable[];
   aggregations: AggregateSql[];
   assetColumns: string[];
@@ -145,6 +148,7 @@ export function createSink(deps: SinkDeps): Sink {
           tags: [...unit.tags],
           from: chTime(unit.window.from + 1n),
           to: chTime(unit.window.to),
+          site: p.site,
         };
         for (const agg of p.aggregations) {
           await command(conn, `recomputing ${agg.name}`, agg.sql, params);
@@ -188,7 +192,7 @@ async function writeBatch(
     const compare = compared(t.plans, readings);
     const stored = options.fresh
       ? new Set<string>()
-      : await existing(conn, t, compare, tags, from, to);
+      : await existing(conn, t, compare, tags, from, to, p.site);
     const fresh = stored.size === 0
       ? readings
       : readings.filter((r) => !stored.has(signature(compare, r)));
@@ -251,14 +255,19 @@ async function countStored(
     `counting stored rows of ${t.name}`,
     `SELECT ${q(t.tagColumn!)} AS tag, count() AS n FROM ${conn.db}.${q(t.name)}${
       t.final ? " FINAL" : ""
-    } WHERE ${q(t.tagColumn!)} IN {tags:Array(String)} AND ${
+    } WHERE ${siteFilter(t)}${q(t.tagColumn!)} IN {tags:Array(String)} AND ${
       q(t.timeColumn!)
     } > {from:DateTime64(7, 'UTC')} AND ${
       q(t.timeColumn!)
     } <= {to:DateTime64(7, 'UTC')} GROUP BY tag SETTINGS do_not_merge_across_partitions_select_final = 1`,
-    { tags: [...tags], from: chTime(window.from), to: chTime(window.to) },
+    { tags: [...tags], from: chTime(window.from), to: chTime(window.to), site: p.site },
   );
   return new Map(found.map((r) => [r.tag, Number(r.n)]));
+}
+
+/** `<site column> = {site:String} AND `, where sites share the table. */
+function siteFilter(t: PreparedTable): string {
+  return t.siteColumn ? `${q(t.siteColumn)} = {site:String} AND ` : "";
 }
 
 /** Keys of the stored rows of `t` for `tags` in [from, to], with the compared columns. */
@@ -269,6 +278,7 @@ async function existing(
   tags: string[],
   from: Ticks,
   to: Ticks,
+  site: string,
 ): Promise<Set<string>> {
   if (!t.tagColumn || !t.timeColumn) return new Set();
   const sql =
@@ -277,14 +287,14 @@ async function existing(
     }), 100)) AS k` +
     compare.map((c, i) => `, ${q(c.name)} AS c${i}`).join("") +
     ` FROM ${conn.db}.${q(t.name)}${t.final ? " FINAL" : ""}` +
-    ` WHERE ${q(t.tagColumn)} IN {tags:Array(String)} AND ${
+    ` WHERE ${siteFilter(t)}${q(t.tagColumn)} IN {tags:Array(String)} AND ${
       q(t.timeColumn)
     } BETWEEN {from:DateTime64(7, 'UTC')} AND {to:DateTime64(7, 'UTC')}`;
   const found = await rows<Record<string, unknown>>(
     conn,
     `reading stored rows of ${t.name}`,
     sql,
-    { tags, from: chTime(from), to: chTime(to) },
+    { tags, from: chTime(from), to: chTime(to), site },
   );
   return new Set(
     found.map((r) =>
@@ -319,19 +329,22 @@ function signature(compare: ColumnPlan[], r: Reading): string {
 }
 
 function prepareModel(db: string, model: StorageModel, pipeline: string): Prepared {
+  const site = model.site ?? pipeline;
   const tables: PreparedTable[] = [];
   for (const [name, table] of Object.entries(model.tables)) {
     if (!isReadingsTable(table)) continue;
     tables.push({
       name,
-      plans: planColumns(name, table),
+      plans: planColumns(name, table, site),
       tagColumn: tagColumnOf(table),
       timeColumn: timeColumnOf(table),
+      siteColumn: siteColumnOf(table),
       final: supportsFinal(table.engine),
     });
   }
   return {
     pipeline,
+    site,
     tables,
     aggregations: aggregateSql(db, model),
     assetColumns: model.assets?.columns ?? [],

@@ -160,7 +160,7 @@ Deno.test({
             assert.match(agg.engine_full!, /TTL minute \+ toIntervalDay\(730\)/);
             const md = byName.MachineData!;
             assert.equal(md.engine, "ReplacingMergeTree", "the asset dimension, one row per tag");
-            assert.match(md.sorting_key!, /^\(?tag\)?$/);
+            assert.match(md.sorting_key!, /^\(?source, tag\)?$/, "one row per site and tag");
             assert.doesNotMatch(md.engine_full!, /TTL/, "kept for good");
             const columns = await sink.queries!.query<{ name: string; type: string }>(
               `SELECT name, type FROM system.columns WHERE database = {db:String} AND table = 'WonderwareHistory'

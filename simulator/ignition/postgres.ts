@@ -1,10 +1,16 @@
 /**
- * A throwaway PostgreSQL server for tests: Debian's `postgresql` binaries (the test setup
- * installs them when missing), a temporary data directory owned by `postgres` (the server
- * refuses to run as root), a free loopback port, trust authentication; stopped and removed
- * afterwards.
+ * A throwaway PostgreSQL server, for the Ignition demo and the tests: Debian's `postgresql`
+ * binaries (`apt-get install postgresql`; the test setup installs them when missing), a
+ * temporary data directory owned by `postgres` (the server refuses to run as root), a free
+ * loopback port, trust authentication; stopped and removed afterwards.
  */
-import { freePort } from "./_services.ts";
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
 
 export interface PostgresServer {
   /** postgres://postgres@127.0.0.1:<port>/postgres */
@@ -16,12 +22,13 @@ export interface PostgresServer {
 }
 
 async function binDir(): Promise<string> {
-  for await (const entry of Deno.readDir("/usr/lib/postgresql")) {
+  const versions = await Array.fromAsync(Deno.readDir("/usr/lib/postgresql")).catch(() => []);
+  for (const entry of versions) {
     const dir = `/usr/lib/postgresql/${entry.name}/bin`;
     if (await Deno.stat(`${dir}/initdb`).then(() => true, () => false)) return dir;
   }
   throw new Error(
-    "no PostgreSQL server binaries under /usr/lib/postgresql: run scripts/test_setup.sh",
+    "no PostgreSQL server binaries under /usr/lib/postgresql: install Debian's postgresql package (apt-get install postgresql), or run scripts/test_setup.sh",
   );
 }
 
