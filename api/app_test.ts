@@ -149,7 +149,7 @@ Deno.test({
       await t.step(
         "wonderware_timeseries raw: Grafana's series shape, at most max_data_points per tag over the whole range",
         async () => {
-          const r = await get(ts("&max_data_points=50"));
+          const r = await get(ts("&aggregation=raw&max_data_points=50"));
           assert.equal(r.status, 200);
           assert.deepEqual(
             r.body.map((s) => s.target),
@@ -199,13 +199,71 @@ Deno.test({
             Array.from({ length: 6 }, (_, i) => START_MS + (GAP_S + i * 10) * 1000),
             "every gap marker, where it is",
           );
-          const small = of((await get(ts("&max_data_points=50"))).body, TAGS[0]!.name);
+          const small = of(
+            (await get(ts("&aggregation=raw&max_data_points=50"))).body,
+            TAGS[0]!.name,
+          );
           assert.equal(small.filter((p) => p[0] === null).length, 6, "kept when downsampled too");
           assert.ok(small.length <= 50);
           for (const max of [18, 17, 5, 2]) {
-            const recipe = of((await get(ts(`&max_data_points=${max}`))).body, TAGS[2]!.name);
+            const recipe = of(
+              (await get(ts(`&aggregation=raw&max_data_points=${max}`))).body,
+              TAGS[2]!.name,
+            );
             assert.equal(recipe.length, Math.min(18, max), `max_data_points=${max}`);
             assert.ok(recipe.every((p) => typeof p[0] === "string"));
+          }
+        },
+      );
+
+      await t.step(
+        "wonderware_timeseries auto: far more points than max_data_points → min/max per bucket from the 1-minute and hourly levels; strings stay raw",
+        async () => {
+          type Series = { target: string; datapoints: [number | string | null, number][] };
+          const of = (body: unknown, tag: string) =>
+            (body as Series[]).find((x) => x.target === tag)!.datapoints;
+          const raw = readings().filter((r) => r.tag === TAGS[0]!.name && r.value !== null)
+            .map((r) => r.value!);
+          const [lo, hi] = [Math.min(...raw), Math.max(...raw)];
+          // 3 h in 10 buckets of 18 min: the 1-minute level; in one bucket: the hourly level.
+          for (const max of [30, 3]) {
+            const points = of((await get(ts(`&max_data_points=${max}`))).body, TAGS[0]!.name);
+            assert.ok(points.length <= max && points.length >= 2, `${max}: ${points.length}`);
+            const times = points.map((p) => p[1]);
+            assert.deepEqual(times, [...times].sort((a, b) => a - b), "in time order");
+            assert.ok(times.every((t) => t >= START_MS && t <= END_MS), "inside the range");
+            const values = points.map((p) => p[0]).filter((v) => v !== null) as number[];
+            assert.ok(values.includes(lo) && values.includes(hi), "the extremes survive");
+            assert.ok(values.every((v) => v >= lo && v <= hi));
+            assert.ok(
+              points.some((p) => p[0] === null && p[1] === START_MS + GAP_S * 1000),
+              "a null point at the gap marker's minute",
+            );
+            const recipe = of((await get(ts(`&max_data_points=${max}`))).body, TAGS[2]!.name);
+            assert.equal(recipe.length, Math.min(18, max), "strings: min(count, max) raw texts");
+          }
+          // Fine enough buckets read raw: every point when the cap allows.
+          const all = of((await get(ts("&max_data_points=100000"))).body, TAGS[0]!.name);
+          assert.equal(all.length, HOURS * 360);
+          // The rollups equal a recomputation from the raw rows.
+          for (
+            const [table, unit] of [["WonderwareHistoryHourly", "hour"], [
+              "WonderwareHistoryDaily",
+              "day",
+            ]]
+          ) {
+            const kept = await sink.queries!.query(
+              `SELECT TagName, ${unit} AS b, first_value, last_value, min_value, max_value, count, gaps
+               FROM ${table} FINAL ORDER BY TagName, b`,
+            );
+            const start = unit === "hour" ? "toStartOfHour" : "toStartOfDay";
+            const recomputed = await sink.queries!.query(
+              `SELECT TagName, ${start}(DateTime) AS b, argMinIf(Value, DateTime, Value IS NOT NULL) AS first_value,
+                 argMaxIf(Value, DateTime, Value IS NOT NULL) AS last_value, min(Value) AS min_value,
+                 max(Value) AS max_value, count() AS count, countIf(Value IS NULL AND vValue IS NULL) AS gaps
+               FROM WonderwareHistory FINAL GROUP BY TagName, b ORDER BY TagName, b`,
+            );
+            assert.deepEqual(kept, recomputed, `${table}`);
           }
         },
       );
@@ -311,7 +369,7 @@ Deno.test({
               message: 'expected milliseconds since 1970 or an ISO 8601 time, got "yesterday"',
             },
             { path: "end_ts", message: "is required" },
-            { path: "aggregation", message: "expected one of raw, 1min" },
+            { path: "aggregation", message: "expected one of auto, raw, 1min" },
             { path: "fill_gaps", message: 'expected true or false, got "maybe"' },
             { path: "max_data_points", message: "must be at least 2" },
           ],

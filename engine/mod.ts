@@ -8,9 +8,15 @@ export { ConfigError, PluginError } from "./errors.ts";
 export type { ErrorReason } from "./errors.ts";
 export type { Fields, Logger } from "./log.ts";
 export { duration } from "./spec/duration.ts";
-export { isReadingsTable, siteColumnOf } from "./spec/storage.ts";
+export {
+  aggregationInput,
+  isReadingsTable,
+  orderedAggregations,
+  siteColumnOf,
+} from "./spec/storage.ts";
 export type {
   Aggregation,
+  AggregationInput,
   Assets,
   DerivedTable,
   ReadingsTable,

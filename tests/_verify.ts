@@ -56,6 +56,25 @@ export async function assertStoredEqualsSource(engine: Engine, from: bigint, to:
      FROM WonderwareHistory FINAL GROUP BY TagName, minute ORDER BY TagName, minute`,
   );
   assert.deepEqual(agg, recomputed, "aggregates equal a recomputation from raw");
+  for (
+    const [table, bucket] of [["WonderwareHistoryHourly", "hour"], [
+      "WonderwareHistoryDaily",
+      "day",
+    ]]
+  ) {
+    const kept = await engine.queries!.query(
+      `SELECT TagName, ${bucket} AS b, first_value, last_value, min_value, max_value, count, gaps
+       FROM ${table} FINAL ORDER BY TagName, b`,
+    );
+    const rolled = await engine.queries!.query(
+      `SELECT TagName, toStartOfInterval(DateTime, INTERVAL 1 ${bucket}) AS b,
+         argMinIf(Value, DateTime, Value IS NOT NULL) AS first_value,
+         argMaxIf(Value, DateTime, Value IS NOT NULL) AS last_value, min(Value) AS min_value,
+         max(Value) AS max_value, count() AS count, countIf(Value IS NULL AND vValue IS NULL) AS gaps
+       FROM WonderwareHistory FINAL GROUP BY TagName, b ORDER BY TagName, b`,
+    );
+    assert.deepEqual(kept, rolled, `${table} equals a rollup recomputed from raw`);
+  }
   const tags = new Set(expected.map((e) => e.tag));
   const placed = await engine.queries!.query<{ tag: string; machine: string }>(
     "SELECT tag, machine FROM MachineData FINAL",

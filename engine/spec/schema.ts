@@ -17,7 +17,7 @@ import { parseTicks, ticksFromDate } from "../types.ts";
 import type { Ticks } from "../types.ts";
 import { cronProblem } from "./cron.ts";
 import { duration } from "./duration.ts";
-import { aggregation, assets, table } from "./storage.ts";
+import { aggregation, aggregationInput, assets, table } from "./storage.ts";
 import type { StorageModel } from "./storage.ts";
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -270,17 +270,41 @@ function checkStorageReferences(spec: StorageModel, ctx: z.core.$RefinementCtx) 
     }
   }
   for (const [name, a] of Object.entries(spec.aggregations)) {
-    const source = spec.tables[a.from];
-    if (!source) {
+    const input = aggregationInput(spec, a.from, [name]);
+    if (!input) {
       issue(
         ["aggregations", name, "from"],
-        `unknown table "${a.from}"; declared tables: ${names.join(", ")}`,
+        a.from in spec.aggregations
+          ? `aggregations roll each other up in a cycle through "${a.from}"`
+          : `unknown table or aggregation "${a.from}"; declared tables: ${
+            names.join(", ")
+          }; aggregations: ${Object.keys(spec.aggregations).join(", ")}`,
       );
       continue;
     }
     for (const key of ["tag_column", "time_column"] as const) {
-      if (!(a[key] in source.columns)) {
+      if (!input.rollup && !(a[key] in input.columns)) {
         issue(["aggregations", name, key], `table ${a.from} has no column "${a[key]}"`);
+      }
+    }
+    if (input.rollup) {
+      if (a.tag_column !== input.rollup.tag) {
+        issue(
+          ["aggregations", name, "tag_column"],
+          `must be ${a.from}'s tag column "${input.rollup.tag}"`,
+        );
+      }
+      if (a.time_column !== input.rollup.time) {
+        issue(
+          ["aggregations", name, "time_column"],
+          `must be ${a.from}'s bucket column "${input.rollup.time}"`,
+        );
+      }
+      if (a.bucket <= input.rollup.bucket || a.bucket % input.rollup.bucket !== 0) {
+        issue(
+          ["aggregations", name, "bucket"],
+          `must be a multiple of ${a.from}'s bucket (${input.rollup.bucket / 1000} s), and larger`,
+        );
       }
     }
   }

@@ -94,7 +94,9 @@ export const derivedTable = z.strictObject({
 export const table = z.union([readingsTable, derivedTable]);
 
 export const aggregation = z.strictObject({
-  from: ident.describe("The table aggregated"),
+  from: ident.describe(
+    "The table aggregated, or another aggregation (a rollup: coarser buckets of its buckets)",
+  ),
   description: z.string().optional(),
   tag_column: ident.describe(
     "Tag column of the source table, kept as the aggregation's tag column",
@@ -179,6 +181,69 @@ export interface StorageModel {
    * has a site column, the sink scopes everything it reads back, counts and recomputes to it.
    */
   site?: string;
+}
+
+/**
+ * What an aggregation reads: a table, or another aggregation whose buckets it rolls up (an
+ * hourly rollup of the 1-minute buckets, a daily one of the hourly).
+ */
+export interface AggregationInput {
+  /** Column name → type. */
+  columns: Record<string, string>;
+  engine: string;
+  /** The site column, carried from the readings table at the root. */
+  site?: string;
+  /** When the input is an aggregation: its bucket (ms), tag and bucket columns. */
+  rollup?: { bucket: number; tag: string; time: string };
+}
+
+/** Aggregations are kept as replacing tables (a recomputed bucket replaces the old one). */
+const AGGREGATION_ENGINE = "ReplacingMergeTree";
+
+/** The input of aggregation source `from`, or undefined when it names nothing (or a cycle). */
+export function aggregationInput(
+  model: StorageModel,
+  from: string,
+  seen: string[] = [],
+): AggregationInput | undefined {
+  const table = model.tables[from];
+  if (table) {
+    return {
+      columns: Object.fromEntries(Object.entries(table.columns).map(([n, c]) => [n, c.type])),
+      engine: table.engine,
+      site: siteColumnOf(table),
+    };
+  }
+  const agg = model.aggregations[from];
+  if (!agg || seen.includes(from)) return undefined;
+  const input = aggregationInput(model, agg.from, [...seen, from]);
+  if (!input) return undefined;
+  return {
+    columns: {
+      ...(input.site ? { [input.site]: input.columns[input.site]! } : {}),
+      [agg.tag_column]: input.columns[agg.tag_column] ?? "String",
+      [agg.bucket_column]: "DateTime('UTC')",
+      ...Object.fromEntries(Object.entries(agg.columns).map(([n, c]) => [n, c.type])),
+    },
+    engine: AGGREGATION_ENGINE,
+    site: input.site,
+    rollup: { bucket: agg.bucket, tag: agg.tag_column, time: agg.bucket_column },
+  };
+}
+
+/** Aggregations with their sources first: a rollup is recomputed after what it rolls up. */
+export function orderedAggregations(model: StorageModel): [string, Aggregation][] {
+  const out: [string, Aggregation][] = [];
+  const done = new Set<string>();
+  const visit = (name: string, seen: string[]) => {
+    const a = model.aggregations[name];
+    if (!a || done.has(name) || seen.includes(name)) return;
+    visit(a.from, [...seen, name]);
+    done.add(name);
+    out.push([name, a]);
+  };
+  for (const name of Object.keys(model.aggregations)) visit(name, []);
+  return out;
 }
 
 /** The site column of a readings table (the one holding `value: site`), if any. */

@@ -3,7 +3,7 @@
  * `INSERT … SELECT … FINAL … GROUP BY` recomputes every bucket from the deduplicated raw rows
  * into a ReplacingMergeTree, so retries, replays and revisions never double count.
  */
-import { siteColumnOf } from "../../engine/mod.ts";
+import { aggregationInput, orderedAggregations } from "../../engine/mod.ts";
 import type { StorageModel } from "../../engine/mod.ts";
 import { COMPUTED_AT, q, supportsFinal } from "./ddl.ts";
 
@@ -15,14 +15,18 @@ export interface AggregateSql {
   select: string;
 }
 
+/**
+ * In dependency order: a rollup (an aggregation of an aggregation) recomputes its coarser
+ * buckets from the finer ones just recomputed, not from the raw rows again.
+ */
 export function aggregateSql(db: string, model: StorageModel): AggregateSql[] {
-  return Object.entries(model.aggregations).map(([name, a]) => {
-    const source = model.tables[a.from]!;
+  return orderedAggregations(model).map(([name, a]) => {
+    const source = aggregationInput(model, a.from)!;
     const seconds = Math.round(a.bucket / 1000);
     const bucketOf = (expr: string) => `toStartOfInterval(${expr}, INTERVAL ${seconds} SECOND)`;
     const bucket = bucketOf(q(a.time_column));
     // Where sites share the source table, buckets are per site and tag.
-    const site = siteColumnOf(source);
+    const site = source.site;
     const keys = site ? [site, a.tag_column] : [a.tag_column];
     const columns = [...keys, a.bucket_column, ...Object.keys(a.columns), COMPUTED_AT];
     const exprs = Object.values(a.columns).map((c) => c.expr).join(", ");

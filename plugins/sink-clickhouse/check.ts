@@ -4,7 +4,7 @@
  * its RowBinary writer can encode), and the expressions of derived tables and aggregations
  * name only columns that exist. `validate --connect` is where ClickHouse itself explains them.
  */
-import { isReadingsTable } from "../../engine/mod.ts";
+import { aggregationInput, isReadingsTable } from "../../engine/mod.ts";
 import type { ModelIssue, StorageModel } from "../../engine/mod.ts";
 import { encoderFor } from "./rowbinary.ts";
 
@@ -131,7 +131,7 @@ export function checkModel(model: StorageModel): ModelIssue[] {
     }
   }
   for (const [name, agg] of Object.entries(model.aggregations)) {
-    const source = model.tables[agg.from];
+    const source = aggregationInput(model, agg.from);
     for (const [column, c] of Object.entries(agg.columns)) {
       typeIssue(["aggregations", name, "columns", column, "type"], c.type, false);
       if (!source) continue;
@@ -139,7 +139,9 @@ export function checkModel(model: StorageModel): ModelIssue[] {
         if (!(ref in source.columns)) {
           issues.push({
             path: ["aggregations", name, "columns", column, "expr"],
-            message: `"${ref}" is not a column of table ${agg.from}`,
+            message: `"${ref}" is not a column of ${
+              source.rollup ? "aggregation" : "table"
+            } ${agg.from}`,
           });
         }
       }

@@ -5,9 +5,15 @@
  * what the spec declares, using ClickHouse's own canonical forms (a scratch copy of the
  * declared table is created and read back), so formatting differences are not drift.
  */
-import { isReadingsTable, siteColumnOf } from "../../engine/mod.ts";
+import {
+  aggregationInput,
+  isReadingsTable,
+  orderedAggregations,
+  siteColumnOf,
+} from "../../engine/mod.ts";
 import type {
   Aggregation,
+  AggregationInput,
   DerivedTable,
   ReadingsTable,
   StorageModel,
@@ -140,12 +146,12 @@ function derivedShape(table: DerivedTable): TableShape {
 
 export const COMPUTED_AT = "_computed_at";
 
-function aggregationShape(agg: Aggregation, source: Table): TableShape {
-  const site = siteColumnOf(source);
+function aggregationShape(agg: Aggregation, input: AggregationInput): TableShape {
+  const site = input.site;
   return {
     columns: [
-      ...(site ? [[site, source.columns[site]!.type] as [string, string]] : []),
-      [agg.tag_column, source.columns[agg.tag_column]!.type],
+      ...(site ? [[site, input.columns[site]!] as [string, string]] : []),
+      [agg.tag_column, input.columns[agg.tag_column]!],
       [agg.bucket_column, "DateTime('UTC')"],
       ...Object.entries(agg.columns).map(([name, c]) => [name, c.type] as [string, string]),
       [COMPUTED_AT, "DateTime64(3, 'UTC')"],
@@ -252,8 +258,8 @@ export function modelDdl(t: Target, pipeline: string, model: StorageModel): Ddl[
       select,
     });
   }
-  for (const [name, agg] of Object.entries(model.aggregations)) {
-    out.push(tableDdl(t, name, aggregationShape(agg, model.tables[agg.from]!)));
+  for (const [name, agg] of orderedAggregations(model)) {
+    out.push(tableDdl(t, name, aggregationShape(agg, aggregationInput(model, agg.from)!)));
   }
   return out;
 }

@@ -144,6 +144,8 @@ Deno.test({
               "MachineData",
               "WonderwareHistory",
               "WonderwareHistoryAggregated",
+              "WonderwareHistoryDaily",
+              "WonderwareHistoryHourly",
               "_pipeline_runs",
               "_pipeline_units",
               "_pipeline_watermarks",
