@@ -3,7 +3,8 @@
  * the engine (`main.ts backfill`, a process of its own) from the simulator (its own process)
  * into the embedded store (its own process); then the bare mssql read rate of the same data.
  *
- *   deno task bench:backfill [--tags 200] [--hours 12]
+ *   deno task bench:backfill [--tags 200] [--hours 12] [--parallelism 4] [--memory-mb 32]
+ *                            [--batch-rows N]
  *
  * Last line: JSON with rows, rows_per_s, engine_peak_rss_mb, bare_rows_per_s, ratio.
  */
@@ -23,7 +24,9 @@ const spec = (await Deno.readTextFile("pipelines/wonderware.yaml"))
   .replace("window: ${WONDERWARE_BACKFILL_CHUNK_DAYS:-1}d", "window: 1h")
   .replace(
     "parallelism: 4",
-    `parallelism: ${flag("parallelism", 4)}\n  batch_rows: ${flag("batch-rows", 50_000)}`,
+    `parallelism: ${flag("parallelism", 4)}` +
+      (Deno.args.includes("--batch-rows") ? `\n  batch_rows: ${flag("batch-rows", 0)}` : "") +
+      (Deno.args.includes("--memory-mb") ? `\n  memory: ${flag("memory-mb", 0)}MB` : ""),
   );
 await Deno.writeTextFile(
   `${dir}/spec.yaml`,

@@ -51,7 +51,7 @@ async function fetchUnit(
     : options.write;
   const reads = source.read(unit.tags, { from: unit.from, to: unit.to }, {
     signal: ctx.signal,
-    batchSize: ctx.spec.chunking.batch_rows,
+    batchSize: batchRows(ctx.spec.chunking),
   });
   for await (const batch of reads) {
     const r = await store(() => sink.write(batch, write));
@@ -192,4 +192,19 @@ export async function runUnits(
     error: report.failed[0]?.error,
   }).catch((e) => ctx.log.warn("could not save the run record", { error: errorText(e) }));
   return report;
+}
+
+/** What a reading costs in the engine's memory, about: the object, its time, shared fields. */
+export const READING_BYTES = 200;
+
+/**
+ * Readings per batch: `batch_rows` when the spec sets it, else what fits `memory` with three
+ * batches per worker (one the source fills, one queued ahead, one the sink writes).
+ */
+export function batchRows(
+  chunking: { memory: number; parallelism: number; batch_rows?: number },
+): number {
+  if (chunking.batch_rows !== undefined) return chunking.batch_rows;
+  const rows = Math.floor(chunking.memory / (chunking.parallelism * 3 * READING_BYTES));
+  return Math.min(200_000, Math.max(500, rows));
 }

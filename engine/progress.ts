@@ -37,7 +37,20 @@ export function logProgress(log: Logger): ProgressReporter {
         rows: p.rows,
         rows_per_s: p.rowsPerSecond,
         eta_s: p.etaSeconds,
+        ...memory(),
       }),
     finish: () => {},
+  };
+}
+
+/** This process's memory in MB: resident, the JS heap in use, and buffers outside it. */
+function memory(): Record<string, number> {
+  const m = Deno.memoryUsage();
+  const mb = (n: number) => Math.round(n / 1024 ** 2);
+  return {
+    rss_mb: mb(m.rss),
+    heap_mb: mb(m.heapUsed),
+    heap_total_mb: mb(m.heapTotal),
+    external_mb: mb(m.external),
   };
 }

@@ -17,6 +17,7 @@ import { parseTicks, ticksFromDate } from "../types.ts";
 import type { Ticks } from "../types.ts";
 import { cronProblem } from "./cron.ts";
 import { duration } from "./duration.ts";
+import { byteSize } from "./size.ts";
 import { aggregation, aggregationInput, assets, table } from "./storage.ts";
 import type { StorageModel } from "./storage.ts";
 
@@ -154,8 +155,11 @@ export function specSchema(
       parallelism: z.int().min(1).max(64).default(4).describe(
         "Work units fetched at the same time",
       ),
-      batch_rows: z.int().min(100).max(1_000_000).default(50_000).describe(
-        "Readings per write to the sink: larger is faster, smaller holds less memory",
+      memory: byteSize({ min: 4 * 1024 ** 2 }).prefault("32MB").describe(
+        "Readings held between source and sink, all workers together: batches are sized to fit (about 200 bytes a reading, three batches a worker: one filling, one ahead, one being written)",
+      ),
+      batch_rows: z.int().min(100).max(1_000_000).optional().describe(
+        "Readings per write to the sink, overriding the size chunking.memory gives",
       ),
     }).prefault({}).describe("How the backfill splits its work"),
     backfill: z.strictObject({

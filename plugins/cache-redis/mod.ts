@@ -8,7 +8,6 @@
  * `cache.fallback`); once connected, the client reconnects with backoff for as long as it takes,
  * so an outage of any length heals by itself.
  */
-import { Redis } from "ioredis";
 import { z } from "zod";
 import { definePlugin, duration, PluginError } from "../../engine/mod.ts";
 import type { Cache, PluginContext } from "../../engine/mod.ts";
@@ -49,6 +48,8 @@ export async function createRedisCache(
   const address = `${parsed.hostname}:${parsed.port || 6379}`;
 
   let connected = false;
+  // Loaded only when a Redis is configured: a process without one does not carry the client.
+  const { Redis } = await import("ioredis");
   const redis = new Redis(opts.url, {
     lazyConnect: true,
     connectTimeout: opts.connect_timeout,

@@ -8,7 +8,6 @@
  * quality.ts (dataintegrity), fields.ts (what tables may store); this file connects and puts
  * them together as the engine's Source. Retries and the breaker are the engine's.
  */
-import postgres from "postgres";
 import { definePlugin, PluginError } from "../../engine/mod.ts";
 import type { PluginContext, Source, TimeWindow } from "../../engine/mod.ts";
 import { discoverTags } from "./discover.ts";
@@ -57,6 +56,8 @@ export async function createIgnitionSource(opts: Options, context: PluginContext
   }
   if (parsed.password) context.secrets.add(decodeURIComponent(parsed.password));
   const address = `${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`;
+  // Loaded only when an Ignition source is configured.
+  const { default: postgres } = await import("postgres");
   const sql = postgres(opts.url, {
     max: opts.pool_size,
     connect_timeout: Math.ceil(opts.connect_timeout / 1000),

@@ -91,7 +91,28 @@ export async function* readHistory(
   } catch (e) {
     throw classify("probing History", e, address, { loggedInBefore: true });
   }
-  const tagFields = new Map(tags.map((t) => [t.name, t.fields]));
+  // Per row, nothing is allocated that rows can share: the tag's own name string (not the
+  // driver's copy) and one fields object per tag and quality pair (nearly always the same).
+  const perTag = new Map(
+    tags.map((
+      t,
+    ) => [t.name, {
+      name: t.name,
+      fields: t.fields,
+      shared: new Map<string, Record<string, unknown>>(),
+    }]),
+  );
+  const fieldsOf = (tag: string, qd: number | null, opc: number | null) => {
+    const t = perTag.get(tag) ??
+      perTag.set(tag, { name: tag, fields: undefined, shared: new Map() }).get(tag)!;
+    const key = `${qd}/${opc}`;
+    let f = t.shared.get(key);
+    if (!f) {
+      f = Object.freeze({ ...t.fields, QualityDetail: qd, OPCQuality: opc });
+      t.shared.set(key, f);
+    }
+    return [t.name, f] as const;
+  };
   const request = pool.request();
   request.stream = true;
   const where = historyWhere(request, deps.mode, tags, window);
@@ -123,18 +144,15 @@ export async function* readHistory(
     ) => {
       const time = ticksOf(row.DateTime);
       if (time <= window.from || row.Quality === 133 || row.QualityDetail === 65536) return; // never a fabricated row
+      const [tag, rowFields] = fieldsOf(row.TagName, row.QualityDetail, row.OPCQuality);
       current.push({
-        tag: row.TagName,
+        tag,
         time,
         value: row.Value,
         text: row.vValue,
         quality: normalizedQuality(row.Quality),
         qualityCode: row.Quality,
-        fields: {
-          ...tagFields.get(row.TagName),
-          QualityDetail: row.QualityDetail,
-          OPCQuality: row.OPCQuality,
-        },
+        fields: rowFields,
       });
       if (current.length >= batchSize) {
         queue.push({ readings: current, fields });
