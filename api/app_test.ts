@@ -15,6 +15,7 @@ import { plugins } from "../plugins/registry.ts";
 import { sections } from "../cli/_load.ts";
 import { apiOf } from "./spec.ts";
 import clickhouse from "../plugins/sink-clickhouse/mod.ts";
+import { assertRollupsEqualRaw } from "../tests/_verify.ts";
 import { startTestStore, testDatabase } from "../tests/_clickhouse.ts";
 import { createApi } from "./app.ts";
 
@@ -245,26 +246,7 @@ Deno.test({
           // Fine enough buckets read raw: every point when the cap allows.
           const all = of((await get(ts("&max_data_points=100000"))).body, TAGS[0]!.name);
           assert.equal(all.length, HOURS * 360);
-          // The rollups equal a recomputation from the raw rows.
-          for (
-            const [table, unit] of [["WonderwareHistoryHourly", "hour"], [
-              "WonderwareHistoryDaily",
-              "day",
-            ]]
-          ) {
-            const kept = await sink.queries!.query(
-              `SELECT TagName, ${unit} AS b, first_value, last_value, min_value, max_value, count, gaps
-               FROM ${table} FINAL ORDER BY TagName, b`,
-            );
-            const start = unit === "hour" ? "toStartOfHour" : "toStartOfDay";
-            const recomputed = await sink.queries!.query(
-              `SELECT TagName, ${start}(DateTime) AS b, argMinIf(Value, DateTime, Value IS NOT NULL) AS first_value,
-                 argMaxIf(Value, DateTime, Value IS NOT NULL) AS last_value, min(Value) AS min_value,
-                 max(Value) AS max_value, count() AS count, countIf(Value IS NULL AND vValue IS NULL) AS gaps
-               FROM WonderwareHistory FINAL GROUP BY TagName, b ORDER BY TagName, b`,
-            );
-            assert.deepEqual(kept, recomputed, `${table}`);
-          }
+          await assertRollupsEqualRaw(sink.queries!);
         },
       );
 

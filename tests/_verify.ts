@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import type { Engine } from "../engine/engine.ts";
 import { formatTicks } from "../engine/types.ts";
 import type { Reading } from "../engine/types.ts";
+import type { QueryService } from "../engine/plugin.ts";
 
 const key = (r: { tag: string; time: bigint }) => `${r.tag}@${r.time}`;
 
@@ -56,25 +57,7 @@ export async function assertStoredEqualsSource(engine: Engine, from: bigint, to:
      FROM WonderwareHistory FINAL GROUP BY TagName, minute ORDER BY TagName, minute`,
   );
   assert.deepEqual(agg, recomputed, "aggregates equal a recomputation from raw");
-  for (
-    const [table, bucket] of [["WonderwareHistoryHourly", "hour"], [
-      "WonderwareHistoryDaily",
-      "day",
-    ]]
-  ) {
-    const kept = await engine.queries!.query(
-      `SELECT TagName, ${bucket} AS b, first_value, last_value, min_value, max_value, count, gaps
-       FROM ${table} FINAL ORDER BY TagName, b`,
-    );
-    const rolled = await engine.queries!.query(
-      `SELECT TagName, toStartOfInterval(DateTime, INTERVAL 1 ${bucket}) AS b,
-         argMinIf(Value, DateTime, Value IS NOT NULL) AS first_value,
-         argMaxIf(Value, DateTime, Value IS NOT NULL) AS last_value, min(Value) AS min_value,
-         max(Value) AS max_value, count() AS count, countIf(Value IS NULL AND vValue IS NULL) AS gaps
-       FROM WonderwareHistory FINAL GROUP BY TagName, b ORDER BY TagName, b`,
-    );
-    assert.deepEqual(kept, rolled, `${table} equals a rollup recomputed from raw`);
-  }
+  await assertRollupsEqualRaw(engine.queries!);
   const tags = new Set(expected.map((e) => e.tag));
   const placed = await engine.queries!.query<{ tag: string; machine: string }>(
     "SELECT tag, machine FROM MachineData FINAL",
@@ -117,4 +100,27 @@ export async function assertIgnitionStored(engine: Engine, from: bigint, to: big
      FROM IgnitionHistory FINAL GROUP BY tag, minute ORDER BY tag, minute`,
   );
   assert.deepEqual(agg, recomputed, "aggregates equal a recomputation from raw");
+}
+
+/** The shipped spec's hourly and daily rollups equal a rollup recomputed from the raw rows. */
+export async function assertRollupsEqualRaw(queries: QueryService) {
+  for (
+    const [table, bucket] of [["WonderwareHistoryHourly", "hour"], [
+      "WonderwareHistoryDaily",
+      "day",
+    ]]
+  ) {
+    const kept = await queries.query(
+      `SELECT TagName, ${bucket} AS b, first_value, last_value, min_value, max_value, count, gaps
+       FROM ${table} FINAL ORDER BY TagName, b`,
+    );
+    const rolled = await queries.query(
+      `SELECT TagName, toStartOfInterval(DateTime, INTERVAL 1 ${bucket}) AS b,
+         argMinIf(Value, DateTime, Value IS NOT NULL) AS first_value,
+         argMaxIf(Value, DateTime, Value IS NOT NULL) AS last_value, min(Value) AS min_value,
+         max(Value) AS max_value, count() AS count, countIf(Value IS NULL AND vValue IS NULL) AS gaps
+       FROM WonderwareHistory FINAL GROUP BY TagName, b ORDER BY TagName, b`,
+    );
+    assert.deepEqual(kept, rolled, `${table} equals a rollup recomputed from raw`);
+  }
 }
