@@ -15,6 +15,7 @@ import { createLogger, errorText, loggerOptionsFromEnv } from "../engine/log.ts"
 import type { Logger } from "../engine/log.ts";
 import { systemClock } from "../engine/plugin.ts";
 import type { LoadedSpec } from "../engine/spec/load.ts";
+import { siteOf } from "../engine/spec/schema.ts";
 import { backfillThenSync } from "../engine/sync.ts";
 import type { SiteHealth } from "../api/app.ts";
 import { apiOf } from "../api/spec.ts";
@@ -32,17 +33,17 @@ interface Site {
   engine?: Engine;
 }
 
-/** Loads every spec; refuses duplicate names, sites and API addresses. Problems, or the sites. */
+/** Loads every spec; refuses duplicate names, sites and API addresses. */
 async function loadSites(
   files: string[],
   env?: (name: string) => string | undefined,
-): Promise<Site[] | string[]> {
+): Promise<{ sites: Site[]; problems: string[] }> {
   const problems: string[] = [];
   const sites: Site[] = [];
   for (const file of files) {
     try {
       const loaded = await load(file, env);
-      const name = loaded.spec.site ?? loaded.spec.name;
+      const name = siteOf(loaded.spec);
       sites.push({ file, loaded, name, health: createHealth() });
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
@@ -74,7 +75,7 @@ async function loadSites(
       seen.set(key, s.file);
     }
   }
-  return problems.length > 0 ? problems : sites;
+  return { sites, problems };
 }
 
 export async function runSitesCommand(
@@ -85,12 +86,11 @@ export async function runSitesCommand(
   const secrets = new Set<string>();
   const root = options.log ??
     createLogger({ ...loggerOptionsFromEnv((n) => Deno.env.get(n)), secrets });
-  const sites = await loadSites(files, env);
-  if (typeof sites[0] === "string" || sites.length === 0) {
-    for (const p of sites as string[]) console.error(p);
+  const { sites: all, problems } = await loadSites(files, env);
+  if (problems.length > 0 || all.length === 0) {
+    for (const p of problems) console.error(p);
     return 1;
   }
-  const all = sites as Site[];
   const stop = new AbortController();
   options.signal?.addEventListener("abort", () => stop.abort(options.signal!.reason));
   const onSignal = (signal: Deno.Signal) => () => stop.abort(new Error(`stopping on ${signal}`));

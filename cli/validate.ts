@@ -9,6 +9,7 @@ import { createLogger, errorText, loggerOptionsFromEnv } from "../engine/log.ts"
 import { systemClock } from "../engine/plugin.ts";
 import type { Sink } from "../engine/plugin.ts";
 import type { LoadedSpec } from "../engine/spec/load.ts";
+import { storageModelOf } from "../engine/spec/schema.ts";
 import { apiOf, routeStatements } from "../api/spec.ts";
 import { load } from "./_load.ts";
 
@@ -64,9 +65,8 @@ async function explained(loaded: LoadedSpec): Promise<ConfigIssue[]> {
   }
   try {
     const api = apiOf(spec);
-    const { tables, aggregations, assets } = spec;
     const issues = await sink.explain!.explain(
-      { tables, aggregations, assets, site: spec.site ?? spec.name },
+      storageModelOf(spec),
       spec.name,
       api ? routeStatements(api) : [],
     );

@@ -12,7 +12,7 @@ import { withLock } from "./lock.ts";
 import { chunkTags, planUnits } from "./plan.ts";
 import type { PipelineState } from "./plugin.ts";
 import { runUnits } from "./pool.ts";
-import { resolveTimeRef } from "./spec/schema.ts";
+import { resolveTimeRef, siteOf } from "./spec/schema.ts";
 import { formatTicks, TICKS_PER_MS, ticksFromDate } from "./types.ts";
 import type { TagInfo, Ticks } from "./types.ts";
 import { advancedMarks } from "./watermarks.ts";
@@ -47,7 +47,7 @@ async function backfillLocked(
   // The asset dimension, refreshed from discovery: a rule edited since the last start re-labels
   // every tag, and derived tables that join it find the tags before their readings arrive.
   if (ctx.spec.assets && tags.length > 0) {
-    await sink.setAssets(resolveAssets(ctx.spec.assets, tags, ctx.spec.site ?? ctx.spec.name));
+    await sink.setAssets(resolveAssets(ctx.spec.assets, tags, siteOf(ctx.spec)));
   }
   ctx.health.watermarks = state.watermarks;
   const chunks = chunkTags(tags, ctx.spec.chunking.tags_per_query);

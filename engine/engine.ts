@@ -28,6 +28,7 @@ import type {
   StateStore,
 } from "./plugin.ts";
 import type { LoadedSpec } from "./spec/load.ts";
+import { storageModelOf } from "./spec/schema.ts";
 
 export interface EngineOptions {
   log: Logger;
@@ -159,8 +160,7 @@ export async function startEngine(loaded: LoadedSpec, options: EngineOptions): P
     const rawSink = await tryCreate("sink");
     const sink = rawSink && guardSink(rawSink, guards.sink);
     if (sink) {
-      const { tables, aggregations, assets, name, site } = loaded.spec;
-      await sink.prepare({ tables, aggregations, assets, site: site ?? name }, name);
+      await sink.prepare(storageModelOf(loaded.spec), loaded.spec.name);
     }
     const rawSource = await tryCreate("source");
     const source = rawSource && guardSource(rawSource, guards.source);

@@ -229,6 +229,17 @@ export function specSchema(
 
 export type Spec = z.output<ReturnType<typeof specSchema>["schema"]> & Record<string, unknown>;
 
+/** The site a spec's rows belong to: its `site`, else its name. */
+export function siteOf(spec: { site?: string; name: string }): string {
+  return spec.site ?? spec.name;
+}
+
+/** The storage model a spec declares, as the sink prepares (or explains) it. */
+export function storageModelOf(spec: Spec): StorageModel {
+  const { tables, aggregations, assets } = spec;
+  return { tables, aggregations, assets, site: siteOf(spec) };
+}
+
 /** Names used across the storage model must exist: source tables, key columns, the asset model. */
 function checkStorageReferences(spec: StorageModel, ctx: z.core.$RefinementCtx) {
   const issue = (path: (string | number)[], message: string) =>
