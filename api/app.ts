@@ -20,6 +20,7 @@ import { openApi } from "./openapi.ts";
 import { mountPage } from "./page/mod.ts";
 import { readParams } from "./params.ts";
 import type { ApiSpec, RouteSpec } from "./spec.ts";
+import { planQueries } from "./plan.ts";
 
 export interface ApiDeps {
   /** The sink's query capability; absent when the store is not available. */
@@ -161,6 +162,8 @@ function routeHandler(
   limiter: Limiter,
 ) {
   const memo = route.memo ? createMemo<Record<string, unknown>[]>(route.memo) : undefined;
+  const rawTags = route.variants?.fit?.raw_tags;
+  const rawTagsMemo = rawTags ? createMemo<ReadonlySet<string>>(rawTags.memo) : undefined;
   return async (c: Context) => {
     const started = performance.now();
     const respond = (
@@ -175,21 +178,31 @@ function routeHandler(
     if ("issues" in parsed) {
       return respond({ error: "invalid parameters", issues: parsed.issues }, 400);
     }
-    const values = parsed.values;
-    const sql = route.sql ?? route.variants!.sql[String(values[route.variants!.by])]!;
-    const params: QueryParams = {};
-    for (const [name, v] of Object.entries(values)) params[name] = v ?? null;
     if (!deps.queries) return respond({ error: "the store is not available" }, 503);
     try {
       const queries = deps.queries;
-      const run = () =>
-        limiter.run(() =>
-          queries.query<Record<string, unknown>>(sql, params, {
-            timeoutMs: route.timeout,
-            maxRows: route.max_rows,
-          })
+      const options = { timeoutMs: route.timeout, maxRows: route.max_rows };
+      // The tags read raw at every level (fit.raw_tags), looked up at most once per memo period.
+      const lookup = (sql: string) =>
+        rawTagsMemo!("", async () => {
+          const rows = await limiter.run(() =>
+            queries.query<Record<string, unknown>>(sql, {}, options)
+          );
+          return new Set(rows.map((r) => String(Object.values(r)[0])));
+        });
+      const parts = await planQueries(route, parsed.values, lookup);
+      const answers = await Promise.all(parts.map(({ sql, values }) => {
+        const params: QueryParams = {};
+        for (const [name, v] of Object.entries(values)) params[name] = v ?? null;
+        const run = () =>
+          limiter.run(() => queries.query<Record<string, unknown>>(sql, params, options));
+        return memo ? memo(JSON.stringify(params), run) : run();
+      }));
+      const rows = answers.length === 1
+        ? answers[0]!
+        : answers.flat().sort((a, b) =>
+          String(a.target) < String(b.target) ? -1 : String(a.target) > String(b.target) ? 1 : 0
         );
-      const rows = memo ? await memo(JSON.stringify(params), run) : await run();
       let body: unknown = rows;
       if (route.response === "object") {
         body = { ...(rows[0] ?? {}) };

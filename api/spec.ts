@@ -25,6 +25,31 @@ export const param = z.strictObject({
   ),
 });
 
+/**
+ * Resolution by fit, as the Historian's BestFit retrieval: for `value`, the request's bucket
+ * width is (to − from) / (points / per_bucket) in ms, and the SQL used is the level with the
+ * widest bucket that is not wider than that (so a range with few points per bucket reads raw).
+ * The choice is made before the query, so ClickHouse plans only the SQL that is needed.
+ */
+const fit = z.strictObject({
+  value: z.string().describe("The value of `by` that picks by fit, such as auto"),
+  from: ident.describe("The timestamp parameter where the range starts"),
+  to: ident.describe("The timestamp parameter where the range ends"),
+  points: ident.describe("The int parameter with the most points per series"),
+  per_bucket: z.int().min(1).default(1).describe("Points each bucket yields at most"),
+  levels: z.record(z.string(), duration()).refine((l) => Object.keys(l).length > 0, {
+    message: "give at least one level",
+  }).describe("Variant SQL → the width of the buckets it reads (0s for raw readings)"),
+  raw_tags: z.strictObject({
+    param: ident.describe("The string_list parameter with the tags"),
+    sql: z.string().min(1).describe("SQL without parameters whose first column lists the tags"),
+    memo: duration({ min: 100 }).prefault("30s").describe("How long its answer is reused"),
+  }).optional().describe(
+    "Tags the finest level always reads (such as text tags, which have no minimum or maximum): " +
+      "the request is split and the series of both parts are merged",
+  ),
+});
+
 export const route = z.strictObject({
   description: z.string().default(""),
   params: z.record(ident, param).default({}),
@@ -33,7 +58,12 @@ export const route = z.strictObject({
   ),
   variants: z.strictObject({
     by: ident.describe("The parameter that picks the SQL"),
-    sql: z.record(z.string(), z.string().min(1)).describe("SQL per value of that parameter"),
+    sql: z.record(z.string(), z.string().min(1)).describe(
+      "SQL per value of that parameter (and per level of `fit`)",
+    ),
+    fit: fit.optional().describe(
+      "One value of `by` that picks the SQL by the bucket width the request implies",
+    ),
   }).optional(),
   columns: z.record(
     ident,
@@ -66,7 +96,9 @@ export const route = z.strictObject({
   const sqls: [(string | number)[], string][] = r.sql
     ? [[["sql"], r.sql]]
     : Object.entries(r.variants?.sql ?? {}).map(([v, sql]) => [["variants", "sql", v], sql]);
-  for (const issue of checkRouteSql(sqls, r.params, r.variants?.by)) {
+  const { by, fit } = r.variants ?? {};
+  const elsewhere = [by, fit?.from, fit?.to, fit?.points].filter((p) => p !== undefined);
+  for (const issue of checkRouteSql(sqls, r.params, elsewhere)) {
     ctx.addIssue({ code: "custom", path: [...issue.path], message: issue.message });
   }
   if (r.variants) {
@@ -84,9 +116,58 @@ export const route = z.strictObject({
         message: "the parameter needs an enum, one value per SQL",
       });
     } else {
-      for (const v of by.enum) {
+      const fit = r.variants.fit;
+      const reached = new Set([...by.enum, ...Object.keys(fit?.levels ?? {})]);
+      if (fit) {
+        reached.delete(fit.value);
+        if (!by.enum.includes(fit.value)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["variants", "fit", "value"],
+            message: `"${fit.value}" is not a value of "${r.variants.by}" (${by.enum.join(", ")})`,
+          });
+        }
+        const kinds: [string[], string, ParamSpec["type"]][] = [
+          [["from"], fit.from, "timestamp"],
+          [["to"], fit.to, "timestamp"],
+          [["points"], fit.points, "int"],
+        ];
+        if (fit.raw_tags) kinds.push([["raw_tags", "param"], fit.raw_tags.param, "string_list"]);
+        for (const [at, name, type] of kinds) {
+          if (r.params[name]?.type !== type) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["variants", "fit", ...at],
+              message: `"${name}" is not a ${type} parameter of this route`,
+            });
+          }
+        }
+        if (fit.raw_tags) {
+          const at = ["variants", "fit", "raw_tags", "sql"];
+          for (const issue of checkRouteSql([[at, fit.raw_tags.sql]], {})) {
+            ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+          }
+          if (r.response !== "series") {
+            ctx.addIssue({
+              code: "custom",
+              path: ["variants", "fit", "raw_tags"],
+              message: "splits a request by tag, so the route needs response: series",
+            });
+          }
+        }
+      }
+      for (const v of reached) {
         if (!(v in r.variants.sql)) {
           ctx.addIssue({ code: "custom", path: ["variants", "sql"], message: `no SQL for "${v}"` });
+        }
+      }
+      for (const v of Object.keys(r.variants.sql)) {
+        if (!reached.has(v)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["variants", "sql", v],
+            message: `no value of "${r.variants.by}" and no level of fit picks this SQL`,
+          });
         }
       }
     }
@@ -157,6 +238,17 @@ export function routeStatements(api: ApiSpec): SpecStatement[] {
     const sqls: [(string | number)[], string][] = route.sql
       ? [[["sql"], route.sql]]
       : Object.entries(route.variants?.sql ?? {}).map(([v, sql]) => [["variants", "sql", v], sql]);
-    return sqls.map(([at, sql]) => ({ path: ["api", "routes", path, ...at], sql, params }));
+    const rawTags = route.variants?.fit?.raw_tags;
+    const lookups: SpecStatement[] = rawTags
+      ? [{
+        path: ["api", "routes", path, "variants", "fit", "raw_tags", "sql"],
+        sql: rawTags.sql,
+        params: {},
+      }]
+      : [];
+    return [
+      ...sqls.map(([at, sql]) => ({ path: ["api", "routes", path, ...at], sql, params })),
+      ...lookups,
+    ];
   });
 }

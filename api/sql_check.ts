@@ -48,10 +48,11 @@ export function placeholders(sql: string): { name: string; type: string }[] {
 export function checkRouteSql(
   sqls: [(string | number)[], string][],
   params: Record<string, ParamSpec>,
-  variantBy?: string,
+  /** Parameters the route uses outside its SQL (the one that picks a variant). */
+  usedElsewhere: string[] = [],
 ): SqlIssue[] {
   const issues: SqlIssue[] = [];
-  const used = new Set<string>(variantBy ? [variantBy] : []);
+  const used = new Set<string>(usedElsewhere);
   for (const [path, sql] of sqls) {
     const body = code(sql).trim().replace(/;\s*$/, "");
     if (body.includes(";")) {
