@@ -1,9 +1,10 @@
 /**
  * bench:sink — History rows through the ClickHouse sink into the embedded store, the way the
- * backfill writes them: batches of readings for a chunk of tags, each one a sink.write() with
- * its existence check, RowBinary insert, deduplication token and aggregate recompute.
+ * backfill writes them: per unit (a chunk of tags over a window) the count that tells a range
+ * never written, then a sink.write() (RowBinary insert with its deduplication token; with
+ * `--check`, the comparison with stored rows a re-read does) and the aggregate recompute.
  *
- *   deno task bench:sink [--rows 5000000] [--tags 200] [--batch 100000]
+ *   deno task bench:sink [--rows 5000000] [--tags 200] [--batch 100000] [--check]
  *
  * Prints progress, then as its last line JSON with rows, rows_per_s and peak RSS (this process,
  * and the embedded store's process).
@@ -19,6 +20,7 @@ import { flag, peakRssMb } from "./_util.ts";
 const ROWS = flag("rows", 5_000_000);
 const TAGS = flag("tags", 200);
 const BATCH = flag("batch", 100_000);
+const CHECK = Deno.args.includes("--check");
 
 const dir = await Deno.makeTempDir({ prefix: "bench-sink-" });
 const log = createLogger({ level: "warn" });
@@ -53,11 +55,13 @@ try {
           });
         }
       }
-      written += (await sink.write({ readings, fields })).written;
+      const window = { from: readings[0]!.time - 1n, to: readings.at(-1)!.time };
+      const fresh = !CHECK && (await sink.counts!.count(chunk, window)).size === 0;
+      written += (await sink.write({ readings, fields }, { fresh })).written;
       // The same aggregate work per batch as a backfill unit's commit.
       await sink.commit({
         tags: chunk,
-        window: { from: readings[0]!.time - 1n, to: readings.at(-1)!.time },
+        window,
         rows: readings.length,
         readings: readings.length,
       });
@@ -83,6 +87,7 @@ try {
     seconds: Math.round(seconds * 10) / 10,
     rows_per_s: Math.round(written / seconds),
     batch_rows: BATCH,
+    compared_with_stored: CHECK,
     peak_rss_mb: peakRssMb(),
     store_peak_rss_mb: peakRssMb(store.pid() ?? "self"),
   };

@@ -28,7 +28,7 @@ import type {
 } from "../../engine/mod.ts";
 import { aggregateSql } from "./aggregates.ts";
 import type { AggregateSql } from "./aggregates.ts";
-import { attempt, command, insertBytes, reasonOf, rows } from "./_client.ts";
+import { attempt, command, insertBytes, NO_INSERT_MERGE, reasonOf, rows } from "./_client.ts";
 import type { Conn } from "./_client.ts";
 import { PLUGIN } from "./_client.ts";
 import {
@@ -151,7 +151,7 @@ export function createSink(deps: SinkDeps): Sink {
           site: p.site,
         };
         for (const agg of p.aggregations) {
-          await command(conn, `recomputing ${agg.name}`, agg.sql, params);
+          await command(conn, `recomputing ${agg.name}`, agg.sql, params, NO_INSERT_MERGE);
         }
       }
       if (unit.id !== undefined) await recordUnit(conn, p.pipeline, unit.id, unit.rows);
