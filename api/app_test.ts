@@ -331,6 +331,34 @@ Deno.test({
           ["2026-11-01T00:00:10.0000000Z", 10, "rpm"],
           ["2026-11-01T00:00:20.0000000Z", 20, "rpm"],
         ]);
+        // Every column of every row equals a plain JOIN of the readings with MachineData.
+        for (const filter of ["", "&machine_type=Press", "&sensor_type=Recipe&machine=Oven02"]) {
+          const range = `start_ts=${START_MS}&end_ts=${START_MS + 1_800_000}`;
+          const answer = await get(`/consumption/sensor_data?${range}${filter}`);
+          const f = new URLSearchParams(filter);
+          const joined = await sink.queries!.query<Record<string, unknown>>(
+            `SELECT concat(replaceOne(toString(h.DateTime), ' ', 'T'), 'Z') AS time, m.enterprise AS enterprise,
+                    m.site AS site, m.line AS line, m.machine AS machine, m.machine_type AS machine_type,
+                    m.sensor_type AS sensor_type, h.TagName AS tag, h.Value AS value, h.vValue AS text,
+                    h.Quality AS quality, m.unit AS unit
+             FROM WonderwareHistory AS h FINAL INNER JOIN (SELECT * FROM MachineData FINAL) AS m ON m.tag = h.TagName
+             WHERE m.machine != '' AND h.DateTime BETWEEN fromUnixTimestamp64Milli({from:Int64}, 'UTC')
+                   AND fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+               AND ({machine:Nullable(String)} IS NULL OR m.machine = {machine:Nullable(String)})
+               AND ({type:Nullable(String)} IS NULL OR m.machine_type = {type:Nullable(String)})
+               AND ({sensor:Nullable(String)} IS NULL OR m.sensor_type = {sensor:Nullable(String)})
+             ORDER BY h.DateTime, tag`,
+            {
+              from: START_MS,
+              to: START_MS + 1_800_000,
+              machine: f.get("machine"),
+              type: f.get("machine_type"),
+              sensor: f.get("sensor_type"),
+            },
+          );
+          assert.ok(joined.length > 0, filter);
+          assert.deepEqual(answer.body, joined, `sensor_data${filter}`);
+        }
       });
 
       await t.step("bad parameters: 400 with every problem, named by parameter", async () => {

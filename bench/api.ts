@@ -2,8 +2,9 @@
  * bench:api — latency of the generated REST routes over a table of 10+ million readings:
  * 10 tags × 24 h at 1 s queried with max_data_points=1000 (raw and 1-minute variants), among
  * 120 tags stored in total, plus wonderware_status; 10 more tags × 30 days at 10 s for a
- * month-long series query; and the status route while ten heavy series requests run. Requests
- * go through app.request() (the Hono app without a socket) to the embedded ClickHouse over HTTP,
+ * month-long series query; the asset dimension's routes (machine, machine_type, sensor_type) and
+ * one machine's readings over 10 minutes and an hour (sensor_data); and the status route while
+ * ten heavy series requests run. Requests go through app.request() (the Hono app without a socket) to the embedded ClickHouse over HTTP,
  * on a settled store (the load's merges done), each route after three uncounted warm-up requests.
  *
  *   deno task bench:api [--tags 120] [--requests 30]
@@ -124,6 +125,17 @@ try {
       month.map((t) => t.name).join(",")
     }&start_ts=${monthStartMs}&end_ts=${monthStartMs + 30 * DAY_S * 1000}&max_data_points=1000`,
   );
+  // The asset dimension's routes, and one machine's readings over the last 10 minutes and the
+  // last hour of its day (600 and 3,600 rows of 12 columns: about 160 KB and 1 MB of JSON).
+  const machines = await measure("/consumption/machine");
+  const machineTypes = await measure("/consumption/machine_type");
+  const sensorTypes = await measure("/consumption/sensor_type");
+  const last = (s: number) =>
+    `/consumption/sensor_data?machine=Press001&start_ts=${startMs + (DAY_S - s) * 1000}&end_ts=${
+      startMs + DAY_S * 1000
+    }`;
+  const sensorData10m = await measure(last(600));
+  const sensorData1h = await measure(last(3600));
   // The status route while ten heavy series requests run (over and over).
   let heavy = true;
   const heavyPath = `/consumption/wonderware_timeseries?tags=${ten}&${range}&max_data_points=1000`;
@@ -142,6 +154,15 @@ try {
   console.log(`status: p50 ${status.p50} ms, p95 ${status.p95} ms`);
   console.log(`timeseries 30 days: p50 ${monthly.p50} ms, p95 ${monthly.p95} ms`);
   console.log(`status under load: p50 ${underLoad.p50} ms, p95 ${underLoad.p95} ms`);
+  for (
+    const [name, m] of Object.entries({
+      machines,
+      machineTypes,
+      sensorTypes,
+      sensorData10m,
+      sensorData1h,
+    })
+  ) console.log(`${name}: p50 ${m.p50} ms, p95 ${m.p95} ms`);
   await sink.close();
   console.log(JSON.stringify({
     stored_rows: Number(n),
@@ -156,6 +177,11 @@ try {
     timeseries_30d_p95_ms: monthly.p95,
     status_under_load_p50_ms: underLoad.p50,
     status_under_load_p95_ms: underLoad.p95,
+    machine_p95_ms: machines.p95,
+    machine_type_p95_ms: machineTypes.p95,
+    sensor_type_p95_ms: sensorTypes.p95,
+    sensor_data_10min_p95_ms: sensorData10m.p95,
+    sensor_data_1h_p95_ms: sensorData1h.p95,
   }));
 } finally {
   await store.stop();
