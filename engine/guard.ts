@@ -144,6 +144,7 @@ export function guardSink(sink: Sink, guard: Guarded): Sink {
     write: (batch, options) =>
       guard.call(`writing ${batch.readings.length} readings`, () => sink.write(batch, options)),
     commit: (unit) => guard.call("committing a unit", () => sink.commit(unit)),
+    release: sink.release && ((unit) => sink.release!(unit)),
     state: state && {
       load: () => guard.call("reading pipeline state", () => state.load()),
       saveWatermarks: (m) => guard.call("saving watermarks", () => state.saveWatermarks(m)),

@@ -131,12 +131,23 @@ export interface WriteOptions {
    * (a first backfill of that range): no stored reading can match, so the sink need not compare.
    */
   fresh?: boolean;
+  /**
+   * The unit attempt the batch belongs to. A sink may hold that attempt's rows, in its own
+   * encoding and up to `holdBytes`, and store them with later batches in fewer, larger writes;
+   * commit() with the same `unit` stores all it holds before it returns, and release() drops
+   * what it holds of an attempt that will not commit.
+   */
+  unit?: string;
+  /** How many bytes of the attempt's rows the sink may hold (its share of chunking.memory). */
+  holdBytes?: number;
 }
 
 /** A unit of work whose readings have all been written. */
 export interface UnitCommit {
   /** Backfill units have an id and are recorded as done; sync windows have none. */
   id?: string;
+  /** The attempt the batches were written with (WriteOptions.unit). */
+  unit?: string;
   tags: readonly string[];
   window: TimeWindow;
   /** Readings written for the unit. */
@@ -188,6 +199,8 @@ export interface Sink {
    * point before or inside it leaves the same result.
    */
   commit(unit: UnitCommit): Promise<void>;
+  /** Drops what the sink holds of a unit attempt that failed (see WriteOptions.unit). */
+  release?(unit: string): void;
   /** Pipeline state kept next to the data (declared as `provides: ["state"]`). */
   state?: StateStore;
   /** Declared queries for the API (declared as `provides: ["query"]`). */

@@ -33,6 +33,9 @@ async function store<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Numbers unit attempts in this process, so each has its own key in the sink. */
+let attempts = 0;
+
 /** Streams one unit from the source into the sink and commits it; rows written and skipped. */
 async function fetchUnit(
   ctx: PipelineContext,
@@ -46,27 +49,39 @@ async function fetchUnit(
   const window = { from: unit.from, to: unit.to };
   // A backfill unit whose range holds nothing yet needs no comparison with stored rows; asked
   // at each attempt, so a redo after a crash or a failed read compares again.
-  const write = options.record && sink.counts
-    ? { ...options.write, fresh: (await store(() => sink.counts!.count(names, window))).size === 0 }
-    : options.write;
-  const reads = source.read(unit.tags, { from: unit.from, to: unit.to }, {
-    signal: ctx.signal,
-    batchSize: batchRows(ctx.spec.chunking),
-  });
-  for await (const batch of reads) {
-    const r = await store(() => sink.write(batch, write));
-    written += r.written;
-    skipped += r.skipped;
+  // Each attempt is its own: what the sink holds of a failed one is released, never committed.
+  const attempt = `${unit.id}#${++attempts}`;
+  const write: WriteOptions = {
+    ...options.write,
+    unit: attempt,
+    holdBytes: holdBytes(ctx.spec.chunking),
+    ...(options.record && sink.counts &&
+      { fresh: (await store(() => sink.counts!.count(names, window))).size === 0 }),
+  };
+  try {
+    const reads = source.read(unit.tags, { from: unit.from, to: unit.to }, {
+      signal: ctx.signal,
+      batchSize: batchRows(ctx.spec.chunking),
+    });
+    for await (const batch of reads) {
+      const r = await store(() => sink.write(batch, write));
+      written += r.written;
+      skipped += r.skipped;
+    }
+    await store(() =>
+      sink.commit({
+        id: options.record ? unit.id : undefined,
+        unit: attempt,
+        tags: names,
+        window,
+        rows: written,
+        readings: written + skipped,
+      })
+    );
+  } catch (e) {
+    sink.release?.(attempt);
+    throw e;
   }
-  await store(() =>
-    sink.commit({
-      id: options.record ? unit.id : undefined,
-      tags: names,
-      window,
-      rows: written,
-      readings: written + skipped,
-    })
-  );
   return [written, skipped];
 }
 
@@ -198,13 +213,21 @@ export async function runUnits(
 export const READING_BYTES = 200;
 
 /**
- * Readings per batch: `batch_rows` when the spec sets it, else what fits `memory` with three
- * batches per worker (one the source fills, one queued ahead, one the sink writes).
+ * Readings per batch: `batch_rows` when the spec sets it, else what fits half of `memory` with
+ * three batches per worker (one the source fills, one queued ahead, one the sink writes).
  */
 export function batchRows(
   chunking: { memory: number; parallelism: number; batch_rows?: number },
 ): number {
   if (chunking.batch_rows !== undefined) return chunking.batch_rows;
-  const rows = Math.floor(chunking.memory / (chunking.parallelism * 3 * READING_BYTES));
+  const rows = Math.floor(chunking.memory / (2 * chunking.parallelism * 3 * READING_BYTES));
   return Math.min(200_000, Math.max(500, rows));
+}
+
+/**
+ * The other half of `memory`: what the sink may hold per worker of rows it has encoded, so it
+ * stores them in fewer, larger writes (about 65 bytes a reading in ClickHouse's RowBinary).
+ */
+export function holdBytes(chunking: { memory: number; parallelism: number }): number {
+  return Math.floor(chunking.memory / (2 * chunking.parallelism));
 }

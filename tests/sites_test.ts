@@ -212,9 +212,12 @@ Deno.test({
           await new Promise((r) => setTimeout(r, 500));
         }
       };
+      // The totals are a memo up to 5 s old: wait for them too, not only for the syncs.
       const both = await until(
         "both sites synced",
-        (s) => ["hamburg", "chicago"].every((k) => s.health.sites?.[k]?.last_sync?.ok),
+        (s) =>
+          ["hamburg", "chicago"].every((k) => s.health.sites?.[k]?.last_sync?.ok) &&
+          s.by_site.length === 2,
       );
       assert.deepEqual(both.by_site.map((r: { site: string }) => r.site), ["chicago", "hamburg"]);
       for (const r of both.by_site) assert.ok(r.points > 0 && r.tags > 0, JSON.stringify(r));

@@ -140,6 +140,12 @@ Deno.test("a persistent store fault costs exactly the retry budget and no extra 
     assert.equal(sink.calls.write, 5, "retry.attempts writes of the batch in hand");
     assert.equal(source.reads, 1, "the source was read once");
     assert.equal(sink.calls.commit, 0);
+    const attempt = sink.attempts.write[0]!;
+    assert.ok(
+      sink.attempts.write.every((a) => a === attempt),
+      "one attempt, its key on each write",
+    );
+    assert.deepEqual(sink.attempts.released, [attempt], "what the sink holds of it is released");
     const backoffs = rig.lines.filter((l) => l.includes('"what":"writing 60 readings"'));
     assert.equal(backoffs.length, 4, "a backoff between attempts");
     assert.ok(
@@ -204,6 +210,12 @@ Deno.test("a crash between write and commit leaves the unit to redo; the redo st
     assert.equal(redo.done, 1);
     assert.equal(redo.rows, 0, "its readings were already stored");
     assert.equal(sink.fresh.at(-1), false, "the redo compares with what the crash left stored");
+    // Each attempt writes and commits under a key of its own; the failed one was released.
+    const failed = sink.attempts.released;
+    assert.equal(failed.length, 1);
+    assert.notEqual(sink.attempts.commit.at(-1), failed[0], "the redo is another attempt");
+    assert.equal(sink.attempts.write.at(-1), sink.attempts.commit.at(-1));
+    assert.equal(new Set(sink.attempts.commit).size, sink.attempts.commit.length);
     assert.ok(
       sink.fresh.slice(0, -1).some((f) => f),
       "first writes of empty ranges skip the comparison",

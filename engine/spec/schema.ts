@@ -156,7 +156,7 @@ export function specSchema(
         "Work units fetched at the same time",
       ),
       memory: byteSize({ min: 4 * 1024 ** 2 }).prefault("32MB").describe(
-        "Readings held between source and sink, all workers together: batches are sized to fit (about 200 bytes a reading, three batches a worker: one filling, one ahead, one being written)",
+        "Readings held between source and sink, all workers together: half for batches of readings (about 200 bytes a reading, three batches a worker: one filling, one ahead, one being written), half for rows the sink holds encoded per worker to store them in fewer, larger writes",
       ),
       batch_rows: z.int().min(100).max(1_000_000).optional().describe(
         "Readings per write to the sink, overriding the size chunking.memory gives",

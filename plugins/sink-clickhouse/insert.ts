@@ -8,7 +8,8 @@
 import { PluginError } from "../../engine/mod.ts";
 import type { QueryParams, Reading, ReadingsTable, Ticks } from "../../engine/mod.ts";
 import { q } from "./ddl.ts";
-import { encoderFor, RowWriter } from "./rowbinary.ts";
+import { encoderFor } from "./rowbinary.ts";
+import type { RowWriter } from "./rowbinary.ts";
 import type { ValueEncoder } from "./rowbinary.ts";
 
 type Part = Exclude<keyof Reading, "fields">;
@@ -58,20 +59,22 @@ export function planColumns(tableName: string, table: ReadingsTable, site = ""):
   );
 }
 
-export interface Insert {
+/** The statement a batch is inserted with, and the columns each row carries in its body. */
+export interface InsertShape {
   sql: string;
   params: QueryParams;
-  body: Uint8Array<ArrayBuffer>;
+  perRow: ColumnPlan[];
+  batchFields: Record<string, unknown>;
 }
 
-export function buildInsert(
+export function insertShape(
   target: string,
   plans: ColumnPlan[],
-  rows: readonly Reading[],
+  sample: Reading | undefined,
   batchFields: Record<string, unknown> = {},
-): Insert {
+): InsertShape {
   // A source gives every reading of a batch the same per-row fields (those it declares).
-  const rowFields = new Set(Object.keys(rows[0]?.fields ?? {}));
+  const rowFields = new Set(Object.keys(sample?.fields ?? {}));
   const perRow = plans.filter((p) => p.part || (p.field && rowFields.has(p.field)));
   const params: QueryParams = {};
   const exprs = plans.map((p, i) => {
@@ -83,12 +86,6 @@ export function buildInsert(
   });
   const structure = perRow.map((p) => `${q(p.name)} ${p.type}`).join(", ").replace(/\\/g, "\\\\")
     .replace(/'/g, "\\'");
-  const w = new RowWriter();
-  for (const r of rows) {
-    for (const p of perRow) {
-      p.encode(w, p.part ? r[p.part] : r.fields?.[p.field!] ?? batchFields[p.field!] ?? null);
-    }
-  }
   return {
     sql:
       `INSERT INTO ${target} (${plans.map((p) => q(p.name)).join(", ")}) SELECT ${
@@ -96,8 +93,19 @@ export function buildInsert(
       } ` +
       `FROM input('${structure}') FORMAT RowBinary`,
     params,
-    body: w.take(),
+    perRow,
+    batchFields,
   };
+}
+
+/** Appends the rows' RowBinary, in the shape's per-row columns, to `w`. */
+export function encodeRows(w: RowWriter, shape: InsertShape, rows: readonly Reading[]): void {
+  const { perRow, batchFields } = shape;
+  for (const r of rows) {
+    for (const p of perRow) {
+      p.encode(w, p.part ? r[p.part] : r.fields?.[p.field!] ?? batchFields[p.field!] ?? null);
+    }
+  }
 }
 
 function paramValue(value: unknown, type: string): string | number | boolean {

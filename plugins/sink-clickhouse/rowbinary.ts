@@ -75,6 +75,14 @@ export class RowWriter {
   get length() {
     return this.#pos;
   }
+  /** Forgets what was written after the first `length` bytes. */
+  truncate(length: number) {
+    this.#pos = Math.min(this.#pos, length);
+  }
+  /** The bytes written so far, without a copy: valid until the next write. */
+  view(): Uint8Array<ArrayBuffer> {
+    return this.#buf.subarray(0, this.#pos);
+  }
   /** The bytes written so far; the writer starts over afterwards. */
   take(): Uint8Array<ArrayBuffer> {
     const out = this.#buf.slice(0, this.#pos);

@@ -42,8 +42,9 @@ import {
 } from "./ddl.ts";
 import { driftOf } from "./drift.ts";
 import type { Ddl } from "./ddl.ts";
-import { buildInsert, chTime, planColumns } from "./insert.ts";
-import type { ColumnPlan, Insert } from "./insert.ts";
+import { chTime, encodeRows, insertShape, planColumns } from "./insert.ts";
+import type { ColumnPlan, InsertShape } from "./insert.ts";
+import type { ClickHouseSettings } from "@clickhouse/client";
 import { encoderFor, RowWriter } from "./rowbinary.ts";
 import { explainModel } from "./explain.ts";
 import { createQueries } from "./query.ts";
@@ -79,6 +80,7 @@ export function createSink(deps: SinkDeps): Sink {
   const { conn, log } = deps;
   const { db, target } = conn;
   let prepared: Prepared | undefined;
+  const held: HeldUnits = new Map();
   const need = (): Prepared => {
     if (!prepared) throw new PluginError(PLUGIN, "prepare() must run before writes");
     return prepared;
@@ -137,10 +139,14 @@ export function createSink(deps: SinkDeps): Sink {
     },
 
     write: (batch: ReadingBatch, options?: WriteOptions) =>
-      writeBatch(conn, need(), batch, options),
+      writeBatch(conn, need(), held, batch, options),
 
     async commit(unit: UnitCommit) {
       const p = need();
+      // First what the attempt holds; retried, it inserts only what is still held.
+      const holding = unit.unit !== undefined ? held.get(unit.unit) : undefined;
+      for (const h of holding?.values() ?? []) await flush(conn, h);
+      if (unit.unit !== undefined) held.delete(unit.unit);
       // Also when every reading was already stored: an interrupted earlier attempt may have
       // stored them without getting to its commit.
       if (unit.readings > 0) {
@@ -168,7 +174,13 @@ export function createSink(deps: SinkDeps): Sink {
       explain: (model, pipeline, statements) => explainModel(conn, model, pipeline, statements),
     },
 
+    release(unit: string) {
+      held.delete(unit);
+    },
+
     async close() {
+      // What is held belongs to attempts that did not commit: they are redone, not lost.
+      held.clear();
       await conn.client.close();
       await conn.root.close();
       await deps.onClose?.();
@@ -176,10 +188,44 @@ export function createSink(deps: SinkDeps): Sink {
   };
 }
 
+/**
+ * Rows encoded for one insert, held for a unit attempt until they fill its share of memory or
+ * the unit commits: a backfill unit's batches go in as a few large inserts (fewer parts for
+ * ClickHouse to write and merge) while the engine holds only small batches of objects.
+ */
+interface Held {
+  shape: InsertShape;
+  what: string;
+  settings: ClickHouseSettings;
+  w: RowWriter;
+  rows: number;
+  /** The batch appended last: a write() retried after a failed insert does not append it again. */
+  last?: ReadingBatch;
+}
+
+/** Held rows by unit attempt, then by statement. */
+type HeldUnits = Map<string, Map<string, Held>>;
+
+/** Inserts what `h` holds; on success it holds nothing, on failure it still holds it all. */
+async function flush(conn: Conn, h: Held): Promise<void> {
+  if (h.rows === 0) return;
+  await insertBytes(
+    conn,
+    `inserting ${h.rows} rows into ${h.what}`,
+    h.shape.sql,
+    h.w.view(),
+    h.shape.params,
+    h.settings,
+  );
+  h.w = new RowWriter();
+  h.rows = 0;
+}
+
 /** Stores the readings of a batch that are new or changed, in every readings table. */
 async function writeBatch(
   conn: Conn,
   p: Prepared,
+  held: HeldUnits,
   batch: ReadingBatch,
   options: WriteOptions = {},
 ): Promise<WriteResult> {
@@ -198,21 +244,48 @@ async function writeBatch(
       : readings.filter((r) => !stored.has(signature(compare, r)));
     result ??= { written: fresh.length, skipped: readings.length - fresh.length };
     if (fresh.length === 0) continue;
-    const what = `inserting ${fresh.length} rows into ${t.name}`;
-    let insert: Insert;
-    try {
-      insert = buildInsert(`${conn.db}.${q(t.name)}`, t.plans, fresh, batch.fields);
-    } catch (e) {
-      throw new PluginError(PLUGIN, `${what} failed: ${reasonOf(e)}`, {
-        cause: e,
-        reason: "invalid",
-      });
-    }
     // A repair writes rows found missing: an identical insert may have been deduplicated before.
-    const settings = options.repair ? { insert_deduplicate: 0 as const } : {};
-    await insertBytes(conn, what, insert.sql, insert.body, insert.params, settings);
+    const settings: ClickHouseSettings = options.repair ? { insert_deduplicate: 0 } : {};
+    const shape = insertShape(`${conn.db}.${q(t.name)}`, t.plans, fresh[0], batch.fields);
+    const h = heldFor(held, options.unit, { shape, what: t.name, settings });
+    if (h.last !== batch) {
+      const before = h.w.length;
+      try {
+        encodeRows(h.w, h.shape, fresh);
+      } catch (e) {
+        h.w.truncate(before);
+        throw new PluginError(
+          PLUGIN,
+          `inserting ${fresh.length} rows into ${t.name} failed: ${reasonOf(e)}`,
+          { cause: e, reason: "invalid" },
+        );
+      }
+      h.rows += fresh.length;
+      h.last = batch;
+    }
+    if (!options.unit || h.w.length >= (options.holdBytes ?? 0)) await flush(conn, h);
   }
   return result ?? { written: 0, skipped: 0 };
+}
+
+/**
+ * Where a batch's rows go: the attempt's held rows for the same statement, or (no unit given)
+ * a writer of their own, inserted at once.
+ */
+function heldFor(
+  held: HeldUnits,
+  unit: string | undefined,
+  insert: Pick<Held, "shape" | "what" | "settings">,
+): Held {
+  const make = (): Held => ({ ...insert, w: new RowWriter(), rows: 0 });
+  if (unit === undefined) return make();
+  const key = [insert.what, insert.shape.sql, JSON.stringify(insert.shape.params)].join("\u0000") +
+    JSON.stringify(insert.settings);
+  let statements = held.get(unit);
+  if (!statements) held.set(unit, statements = new Map());
+  let h = statements.get(key);
+  if (!h) statements.set(key, h = make());
+  return h;
 }
 
 /**

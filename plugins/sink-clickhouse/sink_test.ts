@@ -381,6 +381,81 @@ Deno.test({
       );
 
       await t.step(
+        "held rows: a unit's batches go in as few inserts, at its share of memory or its commit; retried inserts store each row once; released rows are never stored",
+        async () => {
+          const db = testDatabase();
+          const proxy = startFaultyProxy(store.url);
+          const { sink, model, spec, close } = await openSink(proxy.url, db);
+          const inserts = () =>
+            count(
+              sink,
+              `SELECT count() AS n FROM system.parts WHERE database = '${db}' AND table = 'WonderwareHistory'`,
+            );
+          const raw = () => count(sink, "SELECT count() AS n FROM WonderwareHistory");
+          const commit = (unit: string, tags = TAGS) =>
+            sink.commit({
+              unit,
+              tags: tags.map((t) => t.name),
+              window: {
+                from: parseTicks("2026-10-01T00:00:00Z"),
+                to: parseTicks("2026-12-01T00:00:00Z"),
+              },
+              rows: 1,
+              readings: 1,
+            });
+          try {
+            await sink.prepare(model, spec.name);
+            // Room for everything: three batches, nothing stored until the commit, then one part.
+            const big = { unit: "u1#1", holdBytes: 64 << 20, fresh: true };
+            for (let b = 0; b < 3; b++) {
+              const batch = {
+                readings: readings(100, "2026-11-01T00:00:00Z", b * 100),
+                fields: FIELDS,
+              };
+              assert.deepEqual(await sink.write(batch, big), { written: 400, skipped: 0 });
+            }
+            assert.equal(await raw(), 0, "held until the commit");
+            // The commit's insert loses its response: retried, the rows are stored once.
+            proxy.loseResponses(
+              1,
+              (u) => (u.searchParams.get("query") ?? "").startsWith("INSERT INTO"),
+            );
+            await commit("u1#1");
+            assert.equal(proxy.lost(), 1);
+            assert.equal(await raw(), 1200, "every row once, without FINAL");
+            assert.equal(await inserts(), 1, "one insert for the three batches");
+            // A small share: inserts as it fills. A write whose insert loses its response is
+            // retried without appending its batch twice.
+            const small = { unit: "u2#1", holdBytes: 1, fresh: true };
+            proxy.loseResponses(
+              1,
+              (u) => (u.searchParams.get("query") ?? "").startsWith("INSERT INTO"),
+            );
+            const batch = { readings: readings(100, "2026-11-02T00:00:00Z"), fields: FIELDS };
+            await sink.write(batch, small);
+            assert.equal(proxy.lost(), 2);
+            assert.equal(await raw(), 1600, "stored during write(), each row once");
+            await commit("u2#1");
+            assert.equal(await raw(), 1600);
+            // A failed attempt is released: its held rows are never stored, not by a later commit
+            // of the same unit's next attempt either.
+            await sink.write(
+              { readings: readings(100, "2026-11-03T00:00:00Z"), fields: FIELDS },
+              { unit: "u3#1", holdBytes: 64 << 20 },
+            );
+            sink.release!("u3#1");
+            await commit("u3#1");
+            await commit("u3#2");
+            assert.equal(await raw(), 1600, "released rows are gone");
+            await assertAggregatesMatchRaw(sink);
+          } finally {
+            await close();
+            await proxy.stop();
+          }
+        },
+      );
+
+      await t.step(
         "ClickHouse pushing back (TOO_MANY_PARTS) is waited out with backoff",
         async () => {
           const db = testDatabase();

@@ -57,6 +57,36 @@ export async function sinkContract(t: Deno.TestContext, open: () => Promise<Sink
       await sink.commit(unit);
       assert.ok((await sink.state!.load()).doneUnits.has("contract-unit"));
     });
+    if (sink.counts) {
+      await t.step(
+        "a unit attempt's writes are all stored by its commit; a released attempt's may be dropped",
+        async () => {
+          const window = { from: T0, to: T0 + 1_000n * 10_000_000n };
+          const held = { unit: "contract#1", holdBytes: 64 << 20 };
+          for (const [from, to] of [[0, 40], [40, 80]] as const) {
+            assert.deepEqual(await sink.write(batch("c.held", from, to), held), {
+              written: 40,
+              skipped: 0,
+            });
+          }
+          await sink.commit({
+            unit: "contract#1",
+            tags: ["c.held"],
+            window,
+            rows: 80,
+            readings: 80,
+          });
+          assert.equal((await sink.counts!.count(["c.held"], window)).get("c.held"), 80);
+          await sink.write(batch("c.gone", 0, 10), { unit: "contract#2", holdBytes: 64 << 20 });
+          sink.release?.("contract#2");
+          const left = (await sink.counts!.count(["c.gone"], window)).get("c.gone") ?? 0;
+          assert.ok(
+            left === 0 || left === 10,
+            "dropped, or stored whole by a sink that holds none",
+          );
+        },
+      );
+    }
     await t.step("watermarks round-trip at 100 ns, the latest save winning", async () => {
       await sink.state!.saveWatermarks(new Map([["c.a", T0 + 1n], ["c.b'\\", T0 + 2n]]));
       await sink.state!.saveWatermarks(new Map([["c.a", T0 + 3n]]));

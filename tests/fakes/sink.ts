@@ -15,6 +15,8 @@ export interface FakeSink extends Sink {
   calls: { write: number; commit: number };
   /** Whether each write was told its unit's range held nothing (no comparison needed). */
   fresh: boolean[];
+  /** The unit attempt of each write and each commit, and the attempts released. */
+  attempts: { write: (string | undefined)[]; commit: (string | undefined)[]; released: string[] };
   /** The next `n` calls of `what` fail (Infinity: all); `retriable` says how. */
   fail(what: "write" | "commit", n: number, retriable?: boolean): void;
 }
@@ -41,12 +43,15 @@ export function createFakeSink(): FakeSink {
     runs: [],
     calls: { write: 0, commit: 0 },
     fresh: [],
+    attempts: { write: [], commit: [], released: [] },
     fail: (what, n, retriable = true) => (faults[what] = { n, retriable }),
+    release: (unit) => void sink.attempts.released.push(unit),
     prepare: () => Promise.resolve(),
     setAssets: () => Promise.resolve(),
     write(batch, options) {
       sink.calls.write++;
       sink.fresh.push(options?.fresh === true);
+      sink.attempts.write.push(options?.unit);
       maybeFail("write");
       let written = 0;
       for (const r of batch.readings) {
@@ -60,6 +65,7 @@ export function createFakeSink(): FakeSink {
     },
     commit(unit) {
       sink.calls.commit++;
+      sink.attempts.commit.push(unit.unit);
       maybeFail("commit");
       const tags = new Set(unit.tags);
       for (const r of rows.values()) {
