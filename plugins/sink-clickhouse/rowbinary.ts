@@ -15,11 +15,18 @@ export class RowWriter {
   #view = new DataView(this.#buf.buffer);
   #pos = 0;
   #strings = new Map<string, Uint8Array>();
+  /** Growth doubles the buffer, but stops at this many bytes until the content is larger. */
+  #limit: number;
+
+  constructor(limit = Infinity) {
+    this.#limit = limit;
+  }
 
   #room(n: number) {
     if (this.#pos + n <= this.#buf.length) return;
     let size = this.#buf.length * 2;
     while (size < this.#pos + n) size *= 2;
+    if (this.#pos + n <= this.#limit) size = Math.min(size, this.#limit);
     const next = new Uint8Array(size);
     next.set(this.#buf.subarray(0, this.#pos));
     this.#buf = next;
@@ -74,6 +81,10 @@ export class RowWriter {
   }
   get length() {
     return this.#pos;
+  }
+  /** Bytes allocated. */
+  get capacity() {
+    return this.#buf.length;
   }
   /** Forgets what was written after the first `length` bytes. */
   truncate(length: number) {

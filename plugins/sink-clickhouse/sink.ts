@@ -8,6 +8,8 @@
  * - readings already stored identically are skipped before inserting (a late-data re-read or an
  *   overlapping window stores only what is new or changed), and raw tables are
  *   ReplacingMergeTree, so a revised point replaces the stored one;
+ * - rows a unit attempt's writes hold (encoded, up to its share of memory) are inserted before
+ *   its commit does anything else; an attempt that fails is released and redone whole;
  * - a commit recomputes the unit's aggregates from the deduplicated raw rows, then records the
  *   unit: repeating it after a crash at any point gives the same result (aggregates.ts).
  */
@@ -198,6 +200,8 @@ interface Held {
   what: string;
   settings: ClickHouseSettings;
   w: RowWriter;
+  /** The attempt's share (WriteOptions.holdBytes). */
+  limit?: number;
   rows: number;
   /** The batch appended last: a write() retried after a failed insert does not append it again. */
   last?: ReadingBatch;
@@ -217,7 +221,7 @@ async function flush(conn: Conn, h: Held): Promise<void> {
     h.shape.params,
     h.settings,
   );
-  h.w = new RowWriter();
+  h.w = new RowWriter(h.limit);
   h.rows = 0;
 }
 
@@ -247,7 +251,7 @@ async function writeBatch(
     // A repair writes rows found missing: an identical insert may have been deduplicated before.
     const settings: ClickHouseSettings = options.repair ? { insert_deduplicate: 0 } : {};
     const shape = insertShape(`${conn.db}.${q(t.name)}`, t.plans, fresh[0], batch.fields);
-    const h = heldFor(held, options.unit, { shape, what: t.name, settings });
+    const h = heldFor(held, options.unit, { shape, what: t.name, settings }, options.holdBytes);
     if (h.last !== batch) {
       const before = h.w.length;
       try {
@@ -276,8 +280,10 @@ function heldFor(
   held: HeldUnits,
   unit: string | undefined,
   insert: Pick<Held, "shape" | "what" | "settings">,
+  holdBytes?: number,
 ): Held {
-  const make = (): Held => ({ ...insert, w: new RowWriter(), rows: 0 });
+  // Sized to the share (plus the batch that crosses it), not to the next power of two.
+  const make = (): Held => ({ ...insert, w: new RowWriter(holdBytes), rows: 0, limit: holdBytes });
   if (unit === undefined) return make();
   const key = [insert.what, insert.shape.sql, JSON.stringify(insert.shape.params)].join("\u0000") +
     JSON.stringify(insert.settings);
