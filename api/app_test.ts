@@ -145,6 +145,12 @@ Deno.test({
           `/consumption/wonderware_status?tag_name=${encodeURIComponent(TAGS[2]!.name)}`,
         );
         assert.equal(one.body.points, 18);
+        // A tag with nothing stored: no times, not 1970.
+        const none = await get("/consumption/wonderware_status?tag_name=nothing.stored");
+        assert.deepEqual(
+          [none.body.points, none.body.oldest, none.body.newest, none.body.span_seconds],
+          [0, null, null, null],
+        );
       });
 
       await t.step(

@@ -41,13 +41,18 @@ export function createLimiter(slots: number, queue: number): Limiter {
   };
 }
 
-/** A result kept for `ttlMs` per key; refreshed in the background once stale. */
+/**
+ * A result kept for `ttlMs` per key; once stale it is still answered (and refreshed in the
+ * background) while younger than twice that, so a busy route stays fast; older, it is computed
+ * again before answering, so the first request after a quiet spell never gets old news.
+ */
 export function createMemo<T>(ttlMs: number, now: () => number = Date.now) {
   const entries = new Map<string, { value: T; at: number; refreshing?: Promise<T> }>();
   return async function memo(key: string, compute: () => Promise<T>): Promise<T> {
     const hit = entries.get(key);
-    if (hit && now() - hit.at < ttlMs) return hit.value;
-    if (hit) {
+    const age = hit ? now() - hit.at : Infinity;
+    if (hit && age < ttlMs) return hit.value;
+    if (hit && age < 2 * ttlMs) {
       // Stale: answer with it, and let one refresh run.
       hit.refreshing ??= compute().then((value) => {
         entries.set(key, { value, at: now() });

@@ -34,6 +34,8 @@ Deno.test("createMemo() answers from a fresh result, and from a stale one while 
   await new Promise((r) => setTimeout(r, 0));
   assert.equal(await memo("k", compute), 2, "refreshed in the background");
   assert.equal(calls, 2);
+  now = 60_000;
+  assert.equal(await memo("k", compute), 3, "after a quiet spell: computed before answering");
 });
 
 Deno.test({

@@ -86,7 +86,7 @@ export const route = z.strictObject({
   cache_control: z.string().default("no-store"),
   timeout: duration({ min: 100 }).prefault("10s").describe("Query timeout"),
   memo: duration({ min: 100 }).optional().describe(
-    "Answer from the last result while it is this fresh, refreshing it in the background (status routes)",
+    "Answer from the last result while it is this fresh; up to twice as old it is still answered while it refreshes in the background, older it is computed first (status routes)",
   ),
   max_rows: z.int().min(1).default(100_000).describe("Result-size cap"),
 }).superRefine((r, ctx) => {
