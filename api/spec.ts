@@ -31,7 +31,7 @@ export const param = z.strictObject({
  * widest bucket that is not wider than that (so a range with few points per bucket reads raw).
  * The choice is made before the query, so ClickHouse plans only the SQL that is needed.
  */
-const fit = z.strictObject({
+const bucketFit = z.strictObject({
   value: z.string().describe("The value of `by` that picks by fit, such as auto"),
   from: ident.describe("The timestamp parameter where the range starts"),
   to: ident.describe("The timestamp parameter where the range ends"),
@@ -61,7 +61,7 @@ export const route = z.strictObject({
     sql: z.record(z.string(), z.string().min(1)).describe(
       "SQL per value of that parameter (and per level of `fit`)",
     ),
-    fit: fit.optional().describe(
+    fit: bucketFit.optional().describe(
       "One value of `by` that picks the SQL by the bucket width the request implies",
     ),
   }).optional(),
@@ -96,8 +96,10 @@ export const route = z.strictObject({
   const sqls: [(string | number)[], string][] = r.sql
     ? [[["sql"], r.sql]]
     : Object.entries(r.variants?.sql ?? {}).map(([v, sql]) => [["variants", "sql", v], sql]);
-  const { by, fit } = r.variants ?? {};
-  const elsewhere = [by, fit?.from, fit?.to, fit?.points].filter((p) => p !== undefined);
+  const fit = r.variants?.fit;
+  const elsewhere = [r.variants?.by, fit?.from, fit?.to, fit?.points].filter((p) =>
+    p !== undefined
+  );
   for (const issue of checkRouteSql(sqls, r.params, elsewhere)) {
     ctx.addIssue({ code: "custom", path: [...issue.path], message: issue.message });
   }
@@ -116,7 +118,6 @@ export const route = z.strictObject({
         message: "the parameter needs an enum, one value per SQL",
       });
     } else {
-      const fit = r.variants.fit;
       const reached = new Set([...by.enum, ...Object.keys(fit?.levels ?? {})]);
       if (fit) {
         reached.delete(fit.value);

@@ -250,19 +250,27 @@ async function writeBatch(
     if (fresh.length === 0) continue;
     // A repair writes rows found missing: an identical insert may have been deduplicated before.
     const settings: ClickHouseSettings = options.repair ? { insert_deduplicate: 0 } : {};
-    const shape = insertShape(`${conn.db}.${q(t.name)}`, t.plans, fresh[0], batch.fields);
+    const invalid = (e: unknown) =>
+      new PluginError(
+        PLUGIN,
+        `inserting ${fresh.length} rows into ${t.name} failed: ${reasonOf(e)}`,
+        { cause: e, reason: "invalid" },
+      );
+    let shape: InsertShape;
+    try {
+      shape = insertShape(`${conn.db}.${q(t.name)}`, t.plans, fresh[0], batch.fields);
+    } catch (e) {
+      throw invalid(e);
+    }
     const h = heldFor(held, options.unit, { shape, what: t.name, settings }, options.holdBytes);
     if (h.last !== batch) {
       const before = h.w.length;
       try {
-        encodeRows(h.w, h.shape, fresh);
+        // This batch's own shape: the held one's statement, with this batch's fields.
+        encodeRows(h.w, shape, fresh);
       } catch (e) {
         h.w.truncate(before);
-        throw new PluginError(
-          PLUGIN,
-          `inserting ${fresh.length} rows into ${t.name} failed: ${reasonOf(e)}`,
-          { cause: e, reason: "invalid" },
-        );
+        throw invalid(e);
       }
       h.rows += fresh.length;
       h.last = batch;

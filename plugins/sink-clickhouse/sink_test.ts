@@ -674,6 +674,16 @@ Deno.test({
               error.message,
               `sink-clickhouse: inserting 4 rows into WonderwareHistory failed: Cannot write "not a number" as Int32`,
             );
+            // The same for a value the whole batch shares (a parameter of the insert).
+            const shared = await sink.write({
+              readings: readings(1),
+              fields: { ...FIELDS, wwTagKey: { key: 7 } },
+            }).then(() => undefined, (e) => e);
+            assert.ok(shared instanceof PluginError, String(shared));
+            assert.match(
+              shared.message,
+              /inserting 4 rows into WonderwareHistory failed: Cannot write/,
+            );
           } finally {
             await close();
           }
