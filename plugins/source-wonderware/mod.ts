@@ -3,7 +3,7 @@
  * Historian, or the simulator only where the demo command started one and named its address:
  * nothing here falls back to simulated data.
  */
-import sql from "mssql";
+import sql from "./_mssql.ts";
 import { definePlugin, PluginError } from "../../engine/mod.ts";
 import type { PluginContext, Source } from "../../engine/mod.ts";
 import { options } from "./options.ts";

@@ -3,7 +3,7 @@
  * the wire (the option columns learned once per query shape from one probe row), streamed
  * with pause/resume so memory holds at most a batch or two whatever the window.
  */
-import sql from "mssql";
+import sql from "./_mssql.ts";
 import type {
   Quality,
   Reading,
