@@ -9,6 +9,7 @@
  * Last line: JSON with rows, rows_per_s, engine_peak_rss_mb, bare_rows_per_s, ratio.
  */
 import { benchPool, countHistoryRows } from "./_mssql.ts";
+import { v8FlagsArg } from "../scripts/v8_flags.ts";
 import { flag, spawnSimulator } from "./_util.ts";
 
 const TAGS = flag("tags", 200);
@@ -47,6 +48,8 @@ const engine = await new Deno.Command(Deno.execPath(), {
   args: [
     "run",
     "-A",
+    // As `deno task backfill` runs it; ENGINE_V8_FLAGS=--a,--b tries others, =none V8's own.
+    ...engineFlags(Deno.env.get("ENGINE_V8_FLAGS")),
     "main.ts",
     "backfill",
     `${dir}/spec.yaml`,
@@ -64,12 +67,16 @@ const engine = await new Deno.Command(Deno.execPath(), {
     CLICKHOUSE_EMBEDDED_PATH: `${dir}/clickhouse`,
     CLICKHOUSE_EMBEDDED_PORT: "0",
     LOG_LEVEL: "info",
-    ...(Deno.env.get("ENGINE_V8_FLAGS") ? { DENO_V8_FLAGS: Deno.env.get("ENGINE_V8_FLAGS")! } : {}),
   },
   stdout: "piped",
   stderr: "inherit",
 }).output();
 const seconds = (performance.now() - t0) / 1000;
+
+function engineFlags(flags: string | undefined): string[] {
+  if (flags === "none") return [];
+  return [flags ? `--v8-flags=${flags}` : v8FlagsArg];
+}
 const lines = new TextDecoder().decode(engine.stdout).trim().split("\n");
 const report = JSON.parse(lines.at(-1)!);
 if (engine.code !== 0) throw new Error(`the backfill failed: ${lines.at(-1)}`);

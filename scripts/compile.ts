@@ -12,6 +12,7 @@
  * the commands and the module list without it.
  */
 import denoJson from "../deno.json" with { type: "json" };
+import { v8FlagsArg } from "./v8_flags.ts";
 
 export const TARGETS = [
   "x86_64-pc-windows-msvc",
@@ -40,6 +41,7 @@ export function compileCommand(
     "--allow-all",
     "--unstable-cron",
     "--no-check",
+    v8FlagsArg,
     ...(options.withSimulator ? SIMULATOR_ENTRIES.flatMap((m) => ["--include", m]) : []),
     "--target",
     target,

@@ -6,12 +6,32 @@
  */
 import assert from "node:assert/strict";
 import { checkModules, compileCommand, moduleList, TARGETS } from "../scripts/compile.ts";
+import { v8FlagsArg } from "../scripts/v8_flags.ts";
+import denoJson from "../deno.json" with { type: "json" };
 import { startTestStore } from "./_clickhouse.ts";
 import { freePort } from "./_services.ts";
 
 Deno.test("compile --with-simulator includes the simulator's entries", () => {
   const command = compileCommand("x86_64-unknown-linux-gnu", { withSimulator: true }).join(" ");
   assert.ok(command.includes("--include simulator/mod.ts --include simulator/main.ts"), command);
+});
+
+Deno.test("every engine process runs with the engine's V8 flags: the tasks and the binary", () => {
+  const tasks = denoJson.tasks as Record<string, { command: string }>;
+  const engine = Object.entries(tasks).filter(([, t]) =>
+    / main\.ts (demo|run|verify|backfill)\b/.test(t.command)
+  );
+  assert.deepEqual(engine.map(([name]) => name).sort(), [
+    "backfill",
+    "demo",
+    "demo:sites",
+    "run",
+    "verify",
+  ]);
+  for (const [name, t] of engine) {
+    assert.ok(t.command.startsWith(`deno run -A ${v8FlagsArg} main.ts `), `${name}: ${t.command}`);
+  }
+  assert.ok(compileCommand("x86_64-unknown-linux-gnu").includes(v8FlagsArg));
 });
 
 Deno.test("compile --dry-run prints a command per target and the module list", async () => {
