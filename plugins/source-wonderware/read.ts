@@ -76,6 +76,16 @@ async function echoFor(
   return echo;
 }
 
+/** What the rows of one tag share, and the fields of its previous row. */
+interface TagRows {
+  name: string;
+  fields: Record<string, unknown> | undefined;
+  shared: Map<string, Record<string, unknown>>;
+  qd?: number | null;
+  opc?: number | null;
+  last?: Record<string, unknown>;
+}
+
 export async function* readHistory(
   deps: ReaderDeps,
   tags: readonly TagInfo[],
@@ -92,26 +102,28 @@ export async function* readHistory(
     throw classify("probing History", e, address, { loggedInBefore: true });
   }
   // Per row, nothing is allocated that rows can share: the tag's own name string (not the
-  // driver's copy) and one fields object per tag and quality pair (nearly always the same).
-  const perTag = new Map(
-    tags.map((
-      t,
-    ) => [t.name, {
-      name: t.name,
-      fields: t.fields,
-      shared: new Map<string, Record<string, unknown>>(),
-    }]),
+  // driver's copy) and one fields object per tag and quality pair (nearly always the same as
+  // the tag's previous row, which is checked first: no key is built for it).
+  const perTag = new Map<string, TagRows>(
+    tags.map((t) => [t.name, { name: t.name, fields: t.fields, shared: new Map() }]),
   );
-  const fieldsOf = (tag: string, qd: number | null, opc: number | null) => {
-    const t = perTag.get(tag) ??
+  let previous: TagRows | undefined;
+  const tagRows = (tag: string): TagRows => {
+    if (previous?.name === tag) return previous;
+    return previous = perTag.get(tag) ??
       perTag.set(tag, { name: tag, fields: undefined, shared: new Map() }).get(tag)!;
+  };
+  const fieldsOf = (t: TagRows, qd: number | null, opc: number | null) => {
+    if (t.last && t.qd === qd && t.opc === opc) return t.last;
     const key = `${qd}/${opc}`;
     let f = t.shared.get(key);
     if (!f) {
       f = Object.freeze({ ...t.fields, QualityDetail: qd, OPCQuality: opc });
       t.shared.set(key, f);
     }
-    return [t.name, f] as const;
+    t.qd = qd;
+    t.opc = opc;
+    return t.last = f;
   };
   const request = pool.request();
   request.stream = true;
@@ -144,15 +156,15 @@ export async function* readHistory(
     ) => {
       const time = ticksOf(row.DateTime);
       if (time <= window.from || row.Quality === 133 || row.QualityDetail === 65536) return; // never a fabricated row
-      const [tag, rowFields] = fieldsOf(row.TagName, row.QualityDetail, row.OPCQuality);
+      const t = tagRows(row.TagName);
       current.push({
-        tag,
+        tag: t.name,
         time,
         value: row.Value,
         text: row.vValue,
         quality: normalizedQuality(row.Quality),
         qualityCode: row.Quality,
-        fields: rowFields,
+        fields: fieldsOf(t, row.QualityDetail, row.OPCQuality),
       });
       if (current.length >= batchSize) {
         queue.push({ readings: current, fields });
