@@ -45,6 +45,11 @@ Deno.test("RowWriter strings: the UTF-8 length as a varint, then the bytes, for 
     expected.push(n, ...bytes);
   }
   assert.deepEqual([...w.view()], expected);
+  // Kept bytes (LowCardinality columns) are the same bytes, the first time and the next.
+  const kept = new RowWriter();
+  for (const s of samples) kept.string(s, true);
+  for (const s of samples) kept.string(s, true);
+  assert.deepEqual([...kept.view()], [...expected, ...expected]);
   w.reset();
   assert.equal(w.length, 0);
   w.string("again");
