@@ -6,6 +6,9 @@
  *   deno task bench:backfill [--tags 200] [--hours 12] [--parallelism 4] [--memory-mb 32]
  *                            [--batch-rows N]
  *
+ * The engine runs with the engine's V8 flags (scripts/v8_flags.ts), as `deno task backfill`
+ * runs it; `ENGINE_V8_FLAGS=--a,--b` tries others, `ENGINE_V8_FLAGS=none` V8's defaults.
+ *
  * Last line: JSON with rows, rows_per_s, engine_peak_rss_mb, bare_rows_per_s, ratio.
  */
 import { benchPool, countHistoryRows } from "./_mssql.ts";
