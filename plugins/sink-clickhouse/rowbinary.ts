@@ -78,20 +78,9 @@ export class RowWriter {
     if (cached || (repeats && s.length <= 256 && this.#strings.size < 10_000)) {
       const bytes = cached ?? utf8.encode(s);
       if (!cached) this.#strings.set(s, bytes);
-      this.varint(bytes.length);
-      this.#room(bytes.length);
-      this.#buf.set(bytes, this.#pos);
-      this.#pos += bytes.length;
-      return;
+      return this.#counted(bytes);
     }
-    if (s.length * 3 >= 128) {
-      const bytes = utf8.encode(s);
-      this.varint(bytes.length);
-      this.#room(bytes.length);
-      this.#buf.set(bytes, this.#pos);
-      this.#pos += bytes.length;
-      return;
-    }
+    if (s.length * 3 >= 128) return this.#counted(utf8.encode(s));
     // At most 127 bytes: a one-byte length, then the bytes (ASCII directly, else encodeInto).
     this.#room(1 + s.length * 3);
     const start = this.#pos + 1;
@@ -104,6 +93,12 @@ export class RowWriter {
     if (n < s.length) n = utf8.encodeInto(s, this.#buf.subarray(start)).written;
     this.#buf[this.#pos] = n;
     this.#pos = start + n;
+  }
+  #counted(bytes: Uint8Array) {
+    this.varint(bytes.length);
+    this.#room(bytes.length);
+    this.#buf.set(bytes, this.#pos);
+    this.#pos += bytes.length;
   }
   get length() {
     return this.#pos;
