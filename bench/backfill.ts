@@ -51,7 +51,6 @@ const engine = await new Deno.Command(Deno.execPath(), {
   args: [
     "run",
     "-A",
-    // As `deno task backfill` runs it; ENGINE_V8_FLAGS=--a,--b tries others, =none V8's own.
     ...engineFlags(Deno.env.get("ENGINE_V8_FLAGS")),
     "main.ts",
     "backfill",
