@@ -11,6 +11,59 @@ export function peakRssMb(pid: number | "self" = "self"): number {
   }
 }
 
+/** CPU time (user + system) a process has used so far, in seconds, from /proc (0 if gone). */
+export function cpuSeconds(pid: number | "self" = "self"): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+/** The kernel's USER_HZ, the unit of /proc's CPU times: 100 on every Linux build that matters. */
+const CLOCK_TICKS = 100;
+
+/**
+ * Follows the CPU time of the processes whose command line contains `marker`, by role (the
+ * first of `roles` whose pattern the command line matches), sampling /proc every 250 ms: a
+ * process's last sample before it exits is its total, within 250 ms of its last work.
+ */
+export function cpuByRole(marker: string, roles: Record<string, RegExp>) {
+  const last = new Map<number, { role: string; seconds: number }>();
+  const sample = () => {
+    for (const entry of Deno.readDirSync("/proc")) {
+      const pid = Number(entry.name);
+      if (!Number.isInteger(pid)) continue;
+      let cmdline: string;
+      try {
+        cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ");
+      } catch {
+        continue;
+      }
+      if (!cmdline.includes(marker)) continue;
+      const role = Object.keys(roles).find((r) => roles[r]!.test(cmdline));
+      const seconds = cpuSeconds(pid);
+      if (role && seconds > 0) last.set(pid, { role, seconds });
+    }
+  };
+  const timer = setInterval(sample, 250);
+  return {
+    /** Stops sampling; CPU seconds per role, summed over its processes. */
+    stop(): Record<string, number> {
+      clearInterval(timer);
+      sample();
+      const totals: Record<string, number> = Object.fromEntries(
+        Object.keys(roles).map((r) => [r, 0]),
+      );
+      for (const { role, seconds } of last.values()) totals[role]! += seconds;
+      for (const r in totals) totals[r] = Math.round(totals[r]! * 10) / 10;
+      return totals;
+    },
+  };
+}
+
 export function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);

@@ -9,11 +9,13 @@
  * The engine runs with the engine's V8 flags (scripts/v8_flags.ts), as `deno task backfill`
  * runs it; `ENGINE_V8_FLAGS=--a,--b` tries others, `ENGINE_V8_FLAGS=none` V8's defaults.
  *
- * Last line: JSON with rows, rows_per_s, engine_peak_rss_mb, bare_rows_per_s, ratio.
+ * Last line: JSON with rows, rows_per_s, engine_peak_rss_mb, bare_rows_per_s, ratio, and where
+ * the time went: cpu_s (CPU seconds of the simulator, the engine and the embedded store during
+ * the backfill) and bare_cpu_s (of the simulator and this process's reader during the bare read).
  */
 import { benchPool, countHistoryRows } from "./_mssql.ts";
 import { v8FlagsArg } from "../scripts/v8_flags.ts";
-import { flag, spawnSimulator } from "./_util.ts";
+import { cpuByRole, cpuSeconds, flag, spawnSimulator } from "./_util.ts";
 
 const TAGS = flag("tags", 200);
 const HOURS = flag("hours", 12);
@@ -46,6 +48,12 @@ const from = new Date(to.getTime() - HOURS * 3_600_000);
 console.log(
   `backfilling ${TAGS} tags × ${HOURS} h at 1 s: ${from.toISOString()} .. ${to.toISOString()}`,
 );
+const simCpu0 = cpuSeconds(sim.pid);
+const cpu = cpuByRole(dir, {
+  store: /clickhouse-embedded/,
+  engine: /main\.ts backfill/,
+  simulator: /simulator\/main\.ts/,
+});
 const t0 = performance.now();
 const engine = await new Deno.Command(Deno.execPath(), {
   args: [
@@ -74,6 +82,8 @@ const engine = await new Deno.Command(Deno.execPath(), {
   stderr: "inherit",
 }).output();
 const seconds = (performance.now() - t0) / 1000;
+const cpuRun = cpu.stop();
+cpuRun.simulator = Math.round((cpuSeconds(sim.pid) - simCpu0) * 10) / 10;
 
 function engineFlags(flags: string | undefined): string[] {
   if (flags === "none") return [];
@@ -87,11 +97,16 @@ if (engine.code !== 0) throw new Error(`the backfill failed: ${lines.at(-1)}`);
 const tags = (await pool.request().query("SELECT TagName FROM TagRef WHERE TagType = 1")).recordset
   .map((r: { TagName: string }) => r.TagName);
 let bareRows = 0;
+const [simCpu1, selfCpu1] = [cpuSeconds(sim.pid), cpuSeconds()];
 const b0 = performance.now();
 for (let i = 0; i < tags.length; i += 50) {
   bareRows += await countHistoryRows(pool, tags.slice(i, i + 50), new Date(from.getTime() - 1), to);
 }
 const bareSeconds = (performance.now() - b0) / 1000;
+const cpuBare = {
+  simulator: Math.round((cpuSeconds(sim.pid) - simCpu1) * 10) / 10,
+  reader: Math.round((cpuSeconds() - selfCpu1) * 10) / 10,
+};
 await pool.close();
 await sim.stop();
 await Deno.remove(dir, { recursive: true });
@@ -113,4 +128,6 @@ console.log(JSON.stringify({
   bare_rows_per_s: bare,
   ratio: Math.round(rowsPerS / bare * 100) / 100,
   failed_units: report.failed.length,
+  cpu_s: cpuRun,
+  bare_cpu_s: cpuBare,
 }));
