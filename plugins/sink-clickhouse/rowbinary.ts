@@ -179,6 +179,7 @@ export function encoderFor(type: string, repeats = false): ValueEncoder {
   if (t === "Int64" || t === "UInt64") return (w, v) => w.i64(big(v, type), t === "Int64");
   if ((m = /^DateTime64\((\d)(?:,'[^']*')?\)$/.exec(t))) {
     const precision = Number(m[1]);
+    if (precision === 7) return (w, v) => w.i64(big(v, type), true); // ticks as they are
     const scale = 10n ** BigInt(Math.abs(precision - 7));
     return (w, v) => {
       const ticks = big(v, type);
