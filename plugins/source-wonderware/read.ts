@@ -19,6 +19,16 @@ import { ECHO_FIELDS } from "./fields.ts";
 
 /** The History columns that vary per row; the rest echo the query's options. */
 const ROW_COLUMNS = "DateTime, TagName, Value, vValue, Quality, QualityDetail, OPCQuality";
+/** A row of ROW_COLUMNS, as mssql's array row mode gives it. */
+type RowValues = [
+  HistoryDate,
+  string,
+  number | null,
+  string | null,
+  number,
+  number | null,
+  number | null,
+];
 const ECHO_COLUMNS = Object.keys(ECHO_FIELDS);
 
 export interface ReaderDeps {
@@ -141,30 +151,24 @@ export async function* readHistory(
     wake?.();
     wake = undefined;
   };
+  // Rows as arrays, in ROW_COLUMNS' order: mssql then builds each row without a keyed
+  // property lookup and store per column (megamorphic in its generic row loop).
+  request.arrayRowMode = true;
   request.on(
     "row",
-    (
-      row: {
-        DateTime: HistoryDate;
-        TagName: string;
-        Value: number | null;
-        vValue: string | null;
-        Quality: number;
-        QualityDetail: number | null;
-        OPCQuality: number | null;
-      },
-    ) => {
-      const time = ticksOf(row.DateTime);
-      if (time <= window.from || row.Quality === 133 || row.QualityDetail === 65536) return; // never a fabricated row
-      const t = tagRows(row.TagName);
+    (row: RowValues) => {
+      const [dateTime, tagName, value, text, quality, detail, opc] = row;
+      const time = ticksOf(dateTime);
+      if (time <= window.from || quality === 133 || detail === 65536) return; // never a fabricated row
+      const t = tagRows(tagName);
       current.push({
         tag: t.name,
         time,
-        value: row.Value,
-        text: row.vValue,
-        quality: normalizedQuality(row.Quality),
-        qualityCode: row.Quality,
-        fields: fieldsOf(t, row.QualityDetail, row.OPCQuality),
+        value,
+        text,
+        quality: normalizedQuality(quality),
+        qualityCode: quality,
+        fields: fieldsOf(t, detail, opc),
       });
       if (current.length >= batchSize) {
         queue.push({ readings: current, fields });
