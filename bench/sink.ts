@@ -6,8 +6,9 @@
  *
  *   deno task bench:sink [--rows 5000000] [--tags 200] [--batch 100000] [--check]
  *
- * Prints progress, then as its last line JSON with rows, rows_per_s and peak RSS (this process,
- * and the embedded store's process).
+ * Prints progress, then as its last line JSON with rows, rows_per_s, peak RSS (this process,
+ * and the embedded store's process) and cpu_s: the CPU seconds of both (the store's include its
+ * background merges), a steadier measure than the rate on a shared machine.
  */
 import { createLogger } from "../engine/log.ts";
 import { systemClock } from "../engine/plugin.ts";
@@ -15,7 +16,7 @@ import type { Reading } from "../engine/types.ts";
 import { parseTicks } from "../engine/types.ts";
 import { startEmbedded } from "../clickhouse-embedded/mod.ts";
 import { preparedSink } from "./_sink.ts";
-import { flag, peakRssMb } from "./_util.ts";
+import { cpuSeconds, flag, peakRssMb } from "./_util.ts";
 
 const ROWS = flag("rows", 5_000_000);
 const TAGS = flag("tags", 200);
@@ -77,6 +78,7 @@ try {
     }
   }
   const seconds = (performance.now() - started) / 1000;
+  const cpu = { bench: cpuSeconds(), store: cpuSeconds(store.pid() ?? "self") };
   const [stored] = await sink.queries!.query<{ n: number }>(
     "SELECT count() AS n FROM WonderwareHistory",
   );
@@ -90,9 +92,14 @@ try {
     compared_with_stored: CHECK,
     peak_rss_mb: peakRssMb(),
     store_peak_rss_mb: peakRssMb(store.pid() ?? "self"),
+    cpu_s: { bench: round1(cpu.bench), store: round1(cpu.store) },
   };
   console.log(JSON.stringify(result));
 } finally {
   await store.stop();
   await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
+
+function round1(n: number): number {
+  return Math.round(n * 10) / 10;
 }
