@@ -13,7 +13,7 @@ import type {
   TimeWindow,
 } from "../../engine/mod.ts";
 import { classify } from "./_errors.ts";
-import { dateOf, ticksOf } from "./_time.ts";
+import { dateOf, ticksReader } from "./_time.ts";
 import type { HistoryDate } from "./_time.ts";
 import { ECHO_FIELDS } from "./fields.ts";
 
@@ -154,6 +154,7 @@ export async function* readHistory(
   // Rows as arrays, in ROW_COLUMNS' order: mssql then builds each row without a keyed
   // property lookup and store per column (megamorphic in its generic row loop).
   request.arrayRowMode = true;
+  const ticksOf = ticksReader();
   request.on(
     "row",
     (row: RowValues) => {
