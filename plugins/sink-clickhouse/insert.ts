@@ -118,8 +118,9 @@ const encoders = new WeakMap<ColumnPlan[], Map<string, RowsEncoder>>();
  * A function that writes rows in these columns, compiled once per table and set of per-row
  * columns (as Zod v4 compiles its object parsers): each column's value is read by a property
  * access of its own, `r.time` or `r.fields["QualityDetail"]`, instead of one generic loop whose
- * keyed reads of ever-changing names V8 can only look up the slow way (a tenth of the engine's
- * time in the backfill's profile). Names enter the code only as JSON string literals.
+ * keyed reads of ever-changing names V8 can only look up the slow way (its megamorphic lookup
+ * was 6 % of the engine's samples in the backfill; encoding is 2.4 times faster this way).
+ * Names enter the code only as JSON string literals.
  */
 function rowEncoder(plans: ColumnPlan[], perRow: ColumnPlan[]): RowsEncoder {
   const key = perRow.map((p) => p.part ?? `fields.${p.field}`).join("\0");
