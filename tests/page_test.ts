@@ -34,7 +34,9 @@ async function demo(env: Record<string, string> = {}): Promise<Demo> {
       API_PORT: String(port),
       CLICKHOUSE_EMBEDDED_PORT: "0",
       CLICKHOUSE_EMBEDDED_PATH: dir,
-      BACKFILL_FROM: "now-3h",
+      // 12 hours: the demo plant's outages (a 5-minute window per tag now and then) are chance,
+      // and 3 hours of 40 tags can hold none (the chart test needs one); 12 hours hold ~14.
+      BACKFILL_FROM: "now-12h",
       ...env,
     },
     stdout: "null",
