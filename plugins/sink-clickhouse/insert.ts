@@ -129,10 +129,16 @@ function rowEncoder(plans: ColumnPlan[], perRow: ColumnPlan[]): RowsEncoder {
   const known = byColumns.get(key);
   if (known) return known;
   const lines = perRow.map((p, i) => {
-    const value = p.part
-      ? `r[${JSON.stringify(p.part)}]`
-      : `r.fields?.[${JSON.stringify(p.field)}] ?? bf[${JSON.stringify(p.field)}] ?? null`;
-    return `e${i}(w, ${value});`;
+    if (p.part) return `e${i}(w, r[${JSON.stringify(p.part)}]);`;
+    const name = JSON.stringify(p.field);
+    // A name every object inherits (constructor, toString) counts only as the row's own.
+    const own = p.field! in Object.prototype
+      ? `(r.fields && Object.hasOwn(r.fields, ${name}) ? r.fields[${name}] : undefined)`
+      : `r.fields?.[${name}]`;
+    const batch = p.field! in Object.prototype
+      ? `(Object.hasOwn(bf, ${name}) ? bf[${name}] : undefined)`
+      : `bf[${name}]`;
+    return `e${i}(w, ${own} ?? ${batch} ?? null);`;
   });
   const body = `${perRow.map((_, i) => `const e${i} = enc[${i}];`).join("\n")}
 return (w, rows, bf) => {
