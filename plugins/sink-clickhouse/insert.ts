@@ -132,10 +132,11 @@ function rowEncoder(plans: ColumnPlan[], perRow: ColumnPlan[]): RowsEncoder {
     if (p.part) return `e${i}(w, r[${JSON.stringify(p.part)}]);`;
     const name = JSON.stringify(p.field);
     // A name every object inherits (constructor, toString) counts only as the row's own.
-    const own = p.field! in Object.prototype
+    const inherited = p.field! in Object.prototype;
+    const own = inherited
       ? `(r.fields && Object.hasOwn(r.fields, ${name}) ? r.fields[${name}] : undefined)`
       : `r.fields?.[${name}]`;
-    const batch = p.field! in Object.prototype
+    const batch = inherited
       ? `(Object.hasOwn(bf, ${name}) ? bf[${name}] : undefined)`
       : `bf[${name}]`;
     return `e${i}(w, ${own} ?? ${batch} ?? null);`;

@@ -7,12 +7,13 @@ import type { Ticks } from "../../engine/mod.ts";
 
 export type HistoryDate = Date & { nanosecondsDelta?: number };
 
+/** One time's ticks (for a stream of rows, ticksReader). */
 export function ticksOf(d: HistoryDate): Ticks {
-  return BigInt(d.getTime()) * TICKS_PER_MS + BigInt(Math.round((d.nanosecondsDelta ?? 0) * 1e7));
+  return ticksReader()(d);
 }
 
 /**
- * ticksOf for a stream of rows: consecutive rows mostly share a millisecond (a query's tags at
+ * Ticks of a stream of rows' times: consecutive rows mostly share a millisecond (a query's tags at
  * one timestamp), so the last millisecond's ticks are kept and the four bigint allocations per
  * row become none.
  */
