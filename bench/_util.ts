@@ -58,10 +58,15 @@ export function cpuByRole(marker: string, roles: Record<string, RegExp>) {
         Object.keys(roles).map((r) => [r, 0]),
       );
       for (const { role, seconds } of last.values()) totals[role]! += seconds;
-      for (const r in totals) totals[r] = Math.round(totals[r]! * 10) / 10;
+      for (const r in totals) totals[r] = tenths(totals[r]!);
       return totals;
     },
   };
+}
+
+/** A figure rounded to tenths, as the benchmarks print seconds. */
+export function tenths(n: number): number {
+  return Math.round(n * 10) / 10;
 }
 
 export function median(values: number[]): number {

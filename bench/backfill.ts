@@ -15,7 +15,7 @@
  */
 import { benchPool, countHistoryRows } from "./_mssql.ts";
 import { v8FlagsArg } from "../scripts/v8_flags.ts";
-import { cpuByRole, cpuSeconds, flag, spawnSimulator } from "./_util.ts";
+import { cpuByRole, cpuSeconds, flag, spawnSimulator, tenths } from "./_util.ts";
 
 const TAGS = flag("tags", 200);
 const HOURS = flag("hours", 12);
@@ -83,7 +83,7 @@ const engine = await new Deno.Command(Deno.execPath(), {
 }).output();
 const seconds = (performance.now() - t0) / 1000;
 const cpuRun = cpu.stop();
-cpuRun.simulator = Math.round((cpuSeconds(sim.pid) - simCpu0) * 10) / 10;
+cpuRun.simulator = tenths(cpuSeconds(sim.pid) - simCpu0);
 
 function engineFlags(flags: string | undefined): string[] {
   if (flags === "none") return [];
@@ -104,8 +104,8 @@ for (let i = 0; i < tags.length; i += 50) {
 }
 const bareSeconds = (performance.now() - b0) / 1000;
 const cpuBare = {
-  simulator: Math.round((cpuSeconds(sim.pid) - simCpu1) * 10) / 10,
-  reader: Math.round((cpuSeconds() - selfCpu1) * 10) / 10,
+  simulator: tenths(cpuSeconds(sim.pid) - simCpu1),
+  reader: tenths(cpuSeconds() - selfCpu1),
 };
 await pool.close();
 await sim.stop();

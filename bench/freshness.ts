@@ -9,7 +9,7 @@
  *
  * Last line: JSON with cron_p50_s, cron_p95_s, interval_p50_s, interval_p95_s.
  */
-import { flag, percentile, spawnSimulator } from "./_util.ts";
+import { flag, percentile, spawnSimulator, tenths } from "./_util.ts";
 
 const CRON_MINUTES = flag("cron-minutes", 3);
 const INTERVAL_SECONDS = flag("interval-seconds", 60);
@@ -91,7 +91,7 @@ async function measure(mode: "cron" | "interval", seconds: number): Promise<numb
 
 const cron = await measure("cron", CRON_MINUTES * 60);
 const interval = await measure("interval", INTERVAL_SECONDS);
-const r = (v: number) => Math.round(v * 10) / 10;
+const r = tenths;
 console.log(`cron (every minute): ${cron.length} seconds of data observed`);
 console.log(`interval (5 s): ${interval.length} seconds of data observed`);
 console.log(JSON.stringify({

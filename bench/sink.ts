@@ -16,7 +16,7 @@ import type { Reading } from "../engine/types.ts";
 import { parseTicks } from "../engine/types.ts";
 import { startEmbedded } from "../clickhouse-embedded/mod.ts";
 import { preparedSink } from "./_sink.ts";
-import { cpuSeconds, flag, peakRssMb } from "./_util.ts";
+import { cpuSeconds, flag, peakRssMb, tenths } from "./_util.ts";
 
 const ROWS = flag("rows", 5_000_000);
 const TAGS = flag("tags", 200);
@@ -86,20 +86,16 @@ try {
   const result = {
     rows: written,
     stored_rows: Number(stored!.n),
-    seconds: Math.round(seconds * 10) / 10,
+    seconds: tenths(seconds),
     rows_per_s: Math.round(written / seconds),
     batch_rows: BATCH,
     compared_with_stored: CHECK,
     peak_rss_mb: peakRssMb(),
     store_peak_rss_mb: peakRssMb(store.pid() ?? "self"),
-    cpu_s: { bench: round1(cpu.bench), store: round1(cpu.store) },
+    cpu_s: { bench: tenths(cpu.bench), store: tenths(cpu.store) },
   };
   console.log(JSON.stringify(result));
 } finally {
   await store.stop();
   await Deno.remove(dir, { recursive: true }).catch(() => {});
-}
-
-function round1(n: number): number {
-  return Math.round(n * 10) / 10;
 }
