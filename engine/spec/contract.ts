@@ -51,7 +51,17 @@ function fieldIssues(spec: Spec, source: PluginDefinition): ModelIssue[] {
     for (const [column, c] of Object.entries(table.columns)) {
       if (!c.value.startsWith("fields.")) continue;
       const field = c.value.slice("fields.".length);
-      if (field in fields) continue;
+      if (field in fields) {
+        if (c.stored === "per_batch" && fields[field]!.per !== "batch") {
+          issues.push({
+            path: ["tables", tableName, "columns", column, "stored"],
+            message: `the ${source.name} source's field "${field}" varies per ${
+              fields[field]!.per
+            }: only a field that is the same for a whole batch can be stored per batch`,
+          });
+        }
+        continue;
+      }
       const guess = closest(field, names);
       issues.push({
         path: ["tables", tableName, "columns", column, "value"],

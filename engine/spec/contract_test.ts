@@ -17,7 +17,7 @@ function plugins(provides: Capability[]): PluginDefinition[] {
       description: "fake source",
       options: z.strictObject({}),
       create: none,
-      fields: { Batch: { type: "int", per: "row" } },
+      fields: { Batch: { type: "int", per: "row" }, Mode: { type: "string", per: "batch" } },
     }) as PluginDefinition,
     definePlugin({
       kind: "sink",
@@ -60,7 +60,7 @@ Deno.test("the spec's contract: unknown source fields and missing sink capabilit
   assert.ok(error instanceof ConfigError);
   assert.deepEqual(error.message.split("\n"), [
     "t.yaml:3:15 sink.store: the store sink keeps no pipeline state (watermarks, finished units), which a pipeline needs to run",
-    't.yaml:11:28 tables.raw.columns.x.value: the hist source provides no field "Nope"; its fields: Batch',
+    't.yaml:11:28 tables.raw.columns.x.value: the hist source provides no field "Nope"; its fields: Batch, Mode',
     "t.yaml:13:6 api: needs a sink that answers queries; the store sink does not",
   ]);
 });
@@ -71,5 +71,33 @@ Deno.test("the spec's contract holds when the sink offers what the spec needs", 
     sections,
     env: () => undefined,
   });
-  assert.deepEqual(loaded.spec.tables.raw!.columns.x, { type: "T", value: "fields.Batch" });
+  assert.deepEqual(loaded.spec.tables.raw!.columns.x, {
+    type: "T",
+    value: "fields.Batch",
+    stored: "per_row",
+  });
+});
+
+Deno.test("stored: per_batch is for a source field the same for a whole batch", () => {
+  const errors = (spec: string) => {
+    try {
+      parseSpec(spec, "t.yaml", {
+        plugins: plugins(["state", "query"]),
+        sections,
+        env: () => undefined,
+      });
+    } catch (e) {
+      assert.ok(e instanceof ConfigError);
+      return e.message.split("\n");
+    }
+    return [];
+  };
+  const columns = (x: string) => SPEC.replace("x: { type: T, value: fields.Nope }", x);
+  assert.deepEqual(errors(columns("x: { type: T, value: fields.Mode, stored: per_batch }")), []);
+  assert.deepEqual(errors(columns("x: { type: T, value: fields.Batch, stored: per_batch }")), [
+    't.yaml:11:50 tables.raw.columns.x.stored: the hist source\'s field "Batch" varies per row: only a field that is the same for a whole batch can be stored per batch',
+  ]);
+  assert.deepEqual(errors(columns("x: { type: T, value: time, stored: per_batch }")), [
+    "t.yaml:11:42 tables.raw.columns.x.stored: only a source's field (fields.<name>) can be stored per batch",
+  ]);
 });

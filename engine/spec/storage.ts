@@ -64,6 +64,13 @@ export const readingsTable = z.strictObject({
     z.strictObject({
       type: columnType,
       value: readingValue.describe("The part of a reading this column holds"),
+      stored: z.enum(["per_row", "per_batch"]).default("per_row").describe(
+        "per_batch: a field the same for every reading of a batch (the source declares it so) is " +
+          "kept once per batch, not once per row, and still read by its column's name",
+      ),
+    }).refine((c) => c.stored === "per_row" || c.value.startsWith("fields."), {
+      path: ["stored"],
+      message: "only a source's field (fields.<name>) can be stored per batch",
     }),
   ).refine((c) => Object.keys(c).length > 0, "must declare at least one column"),
   engine: z.string().min(1).default("MergeTree").describe(

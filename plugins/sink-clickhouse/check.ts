@@ -7,6 +7,7 @@
 import { aggregationInput, isReadingsTable } from "../../engine/mod.ts";
 import type { ModelIssue, StorageModel } from "../../engine/mod.ts";
 import { encoderFor } from "./rowbinary.ts";
+import { BATCH_FIELDS, perBatchColumns } from "./ddl.ts";
 
 const SIMPLE_TYPES = new Set([
   "String",
@@ -111,7 +112,16 @@ export function checkModel(model: StorageModel): ModelIssue[] {
     for (const [column, c] of Object.entries(table.columns)) {
       typeIssue(["tables", name, "columns", column, "type"], c.type, isReadingsTable(table));
     }
-    if (isReadingsTable(table)) continue;
+    if (isReadingsTable(table)) {
+      if (BATCH_FIELDS in table.columns && perBatchColumns(table).length > 0) {
+        issues.push({
+          path: ["tables", name, "columns", BATCH_FIELDS],
+          message:
+            `the sink keeps this table's per-batch columns in a column of this name: rename it`,
+        });
+      }
+      continue;
+    }
     const source = model.tables[table.from];
     if (!source) continue;
     for (const [column, c] of Object.entries(table.columns)) {

@@ -21,6 +21,8 @@ import type {
 } from "../../engine/mod.ts";
 
 export const q = (name: string) => `\`${name.replace(/[`\\]/g, "\\$&")}\``;
+/** A ClickHouse string literal. */
+export const literal = (text: string) => `'${text.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 
 /** Where DDL goes and how engines are adapted to it. */
 export interface Target {
@@ -81,9 +83,7 @@ function settingsFor(engine: string, declared: Record<string, unknown> | undefin
     settings.non_replicated_deduplication_window = 10_000;
   }
   const parts = Object.entries(settings).map(([k, v]) =>
-    `${k} = ${
-      typeof v === "string" ? `'${v.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'` : Number(v)
-    }`
+    `${k} = ${typeof v === "string" ? literal(v) : Number(v)}`
   );
   return parts.length ? ` SETTINGS ${parts.join(", ")}` : "";
 }
@@ -97,7 +97,7 @@ function ttlClause(ttl: { column: string; keep: number } | undefined) {
 }
 
 export interface TableShape {
-  columns: [string, string, string?][]; // name, type, DEFAULT expression
+  columns: [string, string, string?][]; // name, type, `DEFAULT …` or `ALIAS …`
   engine: string;
   orderBy: string[];
   partitionBy?: string;
@@ -106,8 +106,8 @@ export interface TableShape {
 }
 
 export function createTable(t: Target, name: string, shape: TableShape): string {
-  const columns = shape.columns.map(([c, type, def]) =>
-    `${q(c)} ${type}${def ? ` DEFAULT ${def}` : ""}`
+  const columns = shape.columns.map(([c, type, clause]) =>
+    `${q(c)} ${type}${clause ? ` ${clause}` : ""}`
   );
   return `CREATE TABLE IF NOT EXISTS ${q(t.database)}.${q(name)}${onCluster(t)} (${
     columns.join(", ")
@@ -119,12 +119,48 @@ export function createTable(t: Target, name: string, shape: TableShape): string 
     settingsFor(shape.engine, shape.settings, t);
 }
 
-/** The columns a readings table fills from readings; `ingested_at` is left to the store's clock. */
+/**
+ * Where a readings table keeps its `stored: per_batch` columns: one JSON object per batch
+ * (column name → value) in a LowCardinality column, so a batch of 100 000 rows stores one
+ * dictionary entry where 24 columns would each store (and parse, and merge) 100 000 copies.
+ * Each such column is an ALIAS reading its value back, so it is still queried by name (like
+ * every ALIAS column, it is left out of `SELECT *`).
+ */
+export const BATCH_FIELDS = "_batch_fields";
+export const BATCH_FIELDS_TYPE = "LowCardinality(String)";
+
+/** The declared columns a readings table keeps once per batch. */
+export function perBatchColumns(table: ReadingsTable): [string, string][] {
+  return Object.entries(table.columns).filter(([, c]) => c.stored === "per_batch").map((
+    [name, c],
+  ) => [name, c.type]);
+}
+
+/** A per-batch column's value, read from the batch's JSON object. */
+export function perBatchAlias(column: string, type: string): string {
+  const inner = type.trim().replace(/^LowCardinality\((.*)\)$/, "$1");
+  return `JSONExtract(${q(BATCH_FIELDS)}, ${literal(column)}, ${literal(inner)})`;
+}
+
+/**
+ * The columns of a readings table: what the sink writes, `ingested_at` left to the store's
+ * clock, per-batch columns as ALIAS columns over BATCH_FIELDS (which takes the place of the
+ * first of them).
+ */
 export function readingsShape(table: ReadingsTable): TableShape {
+  const columns: TableShape["columns"] = [];
+  for (const [name, c] of Object.entries(table.columns)) {
+    if (c.stored === "per_batch") {
+      if (!columns.some(([n]) => n === BATCH_FIELDS)) {
+        columns.push([BATCH_FIELDS, BATCH_FIELDS_TYPE]);
+      }
+      columns.push([name, c.type, `ALIAS ${perBatchAlias(name, c.type)}`]);
+    } else {
+      columns.push(c.value === "ingested_at" ? [name, c.type, "DEFAULT now64(3)"] : [name, c.type]);
+    }
+  }
   return {
-    columns: Object.entries(table.columns).map(([name, c]) =>
-      c.value === "ingested_at" ? [name, c.type, "now64(3)"] : [name, c.type]
-    ),
+    columns,
     engine: table.engine,
     orderBy: table.order_by,
     partitionBy: table.partition_by,
@@ -235,7 +271,7 @@ export function modelDdl(t: Target, pipeline: string, model: StorageModel): Ddl[
     // holds the site, so pipelines of several sites can share the dimension.
     const key = columns.some(([c]) => c === "source") ? ["source", "tag"] : ["tag"];
     out.push(tableDdl(t, assetsTable(pipeline, model), {
-      columns: [...columns, ["_version", "DateTime64(3, 'UTC')", "now64(3)"]],
+      columns: [...columns, ["_version", "DateTime64(3, 'UTC')", "DEFAULT now64(3)"]],
       engine: "ReplacingMergeTree(_version)",
       orderBy: key,
     }));
@@ -289,7 +325,7 @@ export function stateDdl(t: Target): Ddl[] {
         ["pipeline", "LowCardinality(String)"],
         ["tag", "String"],
         ["watermark", "DateTime64(7, 'UTC')"],
-        ["updated_at", "DateTime64(6, 'UTC')", "now64(6)"],
+        ["updated_at", "DateTime64(6, 'UTC')", "DEFAULT now64(6)"],
       ],
       engine: "ReplacingMergeTree(updated_at)",
       orderBy: ["pipeline", "tag"],
@@ -299,7 +335,7 @@ export function stateDdl(t: Target): Ddl[] {
         ["pipeline", "LowCardinality(String)"],
         ["unit", "String"],
         ["rows", "UInt64"],
-        ["finished_at", "DateTime64(3, 'UTC')", "now64(3)"],
+        ["finished_at", "DateTime64(3, 'UTC')", "DEFAULT now64(3)"],
       ],
       engine: "ReplacingMergeTree(finished_at)",
       orderBy: ["pipeline", "unit"],

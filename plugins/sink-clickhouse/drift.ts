@@ -5,7 +5,7 @@
  * compared through formatQuerySingleLine(). Nothing existing is altered.
  */
 import type { ClickHouseClient } from "@clickhouse/client";
-import { createTable, q } from "./ddl.ts";
+import { BATCH_FIELDS, createTable, literal, q } from "./ddl.ts";
 import type { Ddl, Target } from "./ddl.ts";
 
 interface TableInfo {
@@ -73,11 +73,12 @@ export async function driftOf(c: ClickHouseClient, target: Target, ddl: Ddl[]): 
     await c.command({ query: createTable({ database: target.database }, scratch, d.shape!) });
     try {
       const [declared] = await tableInfo(c, target.database, scratch);
-      problems.push(...compareColumns(
-        d.name,
-        await columnInfo(c, target.database, d.name),
-        await columnInfo(c, target.database, scratch),
-      ));
+      const have = await columnInfo(c, target.database, d.name);
+      const want = await columnInfo(c, target.database, scratch);
+      const migration = perBatchMigration(`${q(target.database)}.${q(d.name)}`, have, want);
+      if (migration) problems.push(`${d.name}: ${migration.message}`);
+      const rest = (cs: ColumnInfo[]) => cs.filter((c) => !migration?.columns.has(c.name));
+      problems.push(...compareColumns(d.name, rest(have), rest(want)));
       const strip = (e: string) => e.replace(/^Replicated/, "");
       if (target.cluster) {
         for (const key of ["sorting_key", "partition_key"] as const) {
@@ -106,6 +107,49 @@ export async function driftOf(c: ClickHouseClient, target: Target, ddl: Ddl[]): 
     }
   }
   return problems;
+}
+
+/**
+ * Columns a table stores per row that the spec keeps once per batch (an older model stored the
+ * Historian's echoed options on every row): the statements that migrate the table in place,
+ * each row keeping its values, in the JSON form the ALIAS columns read.
+ */
+function perBatchMigration(
+  table: string,
+  existing: ColumnInfo[],
+  declared: ColumnInfo[],
+): { message: string; columns: Set<string> } | undefined {
+  if (existing.some((c) => c.name === BATCH_FIELDS)) return undefined;
+  const byName = new Map(existing.map((c) => [c.name, c]));
+  const moved = declared.filter((w) =>
+    w.default_kind === "ALIAS" && w.default_expression.includes(BATCH_FIELDS) &&
+    byName.get(w.name)?.default_kind === ""
+  );
+  const holder = declared.find((w) => w.name === BATCH_FIELDS);
+  if (moved.length === 0 || !holder) return undefined;
+  const inner = (type: string) => type.replace(/^LowCardinality\((.*)\)$/, "$1");
+  const tuple = `CAST(tuple(${moved.map((m) => q(m.name)).join(", ")}), ${
+    literal(`Tuple(${moved.map((m) => `${q(m.name)} ${inner(m.type)}`).join(", ")})`)
+  })`;
+  const statements = [
+    `ALTER TABLE ${table} ADD COLUMN ${
+      q(BATCH_FIELDS)
+    } ${holder.type} DEFAULT toJSONString(${tuple})`,
+    `ALTER TABLE ${table} MATERIALIZE COLUMN ${q(BATCH_FIELDS)} SETTINGS mutations_sync = 2`,
+    `ALTER TABLE ${table} MODIFY COLUMN ${q(BATCH_FIELDS)} REMOVE DEFAULT`,
+    `ALTER TABLE ${table} ${moved.map((m) => `DROP COLUMN ${q(m.name)}`).join(", ")}`,
+    `ALTER TABLE ${table} ${
+      moved.map((m) => `ADD COLUMN ${q(m.name)} ${m.type} ALIAS ${m.default_expression}`).join(", ")
+    }`,
+  ];
+  return {
+    message: `${moved.length} columns stored here per row are kept once per batch by the spec (${
+      moved.map((m) => m.name).join(", ")
+    }); to migrate the table in place, every row keeping its values, run in order:\n    ${
+      statements.map((s) => `${s};`).join("\n    ")
+    }\n    then start again`,
+    columns: new Set([BATCH_FIELDS, ...moved.map((m) => m.name)]),
+  };
 }
 
 function compareColumns(table: string, existing: ColumnInfo[], declared: ColumnInfo[]): string[] {

@@ -7,7 +7,7 @@
  */
 import { PluginError } from "../../engine/mod.ts";
 import type { QueryParams, Reading, ReadingsTable, Ticks } from "../../engine/mod.ts";
-import { q } from "./ddl.ts";
+import { BATCH_FIELDS, BATCH_FIELDS_TYPE, literal, q } from "./ddl.ts";
 import { encoderFor } from "./rowbinary.ts";
 import type { RowWriter } from "./rowbinary.ts";
 import type { ValueEncoder } from "./rowbinary.ts";
@@ -31,6 +31,8 @@ export interface ColumnPlan {
   field?: string;
   /** The same for every row the pipeline writes: the site. */
   constant?: string;
+  /** BATCH_FIELDS: the per-batch columns it holds, as [column, field, type]. */
+  perBatch?: [string, string, string][];
   encode: ValueEncoder;
 }
 
@@ -39,8 +41,12 @@ export interface ColumnPlan {
  * A site column holds `site` on every row.
  */
 export function planColumns(tableName: string, table: ReadingsTable, site = ""): ColumnPlan[] {
-  return Object.entries(table.columns).filter(([, c]) => c.value !== "ingested_at").map(
-    ([name, c]) => {
+  const perBatch = Object.entries(table.columns).filter(([, c]) => c.stored === "per_batch")
+    .map(([name, c]) => [name, c.value.slice(7), c.type] as [string, string, string]);
+  const plans = Object.entries(table.columns).filter(([, c]) =>
+    c.value !== "ingested_at" && c.stored !== "per_batch"
+  ).map(
+    ([name, c]): ColumnPlan => {
       let encode: ValueEncoder;
       try {
         encode = encoderFor(c.type);
@@ -57,6 +63,42 @@ export function planColumns(tableName: string, table: ReadingsTable, site = ""):
         : { name, type: c.type, field: c.value.slice(7), encode };
     },
   );
+  if (perBatch.length > 0) {
+    plans.push({
+      name: BATCH_FIELDS,
+      type: BATCH_FIELDS_TYPE,
+      perBatch,
+      encode: encoderFor(BATCH_FIELDS_TYPE),
+    });
+  }
+  return plans;
+}
+
+/** A field of the batch itself, not one every object inherits (a field named `constructor`). */
+const ownField = (fields: Record<string, unknown>, name: string) =>
+  Object.hasOwn(fields, name) ? fields[name] : undefined;
+
+/**
+ * The per-batch columns' values as BATCH_FIELDS holds them: a JSON object by column name,
+ * in a form JSONExtract reads back exactly (non-finite floats and DateTime64 as strings).
+ */
+export function batchFieldsJson(
+  perBatch: readonly [string, string, string][],
+  batchFields: Record<string, unknown>,
+): string {
+  const parts = perBatch.map(([column, field, type]) => {
+    const value = ownField(batchFields, field);
+    let json: string;
+    if (value === null || value === undefined) json = "null";
+    else if (typeof value === "number") {
+      json = Number.isFinite(value)
+        ? JSON.stringify(value)
+        : `"${Number.isNaN(value) ? "nan" : value > 0 ? "inf" : "-inf"}"`;
+    } else if (typeof value === "bigint" && !/DateTime64/.test(type)) json = value.toString();
+    else json = JSON.stringify(paramValue(value, type));
+    return `${JSON.stringify(column)}:${json}`;
+  });
+  return `{${parts.join(",")}}`;
 }
 
 /** The statement a batch is inserted with, and the columns each row carries in its body. */
@@ -87,20 +129,21 @@ export function insertShape(
   const params: QueryParams = {};
   const exprs = plans.map((p, i) => {
     if (perRow.includes(p)) return q(p.name);
-    const value = p.constant ?? batchFields[p.field!];
+    const value = p.perBatch
+      ? batchFieldsJson(p.perBatch, batchFields)
+      : p.constant ?? ownField(batchFields, p.field!);
     if (value === null || value === undefined) return "NULL";
     params[`f${i}`] = paramValue(value, p.type);
     return `{f${i}:${p.type.replace(/^\s*LowCardinality\((.*)\)\s*$/, "$1")}}`;
   });
-  const structure = perRow.map((p) => `${q(p.name)} ${p.type}`).join(", ").replace(/\\/g, "\\\\")
-    .replace(/'/g, "\\'");
+  const structure = perRow.map((p) => `${q(p.name)} ${p.type}`).join(", ");
   return {
     encode: rowEncoder(plans, perRow),
     sql:
       `INSERT INTO ${target} (${plans.map((p) => q(p.name)).join(", ")}) SELECT ${
         exprs.join(", ")
       } ` +
-      `FROM input('${structure}') FORMAT RowBinary`,
+      `FROM input(${literal(structure)}) FORMAT RowBinary`,
     params,
     perRow,
     batchFields,

@@ -10,6 +10,7 @@ import { createLogger } from "../../engine/log.ts";
 import { systemClock } from "../../engine/plugin.ts";
 import type { Sink } from "../../engine/plugin.ts";
 import { loadSpec } from "../../engine/spec/load.ts";
+import { isReadingsTable } from "../../engine/spec/storage.ts";
 import type { LoadedSpec } from "../../engine/spec/load.ts";
 import { parseTicks } from "../../engine/types.ts";
 import type { Reading, ReadingBatch, TagInfo } from "../../engine/types.ts";
@@ -169,7 +170,11 @@ Deno.test({
              ORDER BY position`,
               { db },
             );
-            assert.equal(columns.length, 34, "33 History columns and IngestedAt");
+            assert.equal(
+              columns.length,
+              35,
+              "33 History columns (24 of them read from _batch_fields), IngestedAt, _batch_fields",
+            );
             assert.deepEqual(columns[0], { name: "DateTime", type: "DateTime64(7, 'UTC')" });
             assert.deepEqual(columns[2], { name: "Value", type: "Nullable(Float64)" });
           } finally {
@@ -288,6 +293,144 @@ Deno.test({
             );
           } finally {
             await close();
+          }
+        },
+      );
+
+      await t.step(
+        "per-batch columns are kept once per batch and read back by name, value for value",
+        async () => {
+          const db = testDatabase();
+          const { sink, close } = await prepared(store.url, db);
+          try {
+            const kinds = await sink.queries!.query<{ kind: string; n: number }>(
+              `SELECT default_kind AS kind, count() AS n FROM system.columns
+               WHERE database = {db:String} AND table = 'WonderwareHistory' GROUP BY kind ORDER BY kind`,
+              { db },
+            );
+            assert.deepEqual(kinds, [
+              { kind: "", n: 10 },
+              { kind: "ALIAS", n: 24 },
+              { kind: "DEFAULT", n: 1 },
+            ]);
+            const odd = {
+              wwRetrievalMode: "FULL",
+              wwVersion: "LATEST",
+              wwRowCount: 2147483647,
+              wwValueDeadband: 0.1,
+              StateTime: Number.NaN,
+              PercentGood: -Infinity,
+              SourceTag: `it's "quoted" \\ ∆`,
+              SourceServer: null,
+            };
+            await sink.write({ readings: readings(5), fields: FIELDS });
+            await sink.write({ readings: readings(5, "2026-11-02T00:00:00Z"), fields: odd });
+            const back = await sink.queries!.query(
+              `SELECT toDate(DateTime) AS day, count() AS n, any(wwRetrievalMode) AS mode, any(wwVersion) AS version,
+                 any(wwTimeZone) AS tz, any(wwRowCount) AS row_count, toString(any(wwValueDeadband)) AS deadband,
+                 toString(any(StateTime)) AS state_time, toString(any(PercentGood)) AS good,
+                 any(SourceTag) AS source_tag, any(SourceServer) AS source_server, uniqExact(_batch_fields) AS kept
+               FROM WonderwareHistory GROUP BY day ORDER BY day`,
+            );
+            assert.deepEqual(back, [
+              {
+                day: "2026-11-01",
+                n: 20,
+                mode: "FULL",
+                version: "LATEST",
+                tz: "UTC",
+                row_count: null,
+                deadband: null,
+                state_time: null,
+                good: null,
+                source_tag: null,
+                source_server: null,
+                kept: 1,
+              },
+              {
+                day: "2026-11-02",
+                n: 20,
+                mode: "FULL",
+                version: "LATEST",
+                tz: null,
+                row_count: 2147483647,
+                deadband: "0.1",
+                state_time: "nan",
+                good: "-inf",
+                source_tag: odd.SourceTag,
+                source_server: null,
+                kept: 1,
+              },
+            ]);
+          } finally {
+            await close();
+          }
+        },
+      );
+
+      await t.step(
+        "a table that stores per-batch columns per row gets the statements that migrate it in place",
+        async () => {
+          const db = testDatabase();
+          // The older model: every History column stored on every row.
+          const old = await openSink(store.url, db);
+          const raw = old.model.tables.WonderwareHistory!;
+          assert.ok(isReadingsTable(raw));
+          const perRow = {
+            ...old.model,
+            tables: {
+              ...old.model.tables,
+              WonderwareHistory: {
+                ...raw,
+                columns: Object.fromEntries(
+                  Object.entries(raw.columns).map((
+                    [n, c],
+                  ) => [n, { ...c, stored: "per_row" as const }]),
+                ),
+              },
+            },
+          };
+          const fields = { ...FIELDS, wwValueDeadband: 0.25, SourceTag: "it's" };
+          try {
+            await old.sink.prepare(perRow, old.spec.name);
+            await old.sink.write({ readings: readings(5), fields });
+          } finally {
+            await old.close();
+          }
+          const { sink, model, spec, close } = await openSink(store.url, db);
+          const admin = createClient({ url: store.url });
+          try {
+            const error = await sink.prepare(model, spec.name).then(() => undefined, (e) => e);
+            assert.ok(error instanceof PluginError);
+            assert.match(
+              error.message,
+              /WonderwareHistory: 24 columns stored here per row are kept once per batch by the spec \(wwRowCount, /,
+            );
+            const statements = error.message.split("\n").map((l) => l.trim()).filter((l) =>
+              l.startsWith("ALTER TABLE")
+            );
+            assert.equal(statements.length, 5);
+            assert.ok(
+              !error.message.includes("column wwRowCount"),
+              "the migrated columns are not reported one by one as well",
+            );
+            for (const query of statements) await admin.command({ query: query.replace(/;$/, "") });
+            await sink.prepare(model, spec.name);
+            const back = await sink.queries!.query(
+              `SELECT count() AS n, any(wwRetrievalMode) AS mode, any(wwTagKey) AS key, any(wwValueDeadband) AS deadband,
+                 any(SourceTag) AS source_tag, any(wwRowCount) AS row_count FROM WonderwareHistory`,
+            );
+            assert.deepEqual(back, [{
+              n: 20,
+              mode: "FULL",
+              key: 7,
+              deadband: 0.25,
+              source_tag: "it's",
+              row_count: null,
+            }]);
+          } finally {
+            await close();
+            await admin.close();
           }
         },
       );
@@ -698,7 +841,7 @@ Deno.test({
           const { sink, model, spec, close } = await openSink(store.url, db, lines);
           try {
             await sink.prepare(model, spec.name);
-            await sink.queries!.query(`ALTER TABLE WonderwareHistory DROP COLUMN wwOption`);
+            await sink.queries!.query(`ALTER TABLE WonderwareHistory DROP COLUMN wwTagKey`);
             const started = Date.now();
             const error = await sink.write({ readings: readings(1), fields: FIELDS }).then(
               () => undefined,
@@ -708,7 +851,7 @@ Deno.test({
             assert.ok(!error.retriable && !error.unavailable);
             assert.match(
               error.message,
-              /^sink-clickhouse: inserting 4 rows into WonderwareHistory at 127\.0\.0\.1:\d+ failed: .*wwOption/,
+              /^sink-clickhouse: inserting 4 rows into WonderwareHistory at 127\.0\.0\.1:\d+ failed: .*wwTagKey/,
             );
             assert.ok(!lines.some((l) => l.includes("retrying")), "no retries");
             assert.ok(Date.now() - started < 5_000);
