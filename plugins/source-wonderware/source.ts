@@ -43,6 +43,7 @@ export function createSource(deps: SourceDeps): Source {
     address,
     mode: options.retrieval_mode === "full" ? "Full" : "Delta",
     echoes: new Map<string, Record<string, unknown>>(),
+    keys: new Map<string, number>(),
   };
 
   /** Runs `fn`, classifying what it throws; retries and the breaker are the engine's. */

@@ -182,6 +182,35 @@ Deno.test("read() returns the dataset value for value: sub-ms times, NULL gaps, 
   });
 });
 
+Deno.test("rows name their tag by wwTagKey; a key changed since discovery fails one read, retriable, and the next reads every row", async () => {
+  await withSource(MIXED, "", async (source) => {
+    const tags = await source.discover();
+    const read = (list: readonly TagInfo[]) =>
+      readAll(source, list, "2024-03-31T00:00:00Z", "2024-03-31T02:00:00Z").then((rs) =>
+        rs.map(row)
+      );
+    const expected = await read(tags);
+    assert.equal(expected.length, 15);
+    // Without keys (or with two tags sharing one) rows name their tag by TagName: the same rows.
+    const keyless = tags.map((t) => ({ ...t, fields: undefined }));
+    assert.deepEqual(await read(keyless), expected);
+    const shared = tags.map((t) => ({ ...t, fields: { wwTagKey: 1 } }));
+    assert.deepEqual(await read(shared), expected);
+    // The tag list a cache kept from before Line1.Temp was deleted and created again.
+    const stale = tags.map((t) =>
+      t.name === "Line1.Temp" ? { ...t, fields: { wwTagKey: 987_654 } } : t
+    );
+    const error = await read(stale).then(() => undefined, (e) => e);
+    assert.ok(error instanceof PluginError, String(error));
+    assert.ok(error.retriable);
+    assert.match(
+      error.message,
+      /History returned a row of wwTagKey \d+, which is none of the 4 tags read: a tag's key changed since discovery/,
+    );
+    assert.deepEqual(await read(stale), expected, "the keys were read again");
+  });
+});
+
 Deno.test("adjacent windows read a point on their shared boundary exactly once", async () => {
   await withSource(MIXED, "", async (source) => {
     const tags = await source.discover();
