@@ -3,7 +3,8 @@
  * RowBinary body; fields that are the same for the whole batch (for the Historian, the query
  * options it echoes back) become typed parameters of an `INSERT … SELECT … FROM input(…)`.
  * That keeps rows small and skips per-row parsing of constant columns, which ClickHouse
- * otherwise pays on every LowCardinality column.
+ * otherwise pays on every LowCardinality column. Columns stored per batch are one parameter
+ * together: the JSON object their ALIAS columns read (ddl.ts, BATCH_FIELDS).
  */
 import { PluginError } from "../../engine/mod.ts";
 import type { QueryParams, Reading, ReadingsTable, Ticks } from "../../engine/mod.ts";
