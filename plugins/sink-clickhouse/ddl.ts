@@ -64,7 +64,7 @@ export const STATE_TABLES = {
   runs: "_pipeline_runs",
 } as const;
 
-function onCluster(t: Target) {
+export function onCluster(t: Target) {
   return t.cluster ? ` ON CLUSTER ${q(t.cluster)}` : "";
 }
 

@@ -5,7 +5,7 @@
  * compared through formatQuerySingleLine(). Nothing existing is altered.
  */
 import type { ClickHouseClient } from "@clickhouse/client";
-import { BATCH_FIELDS, createTable, literal, q } from "./ddl.ts";
+import { BATCH_FIELDS, createTable, literal, onCluster, q } from "./ddl.ts";
 import type { Ddl, Target } from "./ddl.ts";
 
 interface TableInfo {
@@ -75,7 +75,11 @@ export async function driftOf(c: ClickHouseClient, target: Target, ddl: Ddl[]): 
       const [declared] = await tableInfo(c, target.database, scratch);
       const have = await columnInfo(c, target.database, d.name);
       const want = await columnInfo(c, target.database, scratch);
-      const migration = perBatchMigration(`${q(target.database)}.${q(d.name)}`, have, want);
+      const migration = perBatchMigration(
+        `${q(target.database)}.${q(d.name)}${onCluster(target)}`,
+        have,
+        want,
+      );
       if (migration) problems.push(`${d.name}: ${migration.message}`);
       const rest = (cs: ColumnInfo[]) => cs.filter((c) => !migration?.columns.has(c.name));
       problems.push(...compareColumns(d.name, rest(have), rest(want)));
@@ -127,14 +131,20 @@ function perBatchMigration(
   );
   const holder = declared.find((w) => w.name === BATCH_FIELDS);
   if (moved.length === 0 || !holder) return undefined;
-  const inner = (type: string) => type.replace(/^LowCardinality\((.*)\)$/, "$1");
-  const tuple = `CAST(tuple(${moved.map((m) => q(m.name)).join(", ")}), ${
-    literal(`Tuple(${moved.map((m) => `${q(m.name)} ${inner(m.type)}`).join(", ")})`)
-  })`;
+  // As the sink writes it (insert.ts, batchFieldsJson): NaN and infinities as strings, which
+  // toJSONString alone would turn into null.
+  const value = (m: ColumnInfo) => {
+    const v = `assumeNotNull(${q(m.name)})`;
+    const json = /Float/.test(m.type)
+      ? `if(isFinite(${v}), toJSONString(${v}), concat('"', toString(${v}), '"'))`
+      : `toJSONString(${v})`;
+    return `if(isNull(${q(m.name)}), 'null', ${json})`;
+  };
+  const json = `concat('{', ${
+    moved.map((m) => `${literal(`${JSON.stringify(m.name)}:`)}, ${value(m)}`).join(", ',', ")
+  }, '}')`;
   const statements = [
-    `ALTER TABLE ${table} ADD COLUMN ${
-      q(BATCH_FIELDS)
-    } ${holder.type} DEFAULT toJSONString(${tuple})`,
+    `ALTER TABLE ${table} ADD COLUMN ${q(BATCH_FIELDS)} ${holder.type} DEFAULT ${json}`,
     `ALTER TABLE ${table} MATERIALIZE COLUMN ${q(BATCH_FIELDS)} SETTINGS mutations_sync = 2`,
     `ALTER TABLE ${table} MODIFY COLUMN ${q(BATCH_FIELDS)} REMOVE DEFAULT`,
     `ALTER TABLE ${table} ${moved.map((m) => `DROP COLUMN ${q(m.name)}`).join(", ")}`,

@@ -390,7 +390,13 @@ Deno.test({
               },
             },
           };
-          const fields = { ...FIELDS, wwValueDeadband: 0.25, SourceTag: "it's" };
+          const fields = {
+            ...FIELDS,
+            wwValueDeadband: 0.25,
+            StateTime: Number.NaN,
+            PercentGood: Infinity,
+            SourceTag: `it's "x" \\ ∆`,
+          };
           try {
             await old.sink.prepare(perRow, old.spec.name);
             await old.sink.write({ readings: readings(5), fields });
@@ -418,15 +424,18 @@ Deno.test({
             await sink.prepare(model, spec.name);
             const back = await sink.queries!.query(
               `SELECT count() AS n, any(wwRetrievalMode) AS mode, any(wwTagKey) AS key, any(wwValueDeadband) AS deadband,
-                 any(SourceTag) AS source_tag, any(wwRowCount) AS row_count FROM WonderwareHistory`,
+                 any(SourceTag) AS source_tag, any(wwRowCount) AS row_count, toString(any(StateTime)) AS state_time,
+                 toString(any(PercentGood)) AS good FROM WonderwareHistory`,
             );
             assert.deepEqual(back, [{
               n: 20,
               mode: "FULL",
               key: 7,
               deadband: 0.25,
-              source_tag: "it's",
+              source_tag: fields.SourceTag,
               row_count: null,
+              state_time: "nan",
+              good: "inf",
             }]);
           } finally {
             await close();
