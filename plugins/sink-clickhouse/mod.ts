@@ -5,7 +5,8 @@
  * With `embedded.enabled` (and neither `url` nor `host`), the sink starts the embedded store (chDB in a process of its
  * own, see clickhouse-embedded/) on loopback, supervises it, and stops it on close.
  */
-import { ClickHouseLogLevel, createClient } from "@clickhouse/client";
+import { ClickHouseLogLevel } from "@clickhouse/client";
+import { createClient } from "./_client_lib.ts";
 import { definePlugin, PluginError } from "../../engine/mod.ts";
 import type { PluginContext, Sink } from "../../engine/mod.ts";
 import { startEmbedded } from "../../clickhouse-embedded/mod.ts";
@@ -62,6 +63,8 @@ export async function createClickHouseSink(opts: Options, context: PluginContext
     password: opts.password,
     request_timeout: opts.request_timeout,
     application: "historian-sync",
+    // A socket is checked for its age before reuse (see _client_lib.ts).
+    keep_alive: { eagerly_destroy_stale_sockets: true },
     // Failures surface as PluginErrors and are logged once, by the engine's logger.
     log: { level: ClickHouseLogLevel.OFF },
   };
