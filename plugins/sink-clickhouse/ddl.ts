@@ -129,11 +129,11 @@ export function createTable(t: Target, name: string, shape: TableShape): string 
 export const BATCH_FIELDS = "_batch_fields";
 export const BATCH_FIELDS_TYPE = "LowCardinality(String)";
 
-/** The declared columns a readings table keeps once per batch. */
-export function perBatchColumns(table: ReadingsTable): [string, string][] {
+/** The columns a readings table keeps once per batch, as [column, field, type]. */
+export function perBatchColumns(table: ReadingsTable): [string, string, string][] {
   return Object.entries(table.columns).filter(([, c]) => c.stored === "per_batch").map((
     [name, c],
-  ) => [name, c.type]);
+  ) => [name, c.value.slice("fields.".length), c.type]);
 }
 
 /** A per-batch column's value, read from the batch's JSON object. */

@@ -8,7 +8,7 @@
  */
 import { PluginError } from "../../engine/mod.ts";
 import type { QueryParams, Reading, ReadingsTable, Ticks } from "../../engine/mod.ts";
-import { BATCH_FIELDS, BATCH_FIELDS_TYPE, literal, q } from "./ddl.ts";
+import { BATCH_FIELDS, BATCH_FIELDS_TYPE, literal, perBatchColumns, q } from "./ddl.ts";
 import { encoderFor } from "./rowbinary.ts";
 import type { RowWriter } from "./rowbinary.ts";
 import type { ValueEncoder } from "./rowbinary.ts";
@@ -42,8 +42,7 @@ export interface ColumnPlan {
  * A site column holds `site` on every row.
  */
 export function planColumns(tableName: string, table: ReadingsTable, site = ""): ColumnPlan[] {
-  const perBatch = Object.entries(table.columns).filter(([, c]) => c.stored === "per_batch")
-    .map(([name, c]) => [name, c.value.slice(7), c.type] as [string, string, string]);
+  const perBatch = perBatchColumns(table);
   const plans = Object.entries(table.columns).filter(([, c]) =>
     c.value !== "ingested_at" && c.stored !== "per_batch"
   ).map(

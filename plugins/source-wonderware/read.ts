@@ -57,18 +57,28 @@ export function normalizedQuality(quality: number): Quality {
   return quality === 0 ? "good" : quality === 16 ? "uncertain" : "bad";
 }
 
+/** Binds the tags' names as typed parameters; the list of their placeholders, for `IN (…)`. */
+function tagParams(request: sql.Request, tags: readonly TagInfo[]): string {
+  tags.forEach((t, i) => request.input(`t${i}`, sql.NVarChar(256), t.name));
+  return tags.map((_, i) => `@t${i}`).join(", ");
+}
+
+/** SQL Server compares tag names case-insensitively: its names, mapped to the caller's. */
+function callersNames(tags: readonly TagInfo[]): (name: string) => string | undefined {
+  const byLower = new Map(tags.map((t) => [t.name.toLowerCase(), t.name]));
+  return (name) => byLower.get(name.toLowerCase());
+}
+
 function historyWhere(
   request: sql.Request,
   mode: string,
   tags: readonly TagInfo[],
   window: TimeWindow,
 ): string {
-  tags.forEach((t, i) => request.input(`t${i}`, sql.NVarChar(256), t.name));
+  const names = tagParams(request, tags);
   request.input("from", sql.DateTime2(7), dateOf(window.from));
   request.input("to", sql.DateTime2(7), dateOf(window.to));
-  return `TagName IN (${
-    tags.map((_, i) => `@t${i}`).join(", ")
-  }) AND DateTime > @from AND DateTime <= @to ` +
+  return `TagName IN (${names}) AND DateTime > @from AND DateTime <= @to ` +
     `AND wwRetrievalMode = '${mode}' AND wwVersion = 'Latest' AND wwTimeZone = 'UTC'`;
 }
 
@@ -138,15 +148,12 @@ async function keysChanged(
 ): Promise<PluginError> {
   try {
     const request = deps.pool.request();
-    tags.forEach((t, i) => request.input(`t${i}`, sql.NVarChar(256), t.name));
     const result = await request.query(
-      `SELECT TagName, wwTagKey FROM TagRef WHERE TagName IN (${
-        tags.map((_, i) => `@t${i}`).join(", ")
-      })`,
+      `SELECT TagName, wwTagKey FROM TagRef WHERE TagName IN (${tagParams(request, tags)})`,
     );
-    const byLower = new Map(tags.map((t) => [t.name.toLowerCase(), t.name]));
+    const callers = callersNames(tags);
     for (const r of result.recordset as { TagName: string; wwTagKey: number }[]) {
-      const name = byLower.get(r.TagName.toLowerCase());
+      const name = callers(r.TagName);
       if (name !== undefined) deps.keys.set(name, r.wwTagKey);
     }
   } catch (cause) {
@@ -311,10 +318,9 @@ export async function countHistory(
   const result = await request.query(
     `SELECT TagName, COUNT(*) AS n FROM History WHERE ${where} GROUP BY TagName`,
   );
-  // SQL Server compares tag names case-insensitively: report them as the caller named them.
-  const byLower = new Map(tags.map((t) => [t.name.toLowerCase(), t.name]));
+  const callers = callersNames(tags);
   for (const row of result.recordset as { TagName: string; n: number }[]) {
-    const name = byLower.get(row.TagName.toLowerCase()) ?? row.TagName;
+    const name = callers(row.TagName) ?? row.TagName;
     counts.set(name, (counts.get(name) ?? 0) + Number(row.n));
   }
   return counts;
