@@ -1,7 +1,7 @@
 /**
  * Connecting to the Historian's SQL Server: the pool and its options. Loaded by mod.ts only when a
  * pipeline creates a Wonderware source, so a process without one (an Ignition plant) never loads
- * npm:mssql and its driver (tedious: about 26 MB of resident memory).
+ * npm:mssql and its driver (15 MB of resident memory, measured with the command line loaded).
  */
 import sql from "./_mssql.ts";
 import { PluginError } from "../../engine/mod.ts";
