@@ -5,17 +5,20 @@
  */
 import sql from "./_mssql.ts";
 import type {
+  Logger,
   Quality,
   Reading,
   ReadingBatch,
   ReadOptions,
   TagInfo,
+  Ticks,
   TimeWindow,
 } from "../../engine/mod.ts";
 import { PluginError } from "../../engine/mod.ts";
 import { classify, PLUGIN } from "./_errors.ts";
 import { dateOf, ticksReader } from "./_time.ts";
 import type { HistoryDate } from "./_time.ts";
+import { decodeRows } from "./_tds_rows.ts";
 import { ECHO_FIELDS } from "./fields.ts";
 
 /**
@@ -26,9 +29,9 @@ import { ECHO_FIELDS } from "./fields.ts";
  */
 const rowColumns = (tag: "TagName" | "wwTagKey") =>
   `DateTime, ${tag}, Value, vValue, Quality, QualityDetail, OPCQuality`;
-/** A row of rowColumns, as mssql's array row mode gives it. */
-type RowValues = [
-  HistoryDate,
+/** A row of rowColumns, as mssql's array row mode gives it (the decoder: ticks for the date). */
+type RowValues<D = HistoryDate> = [
+  D,
   string | number,
   number | null,
   string | null,
@@ -47,6 +50,13 @@ export interface ReaderDeps {
   echoes: Map<string, Record<string, unknown>>;
   /** Tags' wwTagKey read again since discovery (a tag re-created in the Historian has a new one). */
   keys: Map<string, number>;
+  /** Rows decoded from the TDS stream (_tds_rows.ts) unless false: then the driver's. */
+  decodeRows?: boolean;
+  /** How many rows were decoded so. */
+  decodedRows?: number;
+  /** Told once when a response's rows had to go through the driver. */
+  log?: Logger;
+  passedOnTold?: boolean;
 }
 
 /** A History row named a wwTagKey none of the tags asked for has. */
@@ -224,49 +234,65 @@ export async function* readHistory(
     wake?.();
     wake = undefined;
   };
+  // Each row becomes a Reading here, whoever decoded it.
+  const take = (
+    time: Ticks,
+    tag: string | number,
+    value: number | null,
+    text: string | null,
+    quality: number,
+    detail: number | null,
+    opc: number | null,
+  ) => {
+    if (time <= window.from || quality === 133 || detail === 65536) return; // never a fabricated row
+    const t = tagRows(tag);
+    if (!t) {
+      failure ??= new UnknownKey(`History returned a row of wwTagKey ${tag}`);
+      request.cancel();
+      notify();
+      return;
+    }
+    current.push({
+      tag: t.name,
+      time,
+      value,
+      text,
+      quality: normalizedQuality(quality),
+      qualityCode: quality,
+      fields: fieldsOf(t, detail, opc),
+    });
+    if (current.length >= batchSize) {
+      queue.push({ readings: current, fields });
+      current = [];
+      if (queue.length >= 1 && !paused) {
+        paused = true;
+        request.pause();
+      }
+      notify();
+    }
+  };
   // Rows as arrays, in rowColumns' order: mssql then builds each row without a keyed
   // property lookup and store per column (megamorphic in its generic row loop).
   request.arrayRowMode = true;
   const ticksOf = ticksReader();
-  request.on(
-    "row",
-    (row: RowValues) => {
-      const [dateTime, tag, value, text, quality, detail, opc] = row;
-      const time = ticksOf(dateTime);
-      if (time <= window.from || quality === 133 || detail === 65536) return; // never a fabricated row
-      const t = tagRows(tag);
-      if (!t) {
-        failure ??= new UnknownKey(`History returned a row of wwTagKey ${tag}`);
-        request.cancel();
-        notify();
-        return;
-      }
-      current.push({
-        tag: t.name,
-        time,
-        value,
-        text,
-        quality: normalizedQuality(quality),
-        qualityCode: quality,
-        fields: fieldsOf(t, detail, opc),
-      });
-      if (current.length >= batchSize) {
-        queue.push({ readings: current, fields });
-        current = [];
-        if (queue.length >= 1 && !paused) {
-          paused = true;
-          request.pause();
-        }
-        notify();
-      }
-    },
-  );
+  request.on("row", (r: RowValues) => take(ticksOf(r[0]), r[1], r[2], r[3], r[4], r[5], r[6]));
+  const decoded = deps.decodeRows === false ? undefined : decodeRows(request, (values) => {
+    const r = values as RowValues<Ticks>;
+    take(r[0], r[1], r[2], r[3], r[4], r[5], r[6]);
+  });
   request.on("error", (e: unknown) => {
     failure ??= e;
     notify();
   });
   request.on("done", () => {
     finished = true;
+    deps.decodedRows = (deps.decodedRows ?? 0) + (decoded?.rows ?? 0);
+    if (decoded?.passedOn && !deps.passedOnTold) {
+      deps.passedOnTold = true;
+      deps.log?.info(
+        "History rows read by the driver, slower: the response has " + decoded.passedOn,
+      );
+    }
     notify();
   });
   const onAbort = () => request.cancel();

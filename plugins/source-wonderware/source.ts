@@ -44,6 +44,7 @@ export function createSource(deps: SourceDeps): Source {
     mode: options.retrieval_mode === "full" ? "Full" : "Delta",
     echoes: new Map<string, Record<string, unknown>>(),
     keys: new Map<string, number>(),
+    log,
   };
 
   /** Runs `fn`, classifying what it throws; retries and the breaker are the engine's. */
