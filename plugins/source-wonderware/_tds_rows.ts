@@ -119,22 +119,15 @@ export async function* filter(
 ): AsyncIterable<Buffer> {
   let columns: Column[] | undefined;
   let values: RowValue[] = [];
-  let carry: Buffer | undefined;
-  // Iterated by hand: leaving a for-await early would destroy tedious's message stream.
-  const iterator = message[Symbol.asyncIterator]();
-  while (true) {
-    const next = await iterator.next();
-    if (next.done) break;
-    if (state.passedOn !== undefined) {
-      yield next.value;
-      continue;
-    }
-    const b: Buffer = carry ? Buffer.concat([carry, next.value]) : next.value;
-    carry = undefined;
+  /**
+   * Tokens of `b` from `from` (one only if `once`): rows to onRow, the other tokens' bytes to
+   * `out`. Returns where it stopped: the end, an incomplete token's start, or (passedOn set) the
+   * start of the token handed on to the driver.
+   */
+  const parse = (b: Buffer, from: number, once: boolean, out: Buffer[]): number => {
     const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    const out: Buffer[] = [];
-    let p = 0;
-    let forward = 0; // start of the bytes not yet forwarded or dropped
+    let p = from;
+    let forward = from; // start of the bytes not yet forwarded or dropped
     while (p < b.length) {
       const type = b[p]!;
       let end: number;
@@ -163,12 +156,52 @@ export async function* filter(
         if (end < 0) break;
       }
       p = end;
+      if (once) break;
     }
+    if (p > forward) out.push(b.subarray(forward, p));
+    return p;
+  };
+  // The start of a token the previous packet ended in the middle of.
+  let carry: Buffer | undefined;
+  // Iterated by hand: leaving a for-await early would destroy tedious's message stream.
+  const iterator = message[Symbol.asyncIterator]();
+  while (true) {
+    const next = await iterator.next();
+    if (next.done) break;
+    const b: Buffer = next.value;
     if (state.passedOn !== undefined) {
-      out.push(b.subarray(forward));
-    } else {
-      if (p > forward) out.push(b.subarray(forward, p));
-      if (p < b.length) carry = b.subarray(p);
+      yield b;
+      continue;
+    }
+    const out: Buffer[] = [];
+    let p = 0;
+    if (carry) {
+      // Only the token across the boundary is copied, with as much of this packet as it needs.
+      let take = Math.min(b.length, 4096);
+      while (true) {
+        const joined = Buffer.concat([carry, b.subarray(0, take)]);
+        const end = parse(joined, 0, true, out);
+        if (state.passedOn !== undefined) {
+          out.push(joined.subarray(end), b.subarray(take));
+          p = b.length;
+          carry = undefined;
+        } else if (end > 0) {
+          p = end - carry.length;
+          carry = undefined;
+        } else if (take === b.length) {
+          carry = joined;
+          p = b.length;
+        } else {
+          take = Math.min(b.length, take * 4);
+          continue;
+        }
+        break;
+      }
+    }
+    if (p < b.length) {
+      const stop = parse(b, p, false, out);
+      if (state.passedOn !== undefined) out.push(b.subarray(stop));
+      else if (stop < b.length) carry = b.subarray(stop);
     }
     // At least one (maybe empty) chunk a packet, so tedious can pause between packets.
     if (out.length === 0) yield EMPTY;
