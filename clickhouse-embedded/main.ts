@@ -4,19 +4,22 @@
  * otherwise (for a Grafana on another machine: `--host 0.0.0.0`, with a password).
  *
  *   deno task clickhouse [--host 127.0.0.1] [--port 8123] [--path data/clickhouse] [--user default]
+ *                        [--nice 10]
  *   (password from CLICKHOUSE_EMBEDDED_PASSWORD; unset means no authentication)
  *
  * Prints one line `listening on http://<host>:<port>` once it accepts queries.
  */
+import { setPriority } from "node:os";
 import { openChdb } from "./_chdb.ts";
 import { createHandler } from "./server.ts";
 
 const HELP =
-  `Usage: deno task clickhouse [--host 127.0.0.1] [--port 8123] [--path data/clickhouse] [--user default] [--exit-with-stdin]
+  `Usage: deno task clickhouse [--host 127.0.0.1] [--port 8123] [--path data/clickhouse] [--user default] [--nice 10] [--exit-with-stdin]
 
 Runs a ClickHouse engine (chDB) behind ClickHouse's HTTP interface, on loopback unless --host
 names another address (0.0.0.0: every interface; set a password then).
-CLICKHOUSE_EMBEDDED_PASSWORD, when set, is required from every client.`;
+CLICKHOUSE_EMBEDDED_PASSWORD, when set, is required from every client. --nice lowers its CPU
+priority (default 10; 0 leaves it), so its merges yield to the Historian and the engine.`;
 
 function flag(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(`--${name}`);
@@ -24,6 +27,24 @@ function flag(args: string[], name: string, fallback: string): string {
   const value = args[i + 1];
   if (value === undefined || value.startsWith("--")) throw new Error(`--${name} needs a value`);
   return value;
+}
+
+/**
+ * Lowers this process's CPU priority (a nice value, 0–19), before the engine starts its threads:
+ * on a plant server the store's inserts and merges yield to the Historian's SQL Server and to
+ * the engine reading it, and use what CPU they leave. Linux keeps a priority per thread, so
+ * each existing thread is lowered; the engine's threads, created after, inherit it.
+ */
+function yieldCpu(nice: number) {
+  if (!Number.isInteger(nice) || nice < 0 || nice > 19) {
+    throw new Error(`--nice must be an integer from 0 to 19, got "${nice}"`);
+  }
+  if (nice === 0) return;
+  try {
+    for (const task of Deno.readDirSync("/proc/self/task")) setPriority(Number(task.name), nice);
+  } catch {
+    setPriority(nice); // no /proc: the whole process, where the system has one priority for it
+  }
 }
 
 if (import.meta.main) {
@@ -40,6 +61,7 @@ if (import.meta.main) {
     console.error(`Invalid --port "${port}"`);
     Deno.exit(2);
   }
+  yieldCpu(Number(flag(args, "nice", "10")));
   const engine = await openChdb(path);
   const handler = createHandler(engine, {
     user,

@@ -336,3 +336,32 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "the embedded store runs below normal CPU priority (nice 10), its engine's threads too",
+  ignore: Deno.build.os !== "linux",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const store = await startTestStore();
+    try {
+      // A query, so the engine's query threads exist.
+      await fetch(store.url, { method: "POST", body: "SELECT count() FROM numbers(1000000)" })
+        .then((r) => r.text());
+      const pid = store.pid()!;
+      const nice = (tid: string) => {
+        const stat = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/stat`);
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]); // field 19: nice
+      };
+      const tids = [...Deno.readDirSync(`/proc/${pid}/task`)].map((t) => t.name);
+      const lowered = tids.filter((t) => nice(t) === 10);
+      assert.equal(nice(String(pid)), 10, "the main thread");
+      assert.ok(
+        lowered.length >= tids.length - 2,
+        `${lowered.length} of ${tids.length} threads at nice 10`,
+      );
+    } finally {
+      await store.stop();
+    }
+  },
+});
