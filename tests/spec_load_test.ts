@@ -35,7 +35,7 @@ Deno.test("pipelines/wonderware.yaml needs only a Historian and a ClickHouse; th
     tags_per_query: 50,
     window: 86_400_000,
     parallelism: 4,
-    memory: 32 * 1024 ** 2,
+    memory: 12 * 1024 ** 2,
   });
   assert.deepEqual(spec.backfill.from, { agoMs: 86_400_000 });
   assert.deepEqual(spec.sync, {

@@ -155,7 +155,7 @@ export function specSchema(
       parallelism: z.int().min(1).max(64).default(4).describe(
         "Work units fetched at the same time",
       ),
-      memory: byteSize({ min: 4 * 1024 ** 2 }).prefault("32MB").describe(
+      memory: byteSize({ min: 4 * 1024 ** 2 }).prefault("12MB").describe(
         "Readings held between source and sink, all workers together: half for batches of readings (about 200 bytes a reading, three batches a worker: one filling, one ahead, one being written), half for rows the sink holds encoded per worker to store them in fewer, larger writes",
       ),
       batch_rows: z.int().min(100).max(1_000_000).optional().describe(
