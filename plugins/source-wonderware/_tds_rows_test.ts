@@ -28,6 +28,18 @@ interface Col {
   write: (w: ByteWriter, v: unknown) => void;
   fixedNull?: boolean;
 }
+/** datetime2 of a scale: [days since 0001-01-01, time in units of the scale]. */
+function datetime2(scale: number, timeBytes: number): Col {
+  return {
+    info: [0x2a, scale],
+    write: (w, v) => {
+      if (v === null) return void w.u8(0);
+      const [days, time] = v as [number, number];
+      w.u8(timeBytes + 3).uintN(BigInt(time), timeBytes).uintN(BigInt(days), 3);
+    },
+  };
+}
+
 const COLS: Record<string, Col> = {
   tinyint: { info: [0x26, 1], write: (w, v) => v === null ? w.u8(0) : w.u8(1).u8(v as number) },
   smallint: { info: [0x26, 2], write: (w, v) => v === null ? w.u8(0) : w.u8(2).i16(v as number) },
@@ -46,22 +58,8 @@ const COLS: Record<string, Col> = {
   int4: { info: [0x38], write: (w, v) => w.i32(v as number), fixedNull: true },
   int1: { info: [0x30], write: (w, v) => w.u8(v as number), fixedNull: true },
   flt8: { info: [0x3e], write: (w, v) => w.f64(v as number), fixedNull: true },
-  datetime2_7: {
-    info: [0x2a, 7],
-    write: (w, v) => {
-      if (v === null) return void w.u8(0);
-      const [days, time] = v as [number, number];
-      w.u8(8).uintN(BigInt(time), 5).uintN(BigInt(days), 3);
-    },
-  },
-  datetime2_3: {
-    info: [0x2a, 3],
-    write: (w, v) => {
-      if (v === null) return void w.u8(0);
-      const [days, time] = v as [number, number];
-      w.u8(7).uintN(BigInt(time), 4).uintN(BigInt(days), 3);
-    },
-  },
+  datetime2_7: datetime2(7, 5),
+  datetime2_3: datetime2(3, 4),
   datetime: {
     info: [0x6f, 8],
     write: (w, v) => {
