@@ -52,9 +52,9 @@ export interface ReaderDeps {
   keys: Map<string, number>;
   /** Rows decoded from the TDS stream (_tds_rows.ts) unless false: then the driver's. */
   decodeRows?: boolean;
-  /** How many rows were decoded so. */
+  /** Rows decoded from the stream so far (the tests read it). */
   decodedRows?: number;
-  /** Told once when a response's rows had to go through the driver. */
+  /** Told once (passedOnTold) when a response's rows had to go through the driver. */
   log?: Logger;
   passedOnTold?: boolean;
 }

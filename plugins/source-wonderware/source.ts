@@ -12,8 +12,9 @@
  * - rows stream with pause/resume: memory holds at most a batch or two, whatever the window;
  * - "now" is the server's SYSUTCDATETIME(), never this machine's clock.
  *
- * Split by role: discover.ts (tags), read.ts (History), _errors.ts (what errors mean),
- * _time.ts (100-ns times); this file puts them together as the engine's Source.
+ * Split by role: discover.ts (tags), read.ts (History), _tds_rows.ts and _tds_values.ts (its
+ * rows decoded from the TDS stream), _errors.ts (what errors mean), _time.ts (100-ns times); this
+ * file puts them together as the engine's Source.
  */
 import type sql from "mssql";
 import { PluginError } from "../../engine/mod.ts";
