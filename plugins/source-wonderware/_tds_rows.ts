@@ -11,6 +11,9 @@
  * this decoder does not read (nvarchar(max), sql_variant, decimal…) passes through untouched
  * from that point, and its rows reach the driver's `row` event as before.
  *
+ * Token layouts are those of TDS 7.2 and later (SQL Server 2005 on, which every supported
+ * Historian needs): 4-byte UserType in column metadata, 8-byte row counts in DONE tokens.
+ *
  * It hooks two internals of the pinned versions (mssql's `_setCurrentRequest`, tedious's
  * `createTokenStreamParser`); were either to change, nothing is decoded here and the driver
  * reads the rows (tests pin that the decoder is used).
