@@ -27,9 +27,10 @@ export function classify(what: string, e: unknown, address: string): PluginError
   const permission = err.code === "42501";
   const transient = !auth && !permission && (
     /^(08|57P|53)/.test(err.code ?? "") ||
-    /ECONNREFUSED|ECONNRESET|CONNECT_TIMEOUT|CONNECTION_(CLOSED|ENDED|DESTROYED)|timeout/i.test(
-      `${err.code} ${message}`,
-    )
+    /ECONNREFUSED|ECONNRESET|EPIPE|CONNECT_TIMEOUT|CONNECTION_(CLOSED|ENDED|DESTROYED)|socket has been ended|socket hang up|timeout/i
+      .test(
+        `${err.code} ${message}`,
+      )
   );
   return new PluginError(
     PLUGIN,
