@@ -22,8 +22,21 @@ type Kind =
   | "datetime"
   | "nvar";
 
+/** The fixed-length types' value sizes. */
+const FIXED_SIZE: Partial<Record<Kind, number>> = {
+  int1: 1,
+  bit: 1,
+  int2: 2,
+  int4: 4,
+  flt4: 4,
+  flt8: 8,
+  datetime: 8,
+};
+
 export interface Column {
   kind: Kind;
+  /** Bytes of a value of a fixed-length type (int1 … flt8, datetime); 0 for the others. */
+  size: number;
   /** datetime2: ticks per unit of its scale. */
   unit: number;
   /** datetime/datetime2: the last day seen, its ticks, and the last value (rows share times). */
@@ -117,7 +130,8 @@ export function readColumns(
     if (q + 1 > b.length) return undefined;
     q += 1 + b[q]! * 2; // ColName: B_VARCHAR
     if (q > b.length) return undefined;
-    columns.push({ kind, unit, day: -1, dayTicks: 0n, part: -1, ticks: 0n });
+    const size = FIXED_SIZE[kind] ?? 0;
+    columns.push({ kind, size, unit, day: -1, dayTicks: 0n, part: -1, ticks: 0n });
   }
   return [q, columns];
 }
@@ -168,13 +182,7 @@ export function readRow(
         break;
       }
       default: {
-        const len = c.kind === "int1" || c.kind === "bit"
-          ? 1
-          : c.kind === "int2"
-          ? 2
-          : c.kind === "int4" || c.kind === "flt4"
-          ? 4
-          : 8;
+        const len = c.size;
         if (q + len > n) return -1;
         values[i] = fixed(c, view, q, len);
         q += len;
