@@ -21,6 +21,8 @@ import { mountPage } from "./page/mod.ts";
 import { readParams } from "./params.ts";
 import type { ApiSpec, RouteSpec } from "./spec.ts";
 import { planQueries } from "./plan.ts";
+import { createLookup, joinRows, keysFit } from "./lookup.ts";
+import type { Found } from "./lookup.ts";
 
 export interface ApiDeps {
   /** The sink's query capability; absent when the store is not available. */
@@ -164,6 +166,8 @@ function routeHandler(
   const memo = route.memo ? createMemo<Record<string, unknown>[]>(route.memo) : undefined;
   const rawTags = route.variants?.fit?.raw_tags;
   const rawTagsMemo = rawTags ? createMemo<ReadonlySet<string>>(rawTags.memo) : undefined;
+  const lookup = route.lookup ? createLookup(route.lookup) : undefined;
+  const columns = route.columns ? Object.keys(route.columns) : undefined;
   return async (c: Context) => {
     const started = performance.now();
     const respond = (
@@ -183,14 +187,28 @@ function routeHandler(
       const queries = deps.queries;
       const options = { timeoutMs: route.timeout, maxRows: route.max_rows };
       // The tags read raw at every level (fit.raw_tags), looked up at most once per memo period.
-      const lookup = (sql: string) =>
+      const rawTagsLookup = (sql: string) =>
         rawTagsMemo!("", async () => {
           const rows = await limiter.run(() =>
             queries.query<Record<string, unknown>>(sql, {}, options)
           );
           return new Set(rows.map((r) => String(Object.values(r)[0])));
         });
-      const parts = await planQueries(route, parsed.values, lookup);
+      // The lookup's keys this request keeps, sent as a parameter, or the lookup inside the SQL.
+      let values = parsed.values;
+      let found: Found | undefined;
+      let inline = false;
+      if (lookup) {
+        const read = (sql: string) =>
+          limiter.run(() => queries.query<Record<string, unknown>>(sql, {}, options));
+        const { found: all, keys } = await lookup.keysFor(values, read);
+        if (keys.length === 0) return respond([], 200, { "Cache-Control": route.cache_control });
+        found = all;
+        inline = !keysFit(keys);
+        if (!inline) values = { ...values, [route.lookup!.param]: keys };
+      }
+      let parts = await planQueries(route, values, rawTagsLookup);
+      if (inline) parts = parts.map((p) => ({ ...p, sql: lookup!.inlined(p.sql) }));
       const answers = await Promise.all(parts.map(({ sql, values }) => {
         const params: QueryParams = {};
         for (const [name, v] of Object.entries(values)) params[name] = v ?? null;
@@ -203,7 +221,7 @@ function routeHandler(
         : answers.flat().sort((a, b) =>
           String(a.target) < String(b.target) ? -1 : String(a.target) > String(b.target) ? 1 : 0
         );
-      let body: unknown = rows;
+      let body: unknown = found ? joinRows(rows, found, route.lookup!.key, columns) : rows;
       if (route.response === "object") {
         body = { ...(rows[0] ?? {}) };
         if (route.health) body = { ...(body as object), health: healthView(deps, true) };

@@ -116,6 +116,33 @@ async function setup(url: string, env: Record<string, string> = {}) {
 
 type Json = Record<string, unknown>;
 
+const HALF_HOUR = `start_ts=${START_MS}&end_ts=${START_MS + 1_800_000}`;
+
+/** What sensor_data must answer for `filter` over HALF_HOUR: a plain JOIN with MachineData. */
+function joinedReadings(sink: Sink, filter: string) {
+  const f = new URLSearchParams(filter);
+  return sink.queries!.query<Record<string, unknown>>(
+    `SELECT concat(replaceOne(toString(h.DateTime), ' ', 'T'), 'Z') AS time, m.enterprise AS enterprise,
+            m.site AS site, m.line AS line, m.machine AS machine, m.machine_type AS machine_type,
+            m.sensor_type AS sensor_type, h.TagName AS tag, h.Value AS value, h.vValue AS text,
+            h.Quality AS quality, m.unit AS unit
+     FROM WonderwareHistory AS h FINAL INNER JOIN (SELECT * FROM MachineData FINAL) AS m ON m.tag = h.TagName
+     WHERE m.machine != '' AND h.DateTime BETWEEN fromUnixTimestamp64Milli({from:Int64}, 'UTC')
+           AND fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+       AND ({machine:Nullable(String)} IS NULL OR m.machine = {machine:Nullable(String)})
+       AND ({type:Nullable(String)} IS NULL OR m.machine_type = {type:Nullable(String)})
+       AND ({sensor:Nullable(String)} IS NULL OR m.sensor_type = {sensor:Nullable(String)})
+     ORDER BY h.DateTime, tag`,
+    {
+      from: START_MS,
+      to: START_MS + 1_800_000,
+      machine: f.get("machine"),
+      type: f.get("machine_type"),
+      sensor: f.get("sensor_type"),
+    },
+  );
+}
+
 Deno.test({
   name: "REST routes generated from the spec",
   sanitizeResources: false,
@@ -339,29 +366,8 @@ Deno.test({
         ]);
         // Every column of every row equals a plain JOIN of the readings with MachineData.
         for (const filter of ["", "&machine_type=Press", "&sensor_type=Recipe&machine=Oven02"]) {
-          const range = `start_ts=${START_MS}&end_ts=${START_MS + 1_800_000}`;
-          const answer = await get(`/consumption/sensor_data?${range}${filter}`);
-          const f = new URLSearchParams(filter);
-          const joined = await sink.queries!.query<Record<string, unknown>>(
-            `SELECT concat(replaceOne(toString(h.DateTime), ' ', 'T'), 'Z') AS time, m.enterprise AS enterprise,
-                    m.site AS site, m.line AS line, m.machine AS machine, m.machine_type AS machine_type,
-                    m.sensor_type AS sensor_type, h.TagName AS tag, h.Value AS value, h.vValue AS text,
-                    h.Quality AS quality, m.unit AS unit
-             FROM WonderwareHistory AS h FINAL INNER JOIN (SELECT * FROM MachineData FINAL) AS m ON m.tag = h.TagName
-             WHERE m.machine != '' AND h.DateTime BETWEEN fromUnixTimestamp64Milli({from:Int64}, 'UTC')
-                   AND fromUnixTimestamp64Milli({to:Int64}, 'UTC')
-               AND ({machine:Nullable(String)} IS NULL OR m.machine = {machine:Nullable(String)})
-               AND ({type:Nullable(String)} IS NULL OR m.machine_type = {type:Nullable(String)})
-               AND ({sensor:Nullable(String)} IS NULL OR m.sensor_type = {sensor:Nullable(String)})
-             ORDER BY h.DateTime, tag`,
-            {
-              from: START_MS,
-              to: START_MS + 1_800_000,
-              machine: f.get("machine"),
-              type: f.get("machine_type"),
-              sensor: f.get("sensor_type"),
-            },
-          );
+          const answer = await get(`/consumption/sensor_data?${HALF_HOUR}${filter}`);
+          const joined = await joinedReadings(sink, filter);
           assert.ok(joined.length > 0, filter);
           assert.deepEqual(answer.body, joined, `sensor_data${filter}`);
         }
@@ -562,6 +568,62 @@ Deno.test({
         assert.match(after, /^historian_sync_errors_total\{kind="sync"\} 60$/m);
         assert.equal(health.errors.length, 50, "the recent list stays bounded");
       });
+
+      await t.step(
+        "sensor_data: keys too many for a query parameter run the lookup inside the query, same rows",
+        async () => {
+          // 800 sensors of one machine, with long names: 64 KB of keys, twice what one request
+          // sends as a parameter. Three of them have readings.
+          const many: TagInfo[] = Array.from({ length: 800 }, (_, i) => ({
+            name: `Bremen.L9.Mixer77.Sensor${
+              String(i).padStart(3, "0")
+            }_with_a_long_descriptive_name`,
+            type: "analog",
+            unit: "bar",
+          }));
+          await sink.setAssets(resolveAssets(spec.assets!, many, "wonderware"));
+          await sink.write({
+            readings: [0, 400, 799].flatMap((k) =>
+              [0, 10, 20].map((s) => ({
+                tag: many[k]!.name,
+                time: T0 + BigInt(s) * 10_000_000n,
+                value: k + s,
+                text: null,
+                quality: "good" as const,
+                qualityCode: 0,
+                fields: {},
+              }))
+            ),
+            fields: {},
+          });
+          const sqls: string[] = [];
+          const fresh = createApi(apiOf(spec)!, {
+            queries: {
+              ...sink.queries!,
+              query: (sql, params, options) => {
+                sqls.push(sql);
+                return sink.queries!.query(sql, params, options);
+              },
+            },
+            health,
+            log: createLogger({ level: "error", format: "json" }),
+          });
+          for (const filter of ["&machine=Mixer77", "", "&machine=Press01"]) {
+            sqls.length = 0;
+            const res = await fresh.request(`/consumption/sensor_data?${HALF_HOUR}${filter}`);
+            assert.equal(res.status, 200);
+            const joined = await joinedReadings(sink, filter);
+            assert.deepEqual(await res.json(), joined, `sensor_data${filter}`);
+            const inlined = sqls.some((q) => q.includes("(SELECT `tag` FROM ("));
+            assert.equal(inlined, filter !== "&machine=Press01", `lookup inlined for ${filter}`);
+          }
+          assert.equal(
+            (await joinedReadings(sink, "&machine=Mixer77")).length,
+            9,
+            "the three sensors' readings",
+          );
+        },
+      );
 
       await t.step("ClickHouse down: 503 JSON without SQL text or addresses", async () => {
         await store.stop();

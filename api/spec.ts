@@ -7,7 +7,8 @@
 import { z } from "zod";
 import { duration } from "../engine/spec/duration.ts";
 import type { SpecStatement } from "../engine/plugin.ts";
-import { checkRouteSql, sampleParams } from "./sql_check.ts";
+import { checkRouteSql, placeholders, sampleParams } from "./sql_check.ts";
+import { inlineLookup, keyUses } from "./lookup.ts";
 
 const ident = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "use letters, digits and _ only");
 
@@ -50,9 +51,29 @@ const bucketFit = z.strictObject({
   ),
 });
 
+/** A small table joined with the route's result in the API (api/lookup.ts). */
+const lookup = z.strictObject({
+  sql: z.string().min(1).describe("SQL without parameters whose rows are the small table"),
+  match: z.record(ident, ident).default({}).describe(
+    "Column → string parameter: a request keeps the rows whose column equals the parameter " +
+      "(all rows when the parameter is not given)",
+  ),
+  key: ident.describe("The column of the lookup and of the route's result the rows match on"),
+  param: ident.describe(
+    "The lookup's keys reach the route's SQL as IN {param:Array(String)}",
+  ),
+  memo: duration({ min: 100 }).prefault("30s").describe(
+    "How long its answer is reused",
+  ),
+});
+
 export const route = z.strictObject({
   description: z.string().default(""),
   params: z.record(ident, param).default({}),
+  lookup: lookup.optional().describe(
+    "A small table (such as the asset dimension) read in a query of its own and memoized, whose " +
+      "keys filter the route's SQL and whose other columns are added to each row by key",
+  ),
   sql: z.string().min(1).optional().describe(
     "SQL with {name:Type} placeholders for the parameters",
   ),
@@ -100,9 +121,16 @@ export const route = z.strictObject({
   const elsewhere = [r.variants?.by, fit?.from, fit?.to, fit?.points].filter((p) =>
     p !== undefined
   );
-  for (const issue of checkRouteSql(sqls, r.params, elsewhere)) {
+  const keys = r.lookup?.param;
+  const withKeys: Record<string, ParamSpec> = keys
+    ? { ...r.params, [keys]: { type: "string_list", description: "", required: false } }
+    : r.params;
+  const matched = Object.values(r.lookup?.match ?? {});
+  for (const issue of checkRouteSql(sqls, withKeys, [...elsewhere, ...matched])) {
+    if (keys && issue.path[0] === "params" && issue.path[1] === keys) continue;
     ctx.addIssue({ code: "custom", path: [...issue.path], message: issue.message });
   }
+  if (r.lookup) lookupIssues(r, sqls, ctx);
   if (r.variants) {
     const by = r.params[r.variants.by];
     if (!by) {
@@ -174,6 +202,64 @@ export const route = z.strictObject({
     }
   }
 });
+
+/** What a route's lookup needs of the route: its keys used as IN {param:Array(String)}. */
+function lookupIssues(
+  r: { params: Record<string, ParamSpec>; response: string; lookup?: z.output<typeof lookup> },
+  sqls: [(string | number)[], string][],
+  ctx: z.RefinementCtx,
+) {
+  const { param } = r.lookup!;
+  const at = (...path: (string | number)[]) => ["lookup", ...path];
+  if (param in r.params) {
+    ctx.addIssue({
+      code: "custom",
+      path: at("param"),
+      message: `"${param}" is also a declared parameter; the lookup fills it, a request cannot`,
+    });
+  }
+  for (const { name, type } of placeholders(r.lookup!.sql)) {
+    ctx.addIssue({
+      code: "custom",
+      path: at("sql"),
+      message: `uses {${name}:${type}}: a lookup's SQL takes no parameters (its answer is ` +
+        "reused for every request); filter by a request's parameters with lookup.match",
+    });
+  }
+  for (const issue of checkRouteSql([[at("sql"), r.lookup!.sql]], {})) {
+    if (!/not a declared parameter/.test(issue.message)) {
+      ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+    }
+  }
+  for (const [column, name] of Object.entries(r.lookup!.match)) {
+    if (r.params[name]?.type !== "string") {
+      ctx.addIssue({
+        code: "custom",
+        path: at("match", column),
+        message: `"${name}" is not a string parameter of this route`,
+      });
+    }
+  }
+  if (r.response !== "rows") {
+    ctx.addIssue({
+      code: "custom",
+      path: at(),
+      message: "adds columns to each row, so the route needs response: rows",
+    });
+  }
+  for (const [path, sql] of sqls) {
+    const { asIn, all } = keyUses(sql, param);
+    if (asIn === 0 || asIn !== all) {
+      ctx.addIssue({
+        code: "custom",
+        path,
+        message: `use the lookup's keys as IN {${param}:Array(String)}${
+          asIn === 0 ? " to filter the rows" : " only"
+        }: keys too many for a query parameter are replaced by the lookup as a subquery`,
+      });
+    }
+  }
+}
 
 export const api = z.strictObject({
   port: z.int().min(0).max(65535).default(4000).describe(
@@ -247,8 +333,25 @@ export function routeStatements(api: ApiSpec): SpecStatement[] {
         params: {},
       }]
       : [];
+    const lookup = route.lookup;
+    if (lookup) {
+      // The lookup itself, and each SQL as it runs when the keys are too many to send.
+      lookups.push({ path: ["api", "routes", path, "lookup", "sql"], sql: lookup.sql, params: {} });
+      for (const [at, sql] of sqls) {
+        lookups.push({
+          path: ["api", "routes", path, ...at],
+          sql: inlineLookup(sql, lookup),
+          params,
+        });
+      }
+    }
+    const keys = lookup ? { [lookup.param]: ["x"] } : {};
     return [
-      ...sqls.map(([at, sql]) => ({ path: ["api", "routes", path, ...at], sql, params })),
+      ...sqls.map(([at, sql]) => ({
+        path: ["api", "routes", path, ...at],
+        sql,
+        params: { ...params, ...keys },
+      })),
       ...lookups,
     ];
   });

@@ -30,11 +30,14 @@ export interface SqlIssue {
   message: string;
 }
 
-/** SQL without its string literals and comments, so `;` and `{` inside them are not seen. */
-function code(sql: string): string {
-  return sql.replace(/'(?:[^'\\]|\\.)*'/g, "''").replace(/--[^\n]*/g, "").replace(
-    /\/\*[\s\S]*?\*\//g,
-    "",
+/**
+ * SQL with its string literals' contents and its comments blanked out (same length, so a
+ * position in it is a position in the SQL): `;` and `{` inside them are not seen.
+ */
+export function code(sql: string): string {
+  return sql.replace(
+    /'(?:[^'\\]|\\.)*'|--[^\n]*|\/\*[\s\S]*?\*\//g,
+    (m) => m[0] === "'" ? `'${" ".repeat(m.length - 2)}'` : " ".repeat(m.length),
   );
 }
 
