@@ -3,7 +3,8 @@
  * 10 tags × 24 h at 1 s queried with max_data_points=1000 (raw and 1-minute variants), among
  * 120 tags stored in total, plus wonderware_status; 10 more tags × 30 days at 10 s for a
  * month-long series query; the asset dimension's routes (machine, machine_type, sensor_type) and
- * one machine's readings over 10 minutes and an hour (sensor_data); and the status route while
+ * one machine's readings over 10 minutes and an hour (sensor_data), and over 10 minutes for a
+ * different machine on every request (its asset lookup not reused); and the status route while
  * ten heavy series requests run. Requests go through app.request() (the Hono app without a socket) to the embedded ClickHouse over HTTP,
  * on a settled store (the load's merges done), each route after three uncounted warm-up requests.
  *
@@ -101,12 +102,12 @@ try {
   });
   const ten = tags.slice(0, 10).map((t) => t.name).join(",");
   const range = `start_ts=${startMs}&end_ts=${startMs + DAY_S * 1000}`;
-  const measure = async (path: string) => {
+  /** Latencies of `path` (or of `path(i)` for request i), after three uncounted requests. */
+  const measure = async (path: string | ((i: number) => string)) => {
     const times: number[] = [];
-    // Three warm-up requests (not counted), then the measured ones.
     for (let i = -3; i < REQUESTS; i++) {
       const t = performance.now();
-      const res = await app.request(path);
+      const res = await app.request(typeof path === "string" ? path : path(i + 3));
       const body = await res.text();
       if (res.status !== 200) throw new Error(`${path}: ${res.status} ${body.slice(0, 200)}`);
       if (i >= 0) times.push(performance.now() - t);
@@ -130,12 +131,17 @@ try {
   const machines = await measure("/consumption/machine");
   const machineTypes = await measure("/consumption/machine_type");
   const sensorTypes = await measure("/consumption/sensor_type");
-  const last = (s: number) =>
-    `/consumption/sensor_data?machine=Press001&start_ts=${startMs + (DAY_S - s) * 1000}&end_ts=${
+  const last = (s: number, machine = "Press001") =>
+    `/consumption/sensor_data?machine=${machine}&start_ts=${startMs + (DAY_S - s) * 1000}&end_ts=${
       startMs + DAY_S * 1000
     }`;
   const sensorData10m = await measure(last(600));
   const sensorData1h = await measure(last(3600));
+  // A machine not asked for before on every request: the route's asset lookup (reused for 30 s
+  // per filter) runs each time.
+  const sensorDataNew = await measure((i) =>
+    last(600, tags[(i + 1) % tags.length]!.name.split(".")[2]!)
+  );
   // The status route while ten heavy series requests run (over and over).
   let heavy = true;
   const heavyPath = `/consumption/wonderware_timeseries?tags=${ten}&${range}&max_data_points=1000`;
@@ -161,6 +167,7 @@ try {
       sensorTypes,
       sensorData10m,
       sensorData1h,
+      sensorDataNew,
     })
   ) console.log(`${name}: p50 ${m.p50} ms, p95 ${m.p95} ms`);
   await sink.close();
@@ -182,6 +189,7 @@ try {
     sensor_type_p95_ms: sensorTypes.p95,
     sensor_data_10min_p95_ms: sensorData10m.p95,
     sensor_data_1h_p95_ms: sensorData1h.p95,
+    sensor_data_10min_new_machine_p95_ms: sensorDataNew.p95,
   }));
 } finally {
   await store.stop();
