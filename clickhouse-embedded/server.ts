@@ -188,7 +188,7 @@ function resultRows(bytes: Uint8Array, format: string): number {
     return 0; // binary formats: their row counts are not read here
   }
   let lines = 0;
-  for (const b of bytes) if (b === 10) lines++;
+  for (let at = bytes.indexOf(10); at !== -1; at = bytes.indexOf(10, at + 1)) lines++;
   const headers = /WithNamesAndTypes$/i.test(format) ? 2 : /WithNames$/i.test(format) ? 1 : 0;
   return Math.max(0, lines - headers);
 }
