@@ -155,6 +155,12 @@ export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
   return app;
 }
 
+/** When each pipeline last wrote its asset dimension: a lookup read before is read again. */
+function assetsVersion(deps: ApiDeps): string {
+  const healths = [deps.health, ...Object.values(deps.sites ?? {}).map((s) => s.health)];
+  return healths.map((h) => h.assetsAt?.getTime() ?? 0).join(",");
+}
+
 /** The handler of one declared route: typed parameters in, the declared shape out. */
 function routeHandler(
   path: string,
@@ -201,7 +207,7 @@ function routeHandler(
       if (lookup) {
         const read = (sql: string) =>
           limiter.run(() => queries.query<Record<string, unknown>>(sql, {}, options));
-        const { found: all, keys } = await lookup.keysFor(values, read);
+        const { found: all, keys } = await lookup.keysFor(values, read, assetsVersion(deps));
         if (keys.length === 0) return respond([], 200, { "Cache-Control": route.cache_control });
         found = all;
         inline = !keysFit(keys);

@@ -46,7 +46,7 @@ export function createLimiter(slots: number, queue: number): Limiter {
  * background) while younger than twice that, so a busy route stays fast; older, it is computed
  * again before answering, so the first request after a quiet spell never gets old news.
  */
-export function createMemo<T>(ttlMs: number, now: () => number = Date.now) {
+export function createMemo<T>(ttlMs: number, now: () => number = Date.now, maxEntries = 1_000) {
   const entries = new Map<string, { value: T; at: number; refreshing?: Promise<T> }>();
   return async function memo(key: string, compute: () => Promise<T>): Promise<T> {
     const hit = entries.get(key);
@@ -66,7 +66,7 @@ export function createMemo<T>(ttlMs: number, now: () => number = Date.now) {
     }
     const value = await compute();
     entries.set(key, { value, at: now() });
-    if (entries.size > 1_000) entries.delete(entries.keys().next().value!);
+    if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
     return value;
   };
 }

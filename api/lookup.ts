@@ -20,15 +20,20 @@ export type Found = ReadonlyMap<string, Record<string, unknown>>;
 
 /** A route's lookup as requests meet it: one answer reused for `memo`, the keys each keeps. */
 export function createLookup(spec: LookupSpec) {
-  const memo = createMemo<Found>(spec.memo);
+  const memo = createMemo<Found>(spec.memo, Date.now, 1);
   const inlined = new Map<string, string>();
   return {
-    /** The lookup's answer (read with `read` when it is not fresh) and the keys `values` keep. */
+    /**
+     * The lookup's answer (read with `read` when it is not fresh, or was read for another
+     * `version` of the data, such as before the engine rewrote the asset dimension) and the keys
+     * `values` keep.
+     */
     async keysFor(
       values: Record<string, unknown>,
       read: (sql: string) => Promise<Record<string, unknown>[]>,
+      version = "",
     ): Promise<{ found: Found; keys: string[] }> {
-      const found = await memo("", async () => byKey(await read(spec.sql), spec.key));
+      const found = await memo(version, async () => byKey(await read(spec.sql), spec.key));
       return { found, keys: matching(found, spec.match, values) };
     },
     /** `sql` with the lookup inside it, for keys that do not fit a parameter (kept per SQL). */

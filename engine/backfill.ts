@@ -48,6 +48,7 @@ async function backfillLocked(
   // every tag, and derived tables that join it find the tags before their readings arrive.
   if (ctx.spec.assets && tags.length > 0) {
     await sink.setAssets(resolveAssets(ctx.spec.assets, tags, siteOf(ctx.spec)));
+    ctx.health.assetsAt = new Date();
   }
   ctx.health.watermarks = state.watermarks;
   const chunks = chunkTags(tags, ctx.spec.chunking.tags_per_query);

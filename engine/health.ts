@@ -38,6 +38,8 @@ export interface Health {
   errorCounts: Map<string, number>;
   /** Readings stored per minute (epoch ms of the minute's start), the last hour. */
   throughput: Map<number, number>;
+  /** When the engine last wrote the asset dimension: a route's lookup reads it again after. */
+  assetsAt?: Date;
 }
 
 export function createHealth(): Health {

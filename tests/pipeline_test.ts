@@ -108,8 +108,13 @@ Deno.test({
             const tags = await r.engine.source!.discover();
             const from = t0 - 12n * HOUR;
             const state = await r.engine.state!.load();
+            const before = Date.now();
             const first = await backfill(r.ctx, tags, from, t0, state);
             assert.equal(first.failed.length, 0);
+            assert.ok(
+              r.ctx.health.assetsAt && r.ctx.health.assetsAt.getTime() >= before,
+              "the health notes when the asset dimension was written (the API's lookups follow)",
+            );
             assert.ok(first.units >= 18, `${first.units} units`);
             assert.equal(first.done, first.units);
             await assertStoredEqualsSource(r.engine, from - 1n, t0);
