@@ -5,7 +5,7 @@
  * encoded) survives long enough to reach the old generation: on the benchmark plant the heap
  * reached 200 MB around a live 30–50 MB. A young generation of 2 × 2 MB and an old generation
  * grown by 20 % past what survives keep it near the live size, at the same throughput (4 MB
- * semi-spaces: 2–4 MB more at the peak for ~7 % less engine CPU). Both are
+ * semi-spaces: 4–5 MB more at the peak, for up to ~7 % less engine CPU). Both are
  * soft: neither is a cap, so a plant with more tags than expected is slower to collect, never
  * out of memory.
  */
