@@ -1,8 +1,10 @@
 /**
- * `deno task sim`: runs the Historian simulator and prints how to connect.
+ * `deno task sim`: runs the Historian simulator and prints how to connect. A login is required
+ * as on a SQL Server: `--user` with the password from SIMULATOR_PASSWORD (kept out of `ps`) or
+ * `--password`, or `--allow-any-login` said out loud.
  *
- *   deno task sim [--port 1433] [--plant file.yaml | --dataset dir] [--timezone Zone]
- *                 [--user u --password p] [--tls [--tls-cert f --tls-key f] [--tls-require]]
+ *   SIMULATOR_PASSWORD=p deno task sim --user u [--port 1433] [--plant file.yaml | --dataset dir]
+ *                 [--timezone Zone] [--tls [--tls-cert f --tls-key f] [--tls-require]]
  */
 import { parse } from "yaml";
 import { z } from "zod";
@@ -10,11 +12,16 @@ import { compilePattern, duration } from "../engine/mod.ts";
 import { parseDuration } from "../engine/spec/duration.ts";
 import { startSimulator } from "./mod.ts";
 
-const HELP =
-  `Usage: deno task sim [--port 1433] [--plant file.yaml | --dataset dir] [--timezone Zone]
-                     [--user u --password p] [--tls [--tls-cert f --tls-key f] [--tls-require]]
+const HELP = `Usage: SIMULATOR_PASSWORD=p deno task sim --user u [--port 1433] [--timezone Zone]
+                     [--plant file.yaml | --dataset dir] [--tls [--tls-cert f --tls-key f] [--tls-require]]
+       deno task sim --allow-any-login [options]
 
 Serves AVEVA Historian's SQL surface (Runtime database, History, Live) over TDS on 127.0.0.1.
+--user     the SQL login clients must use, with the password from the environment variable
+           SIMULATOR_PASSWORD (recommended: a --password p on the command line shows in ps)
+--allow-any-login  accept any user and password instead (tests and demos only)
+           Clients may ask for the Runtime database (the default) or a system database
+           (master, tempdb, model, msdb); any other name is refused with error 4060.
 --plant    YAML: seed, analog, discrete, string (tag counts), analog_rate, discrete_rate,
            string_rate (storage rates, e.g. 1s), history (e.g. 30d), system_tags, timezone
 --dataset  folder with tags.csv and points.csv, served exactly
@@ -51,6 +58,33 @@ function flag(args: string[], name: string): string | undefined {
   return v;
 }
 
+/**
+ * The login from `--user`, `--password` or SIMULATOR_PASSWORD, and `--allow-any-login`; half a
+ * login, or none without `--allow-any-login`, is an error that says what is missing.
+ */
+export function loginFlags(
+  args: string[],
+  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
+): { user?: string; password?: string; allowAnyLogin?: true } {
+  const user = flag(args, "user");
+  const given = flag(args, "password");
+  const password = given ?? env("SIMULATOR_PASSWORD");
+  const allowAnyLogin = args.includes("--allow-any-login");
+  const cannot = (why: string) => new Error(`Cannot start the simulator: ${why}`);
+  if (!user && given !== undefined) throw cannot("--password is given without --user");
+  if (!user && password) throw cannot("SIMULATOR_PASSWORD is set but --user is not given");
+  if (user && !password) {
+    throw cannot(`--user "${user}" needs a password: set SIMULATOR_PASSWORD (or --password)`);
+  }
+  if (user && allowAnyLogin) throw cannot("--allow-any-login contradicts --user");
+  if (!user && !allowAnyLogin) {
+    throw cannot(
+      "a login is required: give --user with SIMULATOR_PASSWORD set (or --password), or --allow-any-login to accept any login",
+    );
+  }
+  return user ? { user, password } : { allowAnyLogin: true };
+}
+
 /** Runs the simulator until SIGINT/SIGTERM (`deno task sim`, or the binary's `sim` verb). */
 export async function runSim(args: string[]): Promise<number> {
   if (args.includes("--help")) {
@@ -58,6 +92,7 @@ export async function runSim(args: string[]): Promise<number> {
     return 0;
   }
   try {
+    const login = loginFlags(args);
     const plantPath = flag(args, "plant");
     let plant = plantFile.parse({});
     if (plantPath) {
@@ -83,8 +118,7 @@ export async function runSim(args: string[]): Promise<number> {
       port: Number(flag(args, "port") ?? 1433),
       dataset: flag(args, "dataset"),
       timezone: flag(args, "timezone") ?? plant.timezone ?? "UTC",
-      user: flag(args, "user"),
-      password: flag(args, "password"),
+      ...login,
       plant: {
         seed: plant.seed,
         analog: plant.analog,
@@ -125,11 +159,10 @@ export async function runSim(args: string[]): Promise<number> {
       await Deno.writeTextFile(out, sim.certificate);
       console.log(`TLS ${tls?.require ? "required" : "offered"}; certificate written to ${out}`);
     }
+    if (login.allowAnyLogin) console.log("Any user and password are accepted (--allow-any-login)");
     console.log(
       `Connect with: WONDERWARE_HOST=${sim.host} WONDERWARE_PORT=${sim.port} WONDERWARE_DATABASE=Runtime` +
-        (flag(args, "user")
-          ? ` WONDERWARE_USERNAME=${flag(args, "user")} WONDERWARE_PASSWORD=...`
-          : ""),
+        (login.user ? ` WONDERWARE_USERNAME=${login.user} WONDERWARE_PASSWORD=...` : ""),
     );
     await new Promise<void>((resolve) => {
       Deno.addSignalListener("SIGINT", resolve);

@@ -2,6 +2,8 @@
  * The Historian simulator: AVEVA Historian's SQL surface (the Runtime database, History,
  * Live) served over real TDS on a loopback port, with a deterministic demo plant or an exact
  * dataset, the server's time zone, and fault and late-data injection for tests and demos.
+ * Like a SQL Server it asks for a login (a user and password, unless told to accept any) and
+ * refuses databases it does not have.
  */
 import { parse } from "./sql/parse.ts";
 import { runStatements } from "./sql/run.ts";
@@ -32,9 +34,11 @@ export interface SimulatorOptions {
   dataset?: string;
   /** The Historian server's time zone (IANA or Windows name); default UTC. */
   timezone?: string;
-  /** When set, logins must use this user and password. */
+  /** Logins must use this user (compared case-insensitively, as SQL Server does) and password. */
   user?: string;
   password?: string;
+  /** Accept any user and password instead; one of this or `user` and `password` is required. */
+  allowAnyLogin?: boolean;
   /** The server clock in UTC ticks (100 ns since 1970); default the real clock. */
   now?: () => bigint;
   /**
@@ -91,6 +95,7 @@ export const VERSION =
 const realNow = () => BigInt(Date.now()) * 10_000n;
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const login = requiredLogin(options);
   const now = options.now ?? realNow;
   const zone = zoneOf(options.timezone ?? "UTC");
   const plant = { ...DEFAULT_PLANT, ...options.plant };
@@ -122,11 +127,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     requests: 0,
     logins: 0,
   };
-  const handler = tdsHandler(
-    catalog,
-    { zone, now, user: options.user, password: options.password },
-    f,
-  );
+  const handler = tdsHandler(catalog, { zone, now, login }, f);
 
   const hostname = options.hostname ?? "127.0.0.1";
   const tls = tlsSettings(options.tls);
@@ -188,6 +189,30 @@ function tlsSettings(tls: SimulatorOptions["tls"]): TlsSettings | undefined {
   return { ...pair, require: given.require ?? false };
 }
 
+/**
+ * The one login the simulator accepts, or undefined with `allowAnyLogin`; anything else
+ * (nothing given, half a login, both) is refused here, so no option silently opens the door.
+ */
+function requiredLogin(options: SimulatorOptions): { user: string; password: string } | undefined {
+  const { user, password, allowAnyLogin } = options;
+  if (user === undefined && password === undefined) {
+    if (allowAnyLogin) return undefined;
+    throw new Error(
+      "Cannot start the simulator: a login is required; give user and password, or allowAnyLogin: true to accept any login",
+    );
+  }
+  if (!user) throw new Error("Cannot start the simulator: a password is given without a user");
+  if (!password) {
+    throw new Error(`Cannot start the simulator: user "${user}" is given without a password`);
+  }
+  if (allowAnyLogin) {
+    throw new Error(
+      "Cannot start the simulator: allowAnyLogin contradicts the given user and password",
+    );
+  }
+  return { user, password };
+}
+
 /** Fault switches and counters the handler consults. */
 interface FaultState {
   refuseUntil: number;
@@ -198,19 +223,32 @@ interface FaultState {
   logins: number;
 }
 
-/** The TDS handler: logins checked (and refused on demand), batches parsed and run. */
+/**
+ * The TDS handler: logins checked as SQL Server does (the password, then the database asked
+ * for, "" meaning the login's default, Runtime) and refused on demand; batches parsed and run.
+ */
 function tdsHandler(
   catalog: Catalog,
-  auth: { zone: Zone; now: () => bigint; user?: string; password?: string },
+  auth: { zone: Zone; now: () => bigint; login?: { user: string; password: string } },
   f: FaultState,
 ): TdsHandler {
   return {
     login(info: LoginInfo) {
       f.logins++;
       const refused = Date.now() < f.refuseUntil ||
-        (auth.user !== undefined &&
-          (info.user !== auth.user || info.password !== (auth.password ?? "")));
+        (auth.login !== undefined &&
+          (info.user.toLowerCase() !== auth.login.user.toLowerCase() ||
+            info.password !== auth.login.password));
       if (refused) throw new TdsError(18456, `Login failed for user '${info.user}'.`, 14);
+      const database = catalog.database(info.database || "Runtime");
+      if (!database) {
+        throw new TdsError(
+          4060,
+          `Cannot open database "${info.database}" requested by the login. The login failed.`,
+          11,
+        );
+      }
+      return { database };
     },
     async *execute(request, _session, signal) {
       f.requests++;

@@ -10,6 +10,9 @@ import type { GeneratedTag } from "./plant.ts";
 
 const KINDS: Record<string, TagKind> = { "1": "analog", "2": "discrete", "3": "string" };
 
+/** The Historian's TagName is nvarchar(256): a longer name cannot exist there. */
+export const MAX_TAG_NAME = 256;
+
 /** RFC 4180 CSV: quoted fields, doubled quotes, commas and newlines inside quotes. */
 export function parseCsv(text: string): string[][] {
   const rows: string[][] = [];
@@ -86,6 +89,13 @@ export async function loadDataset(dir: string): Promise<GeneratedTag[]> {
     const where = `${dir}/tags.csv:${i + 2}`;
     const kind = KINDS[r[1]?.trim() ?? ""];
     if (!r[0] || !kind) throw new Error(`${where}: expected a TagName and a TagType of 1, 2 or 3`);
+    if (r[0].length > MAX_TAG_NAME) {
+      throw new Error(
+        `${where}: tag "${r[0].slice(0, 40)}…" is ${
+          r[0].length
+        } characters long; the Historian's TagName is nvarchar(${MAX_TAG_NAME})`,
+      );
+    }
     // SQL Server's default collation is case-insensitive: two such names are one tag there.
     const clash = [...metas.keys()].find((k) => k.toLowerCase() === r[0]!.toLowerCase());
     if (clash) {

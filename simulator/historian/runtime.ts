@@ -1,7 +1,8 @@
 /**
  * The Runtime database as clients see it: the configuration tables (Tag, TagRef, AnalogTag,
  * DiscreteTag, StringTag, Message, EngineeringUnit, QualityMap, TimeZone), the Live table and
- * the History view, under their plain, `Runtime.dbo.` and `INSQL.Runtime.dbo.` names.
+ * the History view, under their plain, `Runtime.dbo.` and `INSQL.Runtime.dbo.` names; and the
+ * databases a login may name (Runtime and SQL Server's system databases, which drivers ask for).
  */
 import type { Column, SqlValue } from "../tds/types.ts";
 import { SqlTime } from "../tds/types.ts";
@@ -26,6 +27,9 @@ export const QUALITY_MAP: [number, string][] = [
   [65536, "No data at or before the query start"],
 ];
 
+/** The databases a session may be in: Runtime, and the system databases every SQL Server has. */
+export const DATABASES = ["Runtime", "master", "tempdb", "model", "msdb"];
+
 function staticTable(name: string, columns: Column[], rows: () => SqlValue[][]): Table {
   return { name, columns, rows: () => rows() };
 }
@@ -48,6 +52,9 @@ export function runtimeCatalog(ctx: HistoryContext): Catalog {
       if (database !== undefined && database !== "runtime") return undefined;
       if (server !== undefined && server !== "insql") return undefined;
       return byName.get(name!);
+    },
+    database(name) {
+      return DATABASES.find((d) => d.toLowerCase() === name.toLowerCase());
     },
   };
 }

@@ -2,8 +2,8 @@
  * A parser for the T-SQL that Historian clients send: SELECT [TOP n] with column lists or *,
  * FROM a (possibly four-part, [bracketed] or "quoted") table name, WHERE with AND/OR/NOT,
  * comparisons, BETWEEN, IN, LIKE, IS [NOT] NULL, literals, @parameters and @@globals, ORDER BY,
- * function calls; SELECT without FROM; and SET statements (session options, accepted and
- * ignored). Anything else is a SQL Server syntax error (Msg 102), never a guess.
+ * function calls; SELECT without FROM; SET statements (session options, accepted and
+ * ignored); and USE. Anything else is a SQL Server syntax error (Msg 102), never a guess.
  */
 import { TdsError } from "../tds/server.ts";
 import type { SqlValue } from "../tds/types.ts";
@@ -44,7 +44,7 @@ export interface Select {
   text: string;
 }
 
-export type Statement = Select | { k: "set" };
+export type Statement = Select | { k: "set" } | { k: "use"; database: string };
 
 /** The parser's state: the batch, its tokens and the cursor. */
 interface Parser {
@@ -320,6 +320,9 @@ export function parse(sql: string): Statement[] {
         next(ps);
       }
       statements.push({ k: "set" });
+    } else if (peek(ps).t === "id" && peek(ps).v.toUpperCase() === "USE") {
+      next(ps);
+      statements.push({ k: "use", database: name(ps) });
     } else {
       fail(ps);
     }

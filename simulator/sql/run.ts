@@ -38,6 +38,8 @@ export interface Env {
 
 export interface Catalog {
   table(parts: string[]): Table | undefined;
+  /** A database's own spelling when the server has it (names compare case-insensitively). */
+  database(name: string): string | undefined;
 }
 
 /** Streams the results of a batch of statements. */
@@ -49,6 +51,17 @@ export async function* runStatements(
 ): AsyncIterable<ResultEvent> {
   for (const s of statements) {
     if (s.k === "set") continue;
+    if (s.k === "use") {
+      const database = catalog.database(s.database);
+      if (!database) {
+        throw new TdsError(
+          911,
+          `Database '${s.database}' does not exist. Make sure that the name is entered correctly.`,
+        );
+      }
+      yield { database };
+      continue;
+    }
     yield* runSelect(s, catalog, env, signal);
   }
 }

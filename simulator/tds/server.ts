@@ -34,6 +34,7 @@ import type { Column, Param, SqlValue } from "./types.ts";
 export interface LoginInfo {
   user: string;
   password: string;
+  /** The database the client asked for; once logged in, the session's current database. */
   database: string;
   appName: string;
   packetSize: number;
@@ -46,12 +47,22 @@ export interface TdsRequest {
   rpc: boolean;
 }
 
-/** What a handler yields: a result set's columns, its rows, and the end of the result set. */
-export type ResultEvent = { columns: Column[] } | { row: SqlValue[] } | { done: number };
+/**
+ * What a handler yields: a result set's columns, its rows, and the end of the result set; or
+ * the session's new current database (`USE`).
+ */
+export type ResultEvent =
+  | { columns: Column[] }
+  | { row: SqlValue[] }
+  | { done: number }
+  | { database: string };
 
 export interface TdsHandler {
-  /** Throw a TdsError to refuse the login. */
-  login(info: LoginInfo): Promise<void> | void;
+  /**
+   * Lets the client in, answering the database its session starts in; throw a TdsError to
+   * refuse the login (SQL Server's 18456 follows any other error, as it does there).
+   */
+  login(info: LoginInfo): Promise<{ database: string }> | { database: string };
   execute(request: TdsRequest, session: LoginInfo, signal: AbortSignal): AsyncIterable<ResultEvent>;
 }
 
@@ -149,9 +160,10 @@ function done(w: ByteWriter, token: number, status: number, rows: number, curCmd
   w.u8(token).u16(status).u16(curCmd).u64(BigInt(rows));
 }
 
-function error(w: ByteWriter, e: TdsError, serverName: string, proc = "") {
+/** An ERROR token, or with `token` 0xab an INFO token (the same layout). */
+function error(w: ByteWriter, e: TdsError, serverName: string, proc = "", token = 0xaa) {
   const start = w.pos;
-  w.u8(0xaa).u16(0).u32(e.number).u8(e.state).u8(e.severity).usVarchar(e.message.slice(0, 4000))
+  w.u8(token).u16(0).u32(e.number).u8(e.state).u8(e.severity).usVarchar(e.message.slice(0, 4000))
     .bVarchar(serverName).bVarchar(proc).u32(1);
   w.patchU16(start + 1, w.pos - start - 3);
 }
@@ -264,13 +276,13 @@ async function handshake(
   if (loginMsg.done || loginMsg.value.type !== TYPE.LOGIN7) return undefined;
   const session = parseLogin7(loginMsg.value.data);
   try {
-    await handler.login(session);
+    session.database = (await handler.login(session)).database;
   } catch (e) {
-    const err = e instanceof TdsError
-      ? e
-      : new TdsError(18456, `Login failed for user '${session.user}'.`, 14);
+    const failed = new TdsError(18456, `Login failed for user '${session.user}'.`, 14);
+    const err = e instanceof TdsError ? e : failed;
     await out.message((w) => {
       error(w, err, serverName);
+      if (err.number !== failed.number) error(w, failed, serverName);
       done(w, 0xfd, DONE_ERROR, 0, 0);
     });
     await drain(conn, incoming);
@@ -278,7 +290,7 @@ async function handshake(
   }
   out.packetSize = Math.min(32_767, Math.max(512, session.packetSize || 4096));
   await out.message((w) => {
-    envChange(w, 1, session.database || "Runtime", "master");
+    envChange(w, 1, session.database, "master");
     const start = w.pos;
     w.u8(0xe3).u16(0).u8(7).u8(5).bytes(COLLATION).u8(0);
     w.patchU16(start + 1, w.pos - start - 3);
@@ -370,6 +382,14 @@ async function handleConnection(
   }
 }
 
+/** Switches the session's database as `USE` does on SQL Server: ENVCHANGE, then message 5701. */
+function useDatabase(w: ByteWriter, session: LoginInfo, database: string, serverName: string) {
+  envChange(w, 1, database, session.database);
+  const changed = new TdsError(5701, `Changed database context to '${database}'.`, 0);
+  error(w, changed, serverName, "", 0xab);
+  session.database = database;
+}
+
 /** Runs one request; false when the connection must be cut. */
 async function respond(
   m: Message,
@@ -382,12 +402,16 @@ async function respond(
   const rpc = m.type === TYPE.RPC;
   const w = new ByteWriter(out.packetSize * 2);
   let columns: Column[] = [];
+  // The row count of the statement that ended last, -1 for one without a count (USE).
   let pendingDone: number | null = null;
   let rows = 0;
+  let dones = 0;
   const flushDone = (more: boolean) => {
     if (pendingDone === null) return;
-    if (rpc) done(w, 0xff, DONE_COUNT | DONE_MORE, pendingDone);
-    else done(w, 0xfd, DONE_COUNT | (more ? DONE_MORE : 0), pendingDone);
+    dones++;
+    const count = pendingDone >= 0 ? DONE_COUNT : 0;
+    if (rpc) done(w, 0xff, count | DONE_MORE, Math.max(0, pendingDone));
+    else done(w, 0xfd, count | (more ? DONE_MORE : 0), Math.max(0, pendingDone));
     pendingDone = null;
   };
   try {
@@ -402,6 +426,10 @@ async function respond(
       } else if ("row" in event) {
         writeRow(w, columns, event.row);
         rows++;
+      } else if ("database" in event) {
+        flushDone(true);
+        useDatabase(w, session, event.database, serverName);
+        pendingDone = -1;
       } else {
         pendingDone = event.done;
       }
@@ -416,7 +444,7 @@ async function respond(
     if (rpc) {
       w.u8(0x79).i32(0);
       done(w, 0xfe, 0, 0, 0xe0);
-    } else if (pendingDone === null && rows === 0 && columns.length === 0) {
+    } else if (dones === 0 && rows === 0 && columns.length === 0) {
       done(w, 0xfd, 0, 0);
     }
     await out.packets(w, true);
