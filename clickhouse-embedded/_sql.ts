@@ -4,34 +4,59 @@
  * /* … *\/) are skipped so that a `;` or `FORMAT` inside them does not count.
  */
 
-interface Token {
+export interface Token {
   text: string;
   start: number;
   end: number;
+  /** For a quoted token: 'string', "identifier", `identifier`, “identifier”, ‘string’, $$heredoc$$. */
+  quote?: string;
 }
 
-/** Words, numbers and single punctuation characters, with quoted text and comments skipped. */
-function tokens(sql: string): Token[] {
+/** Closing quote of each opening quote ClickHouse's lexer knows, Unicode quotes included. */
+const QUOTES: Record<string, string> = {
+  "'": "'",
+  '"': '"',
+  "`": "`",
+  "\u201C": "\u201D",
+  "\u2018": "\u2019",
+};
+
+/**
+ * Words, numbers and single punctuation characters, with quoted text and comments skipped, the
+ * way ClickHouse's lexer reads them: '…', "…", `…`, the Unicode quotes “…” and ‘…’, heredocs
+ * ($$…$$, $tag$…$tag$), comments `--`, `#` and nested `/* … *\/`. The policy depends on this
+ * agreeing with ClickHouse wherever text could be code.
+ */
+export function tokens(sql: string): Token[] {
   const out: Token[] = [];
   let i = 0;
   while (i < sql.length) {
     const c = sql[i]!;
+    const heredoc = c === "$" ? /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i, i + 256)) : null;
     if (/\s/.test(c)) {
       i++;
     } else if (c === "-" && sql[i + 1] === "-" || c === "#") {
       while (i < sql.length && sql[i] !== "\n") i++;
     } else if (c === "/" && sql[i + 1] === "*") {
-      const end = sql.indexOf("*/", i + 2);
-      i = end === -1 ? sql.length : end + 2;
-    } else if (c === "'" || c === '"' || c === "`") {
+      let depth = 0;
+      do {
+        if (sql.startsWith("/*", i)) depth++, i += 2;
+        else if (sql.startsWith("*/", i)) depth--, i += 2;
+        else i++;
+      } while (depth > 0 && i < sql.length);
+    } else if (heredoc) {
+      const tag = heredoc[0];
+      const close = sql.indexOf(tag, i + tag.length);
+      const end = close === -1 ? sql.length : close + tag.length;
+      out.push({ text: sql.slice(i, end), start: i, end, quote: "$" });
+      i = end;
+    } else if (QUOTES[c]) {
+      const close = QUOTES[c];
       const start = i++;
-      while (i < sql.length && sql[i] !== c) i += sql[i] === "\\" ? 2 : 1;
+      while (i < sql.length && sql[i] !== close) i += sql[i] === "\\" ? 2 : 1;
       i++;
-      out.push({
-        text: sql.slice(start, Math.min(i, sql.length)),
-        start,
-        end: Math.min(i, sql.length),
-      });
+      const end = Math.min(i, sql.length);
+      out.push({ text: sql.slice(start, end), start, end, quote: c });
     } else if (/[A-Za-z0-9_]/.test(c)) {
       const start = i;
       while (i < sql.length && /[A-Za-z0-9_.]/.test(sql[i]!)) i++;
@@ -41,6 +66,12 @@ function tokens(sql: string): Token[] {
     }
   }
   return out;
+}
+
+/** A token's name: an identifier's text without its quotes (strings and heredocs stay as they are). */
+export function nameOf(t: Token): string {
+  if (t.quote === '"' || t.quote === "`" || t.quote === "\u201C") return t.text.slice(1, -1);
+  return t.text;
 }
 
 export interface StatementInfo {

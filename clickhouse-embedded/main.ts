@@ -1,33 +1,36 @@
 /**
  * The embedded ClickHouse store as a process of its own: `deno task clickhouse`, or started and
  * supervised by the ClickHouse sink when the spec enables it. Loopback unless `--host` says
- * otherwise (for a Grafana on another machine: `--host 0.0.0.0`, with a password).
+ * otherwise (for a Grafana on another machine: `--host 0.0.0.0`).
  *
- *   deno task clickhouse [--host 127.0.0.1] [--port 8123] [--path data/clickhouse] [--user default]
- *                        [--nice 10]
- *   (password from CLICKHOUSE_EMBEDDED_PASSWORD; unset means no authentication)
- *
- * Prints one line `listening on http://<host>:<port>` once it accepts queries.
+ * Always asks for a login (see _auth.ts): passwords from CLICKHOUSE_EMBEDDED_PASSWORD and
+ * CLICKHOUSE_EMBEDDED_READER_PASSWORD, or generated into <path>/credentials.env. Started by the
+ * sink (`--secrets-from-stdin`), it reads them from the first line of its stdin instead, so its
+ * environment holds no secret. Prints one line `listening on http://<host>:<port>` once it
+ * accepts queries.
  */
+import { parseArgs } from "node:util";
 import { setPriority } from "node:os";
+import { credentialsFile, loadCredentials } from "./_auth.ts";
 import { openChdb } from "./_chdb.ts";
-import { createHandler } from "./server.ts";
+import { createHandler, DEFAULT_CAPS } from "./server.ts";
 
 const HELP =
-  `Usage: deno task clickhouse [--host 127.0.0.1] [--port 8123] [--path data/clickhouse] [--user default] [--nice 10] [--exit-with-stdin]
+  `Usage: deno task clickhouse [--host 127.0.0.1] [--port 8123] [--path data/clickhouse] [--user default]
+                            [--nice 10] [--max-query-memory 4096] [--max-execution-time 600]
 
 Runs a ClickHouse engine (chDB) behind ClickHouse's HTTP interface, on loopback unless --host
-names another address (0.0.0.0: every interface; set a password then).
-CLICKHOUSE_EMBEDDED_PASSWORD, when set, is required from every client. --nice lowers its CPU
-priority (default 10; 0 leaves it), so its merges yield to the Historian and the engine.`;
+names another address (0.0.0.0: every interface).
 
-function flag(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(`--${name}`);
-  if (i === -1) return fallback;
-  const value = args[i + 1];
-  if (value === undefined || value.startsWith("--")) throw new Error(`--${name} needs a value`);
-  return value;
-}
+Every client logs in: the writer (--user, default "default") and "reader" (read-only, for
+Grafana and other dashboards). Their passwords come from CLICKHOUSE_EMBEDDED_PASSWORD and
+CLICKHOUSE_EMBEDDED_READER_PASSWORD, or are generated at first start into
+<path>/credentials.env (readable by its owner only; the path is printed, never a password).
+
+--max-query-memory  MiB one query may use (default 4096); --max-execution-time: seconds one
+                    query may run (default 600). No client can lift either.
+--nice              lowers its CPU priority (default 10; 0 leaves it), so its merges yield to
+                    the Historian and the engine.`;
 
 /**
  * Lowers this process's CPU priority (a nice value, 0–19), before the engine starts its threads:
@@ -47,32 +50,81 @@ function yieldCpu(nice: number) {
   }
 }
 
+/** The first line of stdin: `{"password": "...", "readerPassword": "..."}` from the supervisor. */
+async function secretsFromStdin(reader: ReadableStreamDefaultReader<Uint8Array>) {
+  let text = "";
+  const decoder = new TextDecoder();
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  return JSON.parse(text.split("\n")[0] || "{}") as { password?: string; readerPassword?: string };
+}
+
 if (import.meta.main) {
-  const args = Deno.args;
-  if (args.includes("--help")) {
+  const { values: args } = parseArgs({
+    args: Deno.args,
+    options: {
+      help: { type: "boolean" },
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string", default: "8123" },
+      path: { type: "string", default: "data/clickhouse" },
+      user: { type: "string", default: "default" },
+      nice: { type: "string", default: "10" },
+      "max-query-memory": {
+        type: "string",
+        default: String(DEFAULT_CAPS.max_memory_usage / 2 ** 20),
+      },
+      "max-execution-time": { type: "string", default: String(DEFAULT_CAPS.max_execution_time) },
+      "exit-with-stdin": { type: "boolean" },
+      "secrets-from-stdin": { type: "boolean" },
+    },
+  });
+  if (args.help) {
     console.log(HELP);
     Deno.exit(0);
   }
-  const hostname = flag(args, "host", "127.0.0.1");
-  const port = Number(flag(args, "port", "8123"));
-  const path = flag(args, "path", "data/clickhouse");
-  const user = flag(args, "user", "default");
+  const port = Number(args.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`Invalid --port "${port}"`);
+    console.error(`Invalid --port "${args.port}"`);
     Deno.exit(2);
   }
-  yieldCpu(Number(flag(args, "nice", "10")));
-  const engine = await openChdb(path);
-  const handler = createHandler(engine, {
-    user,
+  const memoryMiB = Number(args["max-query-memory"]);
+  const seconds = Number(args["max-execution-time"]);
+  if (!(memoryMiB > 0) || !(seconds > 0)) {
+    console.error("--max-query-memory and --max-execution-time must be positive numbers");
+    Deno.exit(2);
+  }
+  const stdin = Deno.stdin.readable.getReader();
+  const given = args["secrets-from-stdin"] ? await secretsFromStdin(stdin) : {
     password: Deno.env.get("CLICKHOUSE_EMBEDDED_PASSWORD"),
+    readerPassword: Deno.env.get("CLICKHOUSE_EMBEDDED_READER_PASSWORD"),
+  };
+  yieldCpu(Number(args.nice));
+  const path = args.path;
+  const credentials = await loadCredentials(path, { user: args.user, ...given });
+  const engine = await openChdb(path);
+  const tableFunctions = await engine.exclusive(undefined, async (s) =>
+    new Set(
+      new TextDecoder().decode(
+        (await s.query("SELECT lower(name) FROM system.table_functions", "TabSeparatedRaw", {}))
+          .bytes,
+      ).split("\n").filter(Boolean),
+    ));
+  const handler = createHandler(engine, {
+    credentials,
+    caps: { max_memory_usage: Math.round(memoryMiB * 2 ** 20), max_execution_time: seconds },
+    tableFunctions,
   });
   const server = Deno.serve({
-    hostname,
+    hostname: args.host,
     port,
     onListen: ({ port }) =>
       console.log(
-        `listening on http://${hostname}:${port} (ClickHouse ${engine.version}, data in ${path})`,
+        `listening on http://${args.host}:${port} (ClickHouse ${engine.version}, data in ${path}; users "${credentials.writer.user}" and "${credentials.reader.user}"; generated passwords in ${
+          credentialsFile(path)
+        })`,
       ),
   }, handler);
   const stop = async () => {
@@ -82,10 +134,10 @@ if (import.meta.main) {
   };
   Deno.addSignalListener("SIGTERM", stop);
   Deno.addSignalListener("SIGINT", stop);
-  if (args.includes("--exit-with-stdin")) {
+  if (args["exit-with-stdin"]) {
     // Started by the sink: when the parent goes away (even by SIGKILL), stdin closes; follow it.
     (async () => {
-      for await (const _ of Deno.stdin.readable) { /* nothing is sent */ }
+      while (!(await stdin.read()).done) { /* nothing more is sent */ }
       await stop();
     })();
   }

@@ -4,28 +4,44 @@
  *
  * - `GET /ping`, `GET /` (→ "Ok."); queries in the body or the `query` URL parameter; for an
  *   INSERT with a `query` parameter, the body is its data;
+ * - authentication always (_auth.ts): the writer and the read-only `reader`; GET requests and
+ *   `readonly=1|2` are read-only, as on a server; what a client may run is _policy.ts;
  * - `param_<name>` typed query parameters (passed to the engine as ClickHouse's escaped text);
  * - `database`, `default_format`, `query_id`; every other URL parameter is a setting, applied
  *   to that query alone as a SETTINGS clause (never as connection state);
+ * - sessions (`session_id`, `session_timeout`, `session_check`, `close_session`): a session
+ *   keeps its `SET`s and `USE` until it times out (_sessions.ts); temporary tables are refused;
+ * - one request, one answer: a deadline (`max_execution_time`, capped by the store) that
+ *   covers the wait for the engine and cancels a running SELECT between result chunks, as does
+ *   a client that goes away; memory and result caps; nothing of a failed request left behind;
  * - the format named by `FORMAT` or `default_format` (default TabSeparated), any format the
  *   engine has, passed through byte for byte;
  * - gzip request bodies, gzip responses when `enable_http_compression=1` and the client
- *   accepts it; basic auth / X-ClickHouse-User+Key / user+password parameters when a password
- *   is configured;
+ *   accepts it;
  * - errors as `Code: N. DB::Exception: …` with an HTTP status and `X-ClickHouse-Exception-Code`.
  *
- * Without sessions, `SET` and `USE` change nothing, as on a real server; several statements
- * in one request are refused, as on a real server.
+ * Several statements in one request are refused, as on a real server.
  */
 import type { ChEngine, ChSession, QueryResult } from "./_chdb.ts";
+import { authenticate } from "./_auth.ts";
+import type { Credentials } from "./_auth.ts";
+import { checkStatement } from "./_policy.ts";
+import type { Caps, Role } from "./_policy.ts";
+import { createSessions } from "./_sessions.ts";
 import { inspect, settingsClause, SqlError } from "./_sql.ts";
 import type { StatementInfo } from "./_sql.ts";
 
 export interface ServerOptions {
-  user?: string;
-  /** When set, every request must authenticate as `user` with it. */
-  password?: string;
+  credentials: Credentials;
+  /** Limits no request can lift; defaults: 4 GiB of memory, 600 s. */
+  caps?: Partial<Caps>;
+  /** The largest result buffered for one request (default 1 GiB). */
+  maxResultBytes?: number;
+  /** The engine's table functions (lower case), so that unknown ones are refused too. */
+  tableFunctions?: ReadonlySet<string>;
 }
+
+export const DEFAULT_CAPS: Caps = { max_memory_usage: 4 * 2 ** 30, max_execution_time: 600 };
 
 /** URL parameters that are not settings: read here, or reserved by ClickHouse's HTTP handler. */
 const META = new Set([
@@ -36,13 +52,13 @@ const META = new Set([
   "user",
   "password",
   "enable_http_compression",
-  // Reserved by ClickHouse's HTTP handler and sent by clients by default; nothing to do here:
-  // every statement stands alone (so a session changes nothing), results are buffered whole
-  // (what wait_end_of_query asks), and there are no quotas or roles.
+  "readonly",
   "session_id",
   "session_timeout",
   "session_check",
   "close_session",
+  // Reserved by ClickHouse's HTTP handler and sent by clients by default; nothing to do here:
+  // results are buffered whole (what wait_end_of_query asks), and there are no quotas or roles.
   "buffer_size",
   "wait_end_of_query",
   "quota_key",
@@ -54,16 +70,13 @@ const META = new Set([
 ]);
 /** External data (`<name>_structure`, `_format`, `_types`) comes with a multipart body. */
 const EXTERNAL = /^(.+)_(structure|format|types)$/;
-const READ_ONLY = new Set([
-  "SELECT",
-  "WITH",
-  "SHOW",
-  "DESCRIBE",
-  "DESC",
-  "EXISTS",
-  "EXPLAIN",
-  "CHECK",
-]);
+/** Statements answered by streaming from the engine: cancellable, nothing left behind. */
+const STREAMED = new Set(["SELECT", "WITH", "("]);
+/** Settings the store adds to a Values insert from a body: its rows are data, never expressions. */
+const VALUES_AS_DATA: [string, string][] = [
+  ["input_format_values_interpret_expressions", "0"],
+  ["input_format_values_deduce_templates_of_expressions", "0"],
+];
 
 const CONTENT_TYPES: Record<string, string> = {
   TabSeparated: "text/tab-separated-values; charset=UTF-8",
@@ -86,12 +99,17 @@ function statusOf(code: number): number {
   if ([62, 27, 26, 6, 38, 41, 72, 36, 115, 457, 53, 70, 117].includes(code)) return 400; // syntax, parse, bad arguments
   if ([60, 81, 46, 47].includes(code)) return 404; // unknown table, database, function, identifier
   if ([516, 192, 193, 194].includes(code)) return 403; // authentication
-  if ([164].includes(code)) return 403; // readonly
+  if ([164, 497, 452].includes(code)) return 403; // readonly, access denied, setting constraints
+  if ([159].includes(code)) return 504; // timeout
+  if ([372, 373].includes(code)) return 404; // session not found / locked
   return 500;
 }
 
-export function createHandler(engine: ChEngine, options: ServerOptions = {}) {
-  const user = options.user ?? "default";
+export function createHandler(engine: ChEngine, options: ServerOptions) {
+  const caps = { ...DEFAULT_CAPS, ...options.caps };
+  const maxBytes = options.maxResultBytes ?? 2 ** 30;
+  const tableFunctions = options.tableFunctions ?? new Set<string>();
+  const sessions = createSessions();
 
   return async function handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
@@ -114,53 +132,134 @@ export function createHandler(engine: ChEngine, options: ServerOptions = {}) {
       if (req.method !== "GET" && req.method !== "POST") {
         throw new SqlError(0, `HTTP method ${req.method} is not allowed`, "BAD_REQUEST");
       }
-      authenticate(req, url, user, options.password);
+      const user = authenticate(req, url, options.credentials);
+      const session = sessions.open(url);
 
       const { sql, data } = statementOf(url, await readBody(req));
-
       const info = inspect(sql);
       if (info.keyword === "") throw new SqlError(62, "Empty query", "SYNTAX_ERROR");
       if (info.multiple) throw new SqlError(62, "Multi-statements are not allowed", "SYNTAX_ERROR");
-      if (req.method === "GET" && !READ_ONLY.has(info.keyword)) {
-        throw new SqlError(
-          164,
-          "Cannot execute query in readonly mode: use POST for queries that change data",
-          "READONLY",
-        );
-      }
 
-      const { params, settings } = parametersOf(url);
+      const { params, settings: given } = parametersOf(url);
+      const settings = [...(session?.settings ?? []), ...given];
+      const role = roleOf(user, req.method, url.searchParams.get("readonly"), given);
+      checkStatement(sql, info.keyword, role, settings, caps, tableFunctions);
+
       const format = info.format ?? url.searchParams.get("default_format") ??
         req.headers.get("X-ClickHouse-Format") ?? "TabSeparated";
-      const database = url.searchParams.get("database") ??
+      const database = url.searchParams.get("database") ?? session?.database ??
         req.headers.get("X-ClickHouse-Database") ?? undefined;
+      const limits = limitsOf(settings, caps);
+      const signal = deadline(req.signal, limits.seconds);
 
       let result: QueryResult | undefined;
       if (info.keyword === "SET" || info.keyword === "USE") {
-        result = undefined; // no session: nothing to change
+        if (session) sessions.remember(session, info);
+        result = undefined; // outside a session, nothing to change, as on a server
       } else if (info.keyword === "INSERT" && data) {
-        const build = insertFromFile(sql, info, settings);
-        result = await engine.exclusive(database, (s) => s.insert(build, data!, params));
+        const build = insertFromFile(sql, info, [
+          ...limits.settings,
+          ...(info.format === undefined || /^Values$/i.test(info.format) ? VALUES_AS_DATA : []),
+        ]);
+        result = await engine.exclusive(database, (s) => s.insert(build, data!, params), signal);
       } else if (info.keyword === "CREATE" && settings.length > 0) {
         // A trailing SETTINGS clause of CREATE TABLE sets the table's settings: URL settings
         // apply to the statement instead, set around it on the connection and put back.
         result = await engine.exclusive(
           database,
-          (s) => withSessionSettings(s, settings, () => s.query(info.text, format, params)),
+          (s) => s.withSettings(limits.settings, () => s.query(info.text, format, params)),
+          signal,
+        );
+      } else if (STREAMED.has(info.keyword)) {
+        const text = withSettings(info.text, limits.settings, info);
+        result = await engine.exclusive(
+          database,
+          (s) => s.select(text, format, params, { signal, maxBytes }),
+          signal,
         );
       } else {
-        const text = withSettings(info.text, settings, info);
-        result = await engine.exclusive(database, (s) => s.query(text, format, params));
+        const text = withSettings(info.text, limits.settings, info);
+        result = await engine.exclusive(database, (s) => s.query(text, format, params), signal);
       }
+      if (session && url.searchParams.get("close_session") === "1") sessions.close(session);
 
       headers.set("X-ClickHouse-Format", format);
       headers.set("Content-Type", contentType(format));
-      headers.set("X-ClickHouse-Summary", summaryOf(result, format));
+      headers.set("X-ClickHouse-Summary", summaryOf(result, format, info.keyword === "INSERT"));
       return respond(result?.bytes ?? new Uint8Array(), req, url, headers);
     } catch (e) {
-      return errorResponse(e, headers);
+      return errorResponse(cancelled(e, req.signal), headers);
     }
   };
+}
+
+/**
+ * What a request may do: its user's role, narrowed to reading for GET (ClickHouse's
+ * `readonly=2` rule) and for `readonly=1|2`; `readonly=1` also forbids changing settings.
+ * The store applies `readonly` itself and never hands it to the engine, where it would stay.
+ */
+function roleOf(
+  user: Role,
+  method: string,
+  readonly: string | null,
+  settings: [string, string][],
+): Role {
+  if (readonly !== null && !["0", "1", "2"].includes(readonly)) {
+    throw new SqlError(72, `Cannot parse readonly value "${readonly}"`, "CANNOT_PARSE_NUMBER");
+  }
+  if (readonly === "1" && settings.length > 0) {
+    throw new SqlError(
+      164,
+      `Cannot modify '${settings[0]![0]}' setting in readonly mode`,
+      "READONLY",
+    );
+  }
+  if (method === "GET" || readonly === "1" || readonly === "2") return "reader";
+  return user;
+}
+
+/**
+ * The request's settings with the store's caps added where the client set none, and the
+ * request's deadline in seconds.
+ */
+function limitsOf(settings: [string, string][], caps: Caps) {
+  const named = new Map(settings.map(([n, v]) => [n.toLowerCase(), v]));
+  const out = [...settings];
+  if (!named.has("max_memory_usage")) out.push(["max_memory_usage", String(caps.max_memory_usage)]);
+  if (!named.has("max_execution_time")) {
+    out.push(["max_execution_time", String(caps.max_execution_time)]);
+  }
+  const seconds = Number(named.get("max_execution_time") ?? caps.max_execution_time);
+  return { settings: out, seconds };
+}
+
+/**
+ * A signal that aborts when the client goes away or the deadline passes; the engine also
+ * stops the query at `max_execution_time`, this covers the wait for it and the chunks.
+ */
+function deadline(client: AbortSignal, seconds: number): AbortSignal {
+  const timeout = AbortSignal.timeout(Math.ceil(seconds * 1000) + 250);
+  return AbortSignal.any([client, timeout]);
+}
+
+/** An abort as ClickHouse words it: a timeout (159), or a query cancelled (394). */
+function cancelled(e: unknown, client: AbortSignal): unknown {
+  if (!(e instanceof DOMException) && !(e instanceof Error && e.name === "TimeoutError")) return e;
+  if (client.aborted) {
+    return new SqlError(
+      394,
+      "Query was cancelled: the client closed the connection",
+      "QUERY_WAS_CANCELLED",
+    );
+  }
+  if ((e as Error).name === "TimeoutError") {
+    return new SqlError(
+      159,
+      "Timeout exceeded: the request's max_execution_time passed",
+      "TIMEOUT_EXCEEDED",
+    );
+  }
+  return e;
 }
 
 /** The statement of a request: in `query`, in the body, or in `query` with the body as its data. */
@@ -194,14 +293,17 @@ function resultRows(bytes: Uint8Array, format: string): number {
 }
 
 /** The X-ClickHouse-Summary header of a result. */
-function summaryOf(result: QueryResult | undefined, format: string): string {
+function summaryOf(result: QueryResult | undefined, format: string, insert: boolean): string {
+  // An insert from a body reads its rows from the spooled file: those are the rows written
+  // (the engine does not tell a block it deduplicated apart).
+  const written = insert ? result?.rowsRead ?? 0 : result?.rowsWritten ?? 0;
   return JSON.stringify({
     read_rows: String(result?.rowsRead ?? 0),
     read_bytes: String(result?.bytesRead ?? 0),
-    written_rows: String(result?.rowsWritten ?? 0),
-    written_bytes: "0",
+    written_rows: String(written),
+    written_bytes: String(insert ? result?.bytesRead ?? 0 : 0),
     total_rows_to_read: String(result?.rowsRead ?? 0),
-    result_rows: String(result ? resultRows(result.bytes, format) : 0),
+    result_rows: String(result ? result.resultRows ?? resultRows(result.bytes, format) : 0),
     result_bytes: String(result?.bytes.length ?? 0),
     elapsed_ns: String(Math.round((result?.elapsedMs ?? 0) * 1e6)),
   });
@@ -262,28 +364,6 @@ function parametersOf(url: URL) {
   return { params, settings };
 }
 
-/** Runs `fn` with `settings` set on the session, then sets them back as they were. */
-async function withSessionSettings<T>(
-  s: ChSession,
-  settings: [string, string][],
-  fn: () => Promise<T>,
-): Promise<T> {
-  const names = settings.map(([n]) => `'${n.replace(/'/g, "")}'`).join(", ");
-  const before = new TextDecoder().decode(
-    (await s.query(`SELECT name, value FROM system.settings WHERE name IN (${names})`, "TSV", {}))
-      .bytes,
-  ).trim().split("\n").filter(Boolean).map((l) => l.split("\t") as [string, string]);
-  await s.query(`SET ${settingsClause(settings).slice("SETTINGS ".length)}`, "TSV", {});
-  try {
-    return await fn();
-  } finally {
-    if (before.length > 0) {
-      await s.query(`SET ${settingsClause(before).slice("SETTINGS ".length)}`, "TSV", {})
-        .catch(() => {});
-    }
-  }
-}
-
 /**
  * An INSERT whose data is in the body, rewritten to read that data from a file:
  * - `INSERT INTO t SELECT … FROM input('structure') FORMAT f` → `… FROM file(<file>, 'f', 'structure')`;
@@ -328,29 +408,6 @@ function insertFromFile(
   const extra = settingsClause(settings).replace(/^SETTINGS /, "");
   const all = [own, extra].filter(Boolean).join(", ");
   return (file) => `${head} FROM INFILE ${file}${all ? ` SETTINGS ${all}` : ""} FORMAT ${format}`;
-}
-
-function authenticate(req: Request, url: URL, user: string, password: string | undefined) {
-  if (password === undefined || password === "") return;
-  let given: [string | null, string | null] = [
-    req.headers.get("X-ClickHouse-User") ?? url.searchParams.get("user"),
-    req.headers.get("X-ClickHouse-Key") ?? url.searchParams.get("password"),
-  ];
-  const basic = /^Basic\s+(.+)$/i.exec(req.headers.get("Authorization") ?? "");
-  if (basic) {
-    const decoded = atob(basic[1]!);
-    const colon = decoded.indexOf(":");
-    given = [decoded.slice(0, colon), decoded.slice(colon + 1)];
-  }
-  if ((given[0] ?? "default") !== user || given[1] !== password) {
-    throw new SqlError(
-      516,
-      `${
-        given[0] ?? "default"
-      }: Authentication failed: password is incorrect, or there is no user with such name`,
-      "AUTHENTICATION_FAILED",
-    );
-  }
 }
 
 async function readBody(req: Request): Promise<Uint8Array<ArrayBuffer>> {

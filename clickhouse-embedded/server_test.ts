@@ -263,25 +263,25 @@ Deno.test({
 });
 
 Deno.test({
-  name: "embedded store with a password requires it, by basic auth or ClickHouse headers",
+  name: "embedded store with a given password requires it, by basic auth or ClickHouse headers",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     const store = await startTestStore({ password: "s3cr3t!" });
     try {
       const q = { method: "POST", body: "SELECT 1" };
-      const denied = await call(store.url, q);
+      const denied = await call(store.base, q);
       assert.equal(denied.status, 403);
       assert.equal(denied.headers.get("X-ClickHouse-Exception-Code"), "516");
       assert.ok(!text(denied).includes("s3cr3t"));
-      const wrong = await call(store.url, {
+      const wrong = await call(store.base, {
         ...q,
         headers: { Authorization: `Basic ${btoa("default:nope")}` },
       });
       assert.equal(wrong.status, 403);
       assert.equal(
         text(
-          await call(store.url, {
+          await call(store.base, {
             ...q,
             headers: { Authorization: `Basic ${btoa("default:s3cr3t!")}` },
           }),
@@ -290,7 +290,7 @@ Deno.test({
       );
       assert.equal(
         text(
-          await call(store.url, {
+          await call(store.base, {
             ...q,
             headers: { "X-ClickHouse-User": "default", "X-ClickHouse-Key": "s3cr3t!" },
           }),
@@ -298,7 +298,7 @@ Deno.test({
         "1\n",
       );
       assert.equal(
-        text(await call(store.url, { path: "/ping" })),
+        text(await call(store.base, { path: "/ping" })),
         "Ok.\n",
         "ping needs no credentials",
       );

@@ -1,12 +1,35 @@
 /**
  * Runs the embedded store as a child process and keeps it running: restarted with backoff
- * when it dies, stopped with SIGTERM on close. The child exits by itself when its stdin closes,
- * so a parent killed with SIGKILL leaves no orphan holding the data directory.
+ * when it dies, whatever the way (a crash, a signal, an exit with status 0), stopped with
+ * SIGTERM on close. The child exits by itself when its stdin closes, so a parent killed with
+ * SIGKILL leaves no orphan holding the data directory.
+ *
+ * The child is kept apart from the engine: a process group of its own (`setsid`: a signal the
+ * engine inside sends to its group reaches nobody else), only the environment it needs to run
+ * (no WONDERWARE_PASSWORD, CLICKHOUSE_PASSWORD or API_TOKEN), and its passwords on its stdin.
  */
 import type { Clock, Logger } from "../engine/mod.ts";
+import { credentialsFile, loadCredentials } from "./_auth.ts";
+import type { Credentials } from "./_auth.ts";
+
+export type { Credentials };
+
+/** What the store's process inherits from the engine's environment: what Deno needs to run. */
+const INHERITED =
+  /^(PATH|HOME|USER|LOGNAME|TMPDIR|TEMP|TMP|TZ|LANG|LC_[A-Z]+|NO_COLOR|XDG_CACHE_HOME|DENO_[A-Z_]+|NPM_CONFIG_[A-Z_]+|npm_config_[a-z_]+|HTTPS?_PROXY|NO_PROXY|https?_proxy|no_proxy)$/;
+
+/** The environment of the store's process. */
+export function storeEnv(env: Record<string, string> = Deno.env.toObject()) {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => INHERITED.test(k)));
+}
 
 export interface EmbeddedStore {
+  /** Where to reach it, without credentials. */
   url: string;
+  /** The writer (for the sink) and the read-only reader (for the API and dashboards). */
+  credentials: Credentials;
+  /** Where generated passwords are kept. */
+  credentialsFile: string;
   /** How many times the child was started (1 + restarts). */
   starts(): number;
   /** The running child's process id. */
@@ -24,8 +47,14 @@ export async function startEmbedded(
     path: string;
     log: Logger;
     clock: Clock;
-    /** Required from every client when set. */
+    /** The writer's user and password; a password is generated when none is given. */
+    user?: string;
     password?: string;
+    /** The reader's password; generated when none is given. */
+    readerPassword?: string;
+    /** Caps no client can lift: MiB of memory and seconds per query. */
+    maxQueryMemoryMiB?: number;
+    maxExecutionSeconds?: number;
     startTimeoutMs?: number;
   },
 ): Promise<EmbeddedStore> {
@@ -44,28 +73,52 @@ export async function startEmbedded(
   let child: Deno.ChildProcess | undefined;
   let stopping = false;
   let starts = 0;
+  const credentials = await loadCredentials(options.path, {
+    user: options.user,
+    password: options.password,
+    readerPassword: options.readerPassword,
+  });
+  const setsid = await Deno.stat("/usr/bin/setsid").then(() => "/usr/bin/setsid", () => undefined);
 
   async function spawn(): Promise<void> {
     starts++;
-    const proc = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        ENTRY,
-        "--host",
-        host,
-        "--port",
-        String(port),
-        "--path",
-        options.path,
-        "--exit-with-stdin",
-      ],
-      env: options.password ? { CLICKHOUSE_EMBEDDED_PASSWORD: options.password } : {},
+    const args = [
+      "run",
+      "-A",
+      ENTRY,
+      "--host",
+      host,
+      "--port",
+      String(port),
+      "--path",
+      options.path,
+      "--user",
+      credentials.writer.user,
+      "--exit-with-stdin",
+      "--secrets-from-stdin",
+      ...(options.maxQueryMemoryMiB
+        ? ["--max-query-memory", String(options.maxQueryMemoryMiB)]
+        : []),
+      ...(options.maxExecutionSeconds
+        ? ["--max-execution-time", String(options.maxExecutionSeconds)]
+        : []),
+    ];
+    const proc = new Deno.Command(setsid ?? Deno.execPath(), {
+      args: setsid ? [Deno.execPath(), ...args] : args,
+      clearEnv: true,
+      env: storeEnv(),
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
     child = proc;
+    const secrets = JSON.stringify({
+      password: credentials.writer.password,
+      readerPassword: credentials.reader.password,
+    });
+    const stdin = proc.stdin.getWriter();
+    await stdin.write(new TextEncoder().encode(secrets + "\n")).catch(() => {});
+    stdin.releaseLock(); // kept open: the child exits when it closes
     const lines = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let seen = "";
     const ready = (async () => {
@@ -141,6 +194,8 @@ export async function startEmbedded(
     get url() {
       return `http://${reach}:${port}`;
     },
+    credentials,
+    credentialsFile: credentialsFile(options.path),
     starts: () => starts,
     pid: () => child?.pid,
     async stop() {
