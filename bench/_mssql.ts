@@ -1,12 +1,12 @@
 /** For benchmarks: a bare npm:mssql client of the simulator, the way a naive extractor reads. */
 import sql from "mssql";
+import { BENCH_LOGIN } from "./_util.ts";
 
 export async function benchPool(port: number): Promise<sql.ConnectionPool> {
   const pool = new sql.ConnectionPool({
     server: "127.0.0.1",
     port,
-    user: "bench",
-    password: "bench",
+    ...BENCH_LOGIN,
     database: "Runtime",
     options: { encrypt: false, trustServerCertificate: true, packetSize: 32_767 },
     requestTimeout: 0,

@@ -85,7 +85,13 @@ export function flag(name: string, fallback: number): number {
   return i === -1 ? fallback : Number(Deno.args[i + 1]);
 }
 
-/** Starts `deno task sim` in a process of its own; resolves once it listens. */
+/** The login the benchmarks' simulator asks for and their clients use. */
+export const BENCH_LOGIN = { user: "bench", password: "bench" };
+
+/**
+ * Starts `deno task sim` in a process of its own, asking for BENCH_LOGIN (its password in
+ * SIMULATOR_PASSWORD, as the simulator's help recommends); resolves once it listens.
+ */
 export async function spawnSimulator(
   args: string[],
 ): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
@@ -99,8 +105,11 @@ export async function spawnSimulator(
       new URL("../simulator/main.ts", import.meta.url).pathname,
       "--port",
       String(port),
+      "--user",
+      BENCH_LOGIN.user,
       ...args,
     ],
+    env: { SIMULATOR_PASSWORD: BENCH_LOGIN.password },
     stdout: "piped",
     stderr: "inherit",
   }).spawn();

@@ -9,7 +9,7 @@
  *
  * Last line: JSON with cron_p50_s, cron_p95_s, interval_p50_s, interval_p95_s.
  */
-import { flag, percentile, spawnSimulator, tenths } from "./_util.ts";
+import { BENCH_LOGIN, flag, percentile, spawnSimulator, tenths } from "./_util.ts";
 
 const CRON_MINUTES = flag("cron-minutes", 3);
 const INTERVAL_SECONDS = flag("interval-seconds", 60);
@@ -44,6 +44,8 @@ async function measure(mode: "cron" | "interval", seconds: number): Promise<numb
     env: {
       WONDERWARE_HOST: "127.0.0.1",
       WONDERWARE_PORT: String(sim.port),
+      WONDERWARE_USERNAME: BENCH_LOGIN.user,
+      WONDERWARE_PASSWORD: BENCH_LOGIN.password,
       CLICKHOUSE_EMBEDDED: "true",
       CLICKHOUSE_EMBEDDED_PATH: `${dir}/clickhouse`,
       CLICKHOUSE_EMBEDDED_PORT: String(chPort),

@@ -9,12 +9,18 @@
 import { createLogger, loggerOptionsFromEnv } from "../engine/log.ts";
 import { systemClock } from "../engine/plugin.ts";
 import { startEmbedded } from "../clickhouse-embedded/mod.ts";
+import { demoLogin } from "./demo.ts";
 import { runSitesCommand } from "./sites.ts";
 
 export const SITE_SPECS = ["pipelines/sites/hamburg.yaml", "pipelines/sites/chicago.yaml"];
 
 interface Entries {
-  startSimulator(o: { timezone?: string; plant?: { analogRateMs?: number } }): Promise<
+  startSimulator(o: {
+    timezone?: string;
+    plant?: { analogRateMs?: number };
+    user: string;
+    password: string;
+  }): Promise<
     { host: string; port: number; tags: unknown[]; close(): Promise<void> }
   >;
   startPostgres(): Promise<{ url: string; stop(): Promise<void> }>;
@@ -48,9 +54,11 @@ export async function demoSitesCommand(files = SITE_SPECS): Promise<number> {
   }
   const stops: (() => Promise<void>)[] = [];
   try {
+    const login = demoLogin();
     const sim = await e.startSimulator({
       timezone: "Europe/Berlin",
       plant: { analogRateMs: 10_000 },
+      ...login,
     });
     stops.push(() => sim.close());
     const pg = await e.startPostgres();
@@ -76,8 +84,9 @@ export async function demoSitesCommand(files = SITE_SPECS): Promise<number> {
     const overlay: Record<string, string> = {
       WONDERWARE_HOST: sim.host,
       WONDERWARE_PORT: String(sim.port),
-      WONDERWARE_USERNAME: "",
-      WONDERWARE_PASSWORD: "",
+      WONDERWARE_DATABASE: "Runtime",
+      WONDERWARE_USERNAME: login.user,
+      WONDERWARE_PASSWORD: login.password,
       IGNITION_DATABASE_URL: pg.url,
       ...(store ? { CLICKHOUSE_URL: store } : {}),
     };

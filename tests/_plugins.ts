@@ -15,6 +15,7 @@ import clickhouse from "../plugins/sink-clickhouse/mod.ts";
 import wonderware from "../plugins/source-wonderware/mod.ts";
 import { startSimulator } from "../simulator/mod.ts";
 import { startTestStore, testDatabase } from "./_clickhouse.ts";
+import { SIM_LOGIN, SIM_LOGIN_ENV } from "./_services.ts";
 
 function context(): PluginContext {
   return {
@@ -44,10 +45,11 @@ export async function openSource(
   dataset: string,
 ): Promise<{ source: Source; window: TimeWindow; close(): Promise<void> }> {
   const now = parseTicks("2024-06-01T00:00:00Z");
-  const sim = await startSimulator({ dataset, now: () => now });
+  const sim = await startSimulator({ dataset, now: () => now, ...SIM_LOGIN });
   const env: Record<string, string> = {
     WONDERWARE_HOST: "127.0.0.1",
     WONDERWARE_PORT: String(sim.port),
+    ...SIM_LOGIN_ENV,
     CLICKHOUSE_URL: "http://unused:8123",
   };
   const loaded = await load("pipelines/wonderware.yaml", (n) => env[n]);

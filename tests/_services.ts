@@ -58,3 +58,12 @@ export async function startRedis(
     },
   };
 }
+
+/** The login the tests' Historian simulators ask for, as a SQL Server's login would be. */
+export const SIM_LOGIN = { user: "historian", password: "Hist-test-pw1" };
+
+/** SIM_LOGIN in the shipped specs' variables. */
+export const SIM_LOGIN_ENV = {
+  WONDERWARE_USERNAME: SIM_LOGIN.user,
+  WONDERWARE_PASSWORD: SIM_LOGIN.password,
+};

@@ -9,7 +9,7 @@ import { checkModules, compileCommand, moduleList, TARGETS } from "../scripts/co
 import { v8FlagsArg } from "../scripts/v8_flags.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { startTestStore } from "./_clickhouse.ts";
-import { freePort } from "./_services.ts";
+import { freePort, SIM_LOGIN, SIM_LOGIN_ENV } from "./_services.ts";
 
 Deno.test("compile --with-simulator includes the simulator's entries", () => {
   const command = compileCommand("x86_64-unknown-linux-gnu", { withSimulator: true }).join(" ");
@@ -100,7 +100,8 @@ Deno.test({
     const store = await startTestStore();
     const simPort = freePort();
     const sim = new Deno.Command(binary, {
-      args: ["sim", "--port", String(simPort)],
+      args: ["sim", "--port", String(simPort), "--user", SIM_LOGIN.user],
+      env: { SIMULATOR_PASSWORD: SIM_LOGIN.password },
       stdout: "piped",
     }).spawn();
     try {
@@ -110,6 +111,7 @@ Deno.test({
       const backfill = await run(["backfill", "pipelines/wonderware.yaml", "--from", "now-10m"], {
         WONDERWARE_HOST: "127.0.0.1",
         WONDERWARE_PORT: String(simPort),
+        ...SIM_LOGIN_ENV,
         CLICKHOUSE_URL: store.url,
       });
       assert.equal(backfill.code, 0, new TextDecoder().decode(backfill.stderr));

@@ -13,6 +13,7 @@ import { plugins } from "../plugins/registry.ts";
 import { sections } from "../cli/_load.ts";
 import { startSimulator } from "../simulator/mod.ts";
 import { startTestStore, testDatabase } from "./_clickhouse.ts";
+import { SIM_LOGIN, SIM_LOGIN_ENV } from "./_services.ts";
 import { killTrials } from "./_kill.ts";
 import { assertStoredEqualsSource } from "./_verify.ts";
 
@@ -28,6 +29,7 @@ Deno.test({
   async fn(t) {
     const store = await startTestStore();
     const sim = await startSimulator({
+      ...SIM_LOGIN,
       now: () => NOW,
       plant: {
         analog: 6,
@@ -53,6 +55,7 @@ Deno.test({
         env: () => ({
           WONDERWARE_HOST: "127.0.0.1",
           WONDERWARE_PORT: String(sim.port),
+          ...SIM_LOGIN_ENV,
           CLICKHOUSE_URL: store.url,
           CLICKHOUSE_DB: testDatabase(),
         }),

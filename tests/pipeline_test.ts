@@ -17,7 +17,7 @@ import { startSimulator } from "../simulator/mod.ts";
 import type { Simulator } from "../simulator/mod.ts";
 import { startPipeline } from "./_engine.ts";
 import { startTestStore, testDatabase } from "./_clickhouse.ts";
-import { startRedis } from "./_services.ts";
+import { SIM_LOGIN, SIM_LOGIN_ENV, startRedis } from "./_services.ts";
 import { startFaultyProxy } from "./_faulty_proxy.ts";
 import { assertStoredEqualsSource } from "./_verify.ts";
 import type { TestStore } from "./_clickhouse.ts";
@@ -48,6 +48,7 @@ async function rig(
   let now = options.now;
   const db = options.share?.db ?? testDatabase();
   const sim = options.share?.sim ?? await startSimulator({
+    ...SIM_LOGIN,
     timezone: options.timezone ?? "UTC",
     now: () => now,
     plant: {
@@ -63,6 +64,7 @@ async function rig(
   const env: Record<string, string> = {
     WONDERWARE_HOST: "127.0.0.1",
     WONDERWARE_PORT: String(sim.port),
+    ...SIM_LOGIN_ENV,
     CLICKHOUSE_URL: options.clickhouseUrl ?? store.url,
     CLICKHOUSE_DB: db,
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),

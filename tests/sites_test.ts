@@ -18,7 +18,7 @@ import { startPostgres } from "../simulator/ignition/postgres.ts";
 import { writeIgnitionDemo } from "../simulator/ignition/demo.ts";
 import { startTestStore, testDatabase } from "./_clickhouse.ts";
 import { startPipeline } from "./_engine.ts";
-import { freePort } from "./_services.ts";
+import { freePort, SIM_LOGIN, SIM_LOGIN_ENV } from "./_services.ts";
 
 const NOW = parseTicks("2026-11-20T12:00:00Z");
 const FROM = parseTicks("2026-11-20T06:00:00Z");
@@ -51,7 +51,9 @@ Deno.test({
   async fn() {
     const plant = { analog: 4, discrete: 1, string: 1, historyMs: 86_400_000 };
     const sims = await Promise.all(
-      [1, 2].map((seed) => startSimulator({ now: () => NOW, plant: { ...plant, seed } })),
+      [1, 2].map((seed) =>
+        startSimulator({ ...SIM_LOGIN, now: () => NOW, plant: { ...plant, seed } })
+      ),
     );
     const store = await startTestStore();
     const dir = await Deno.makeTempDir({ prefix: "sites-" });
@@ -63,6 +65,7 @@ Deno.test({
         const env: Record<string, string> = {
           WONDERWARE_HOST: "127.0.0.1",
           WONDERWARE_PORT: String(sims[i]!.port),
+          ...SIM_LOGIN_ENV,
           CLICKHOUSE_URL: store.url,
           CLICKHOUSE_DB: db,
         };
@@ -161,6 +164,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const sim = await startSimulator({
+      ...SIM_LOGIN,
       timezone: "Europe/Berlin",
       plant: { analog: 6, discrete: 1, string: 1, analogRateMs: 10_000, historyMs: 7_200_000 },
     });
@@ -185,6 +189,7 @@ Deno.test({
       const env: Record<string, string> = {
         WONDERWARE_HOST: "127.0.0.1",
         WONDERWARE_PORT: String(sim.port),
+        ...SIM_LOGIN_ENV,
         IGNITION_DATABASE_URL: pg.url,
         CLICKHOUSE_URL: store.url,
         CLICKHOUSE_DB: testDatabase(),

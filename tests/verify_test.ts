@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { startSimulator } from "../simulator/mod.ts";
 import { startTestStore, testDatabase } from "./_clickhouse.ts";
+import { SIM_LOGIN, SIM_LOGIN_ENV } from "./_services.ts";
 
 const HOUR = 3_600_000;
 
@@ -26,6 +27,7 @@ Deno.test({
   async fn() {
     const store = await startTestStore();
     const sim = await startSimulator({
+      ...SIM_LOGIN,
       plant: { analog: 3, discrete: 1, string: 1, analogRateMs: 60_000, historyMs: 4 * 24 * HOUR },
     });
     try {
@@ -33,6 +35,7 @@ Deno.test({
       const env = {
         WONDERWARE_HOST: sim.host,
         WONDERWARE_PORT: String(sim.port),
+        ...SIM_LOGIN_ENV,
         CLICKHOUSE_URL: store.url,
         CLICKHOUSE_DB: db,
       };

@@ -17,7 +17,7 @@ async function bothWays(
   batchSize: number,
   check: (decoded: Reading[], driven: Reading[]) => void,
 ) {
-  const sim = await startSimulator(options);
+  const sim = await startSimulator({ user: "reader", password: "pw", ...options });
   const pool = new sql.ConnectionPool({
     server: "127.0.0.1",
     port: sim.port,

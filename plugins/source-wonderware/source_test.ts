@@ -40,7 +40,7 @@ async function withSource(
   yaml: string,
   fn: (source: Source, sim: Awaited<ReturnType<typeof startSimulator>>) => Promise<void>,
 ) {
-  const sim = await startSimulator(simOptions);
+  const sim = await startSimulator({ user: "reader", password: "pw", ...simOptions });
   const source = await open(
     `host: 127.0.0.1\nport: ${sim.port}\nuser: reader\npassword: pw\n${yaml}`,
   );
