@@ -22,7 +22,7 @@
  *
  * Several statements in one request are refused, as on a real server.
  */
-import type { ChEngine, ChSession, QueryResult } from "./_chdb.ts";
+import type { ChEngine, QueryResult } from "./_chdb.ts";
 import { authenticate } from "./_auth.ts";
 import type { Credentials } from "./_auth.ts";
 import { checkStatement } from "./_policy.ts";
