@@ -7,18 +7,21 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { cors } from "hono/cors";
-import { PluginError } from "../engine/errors.ts";
 import type { Logger } from "../engine/log.ts";
 import { errorText } from "../engine/log.ts";
 import type { CacheState } from "../engine/cache_failover.ts";
 import type { Health } from "../engine/health.ts";
 import type { PluginHealth, QueryParams, QueryService } from "../engine/plugin.ts";
+import { deadline, within } from "./deadline.ts";
+import { failureOf } from "./failure.ts";
 import { Busy, createLimiter, createMemo } from "./limit.ts";
 import type { Limiter } from "./limit.ts";
 import { createRequestStats, metricsText } from "./metrics.ts";
 import { openApi } from "./openapi.ts";
 import { mountPage } from "./page/mod.ts";
 import { readParams } from "./params.ts";
+import type { ParamValue } from "./params.ts";
+import type { RouteProblems } from "./route_check.ts";
 import type { ApiSpec, RouteSpec } from "./spec.ts";
 import { planQueries } from "./plan.ts";
 import { createLookup, joinRows, keysFit } from "./lookup.ts";
@@ -29,6 +32,11 @@ export interface ApiDeps {
   queries?: QueryService;
   health: Health;
   sourceHealth?: () => PluginHealth;
+  /**
+   * The routes that cannot run, with the reason, as found by checking their SQL against the
+   * store at start (route_check.ts); requests wait for the check.
+   */
+  routeProblems?: Promise<RouteProblems>;
   /** How far behind a tag may be and still count as fresh (the sync period plus its lag). */
   freshnessSeconds?: number;
   /** The pipeline's name, for the status page. */
@@ -55,6 +63,7 @@ export type SiteHealth = Pick<
 function healthView(
   deps: SiteHealth & Pick<ApiDeps, "sites">,
   sinkReachable: boolean,
+  problems: RouteProblems = new Map(),
 ): Record<string, unknown> {
   const h = deps.health;
   const now = BigInt(Date.now()) * 10_000n;
@@ -69,6 +78,7 @@ function healthView(
     source: deps.sourceHealth?.() ?? null,
     cache: deps.cacheState?.() ?? null,
     sink: sinkReachable ? "reachable" : "unreachable",
+    ...(problems.size > 0 && { routes_failing: Object.fromEntries(problems) }),
     // Readings stored per minute over the last hour: [minute start (epoch ms), rows].
     throughput: [...h.throughput].sort((a, b) => a[0] - b[0]),
     tags_known: h.watermarks?.size ?? 0,
@@ -98,14 +108,17 @@ export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
 
   mountPage(app, spec, deps.title ?? "pipeline");
 
+  const problems = deps.routeProblems ?? Promise.resolve(new Map<string, string>());
   app.get("/health", async (c) => {
     const sinkOk = deps.queries ? await deps.queries.ping().then(() => true, () => false) : false;
     const source = deps.sourceHealth?.();
-    const ok = sinkOk && (!source || source.circuit !== "open");
+    const failing = await problems;
+    const ok = sinkOk && source?.circuit !== "open" && failing.size === 0;
     return c.json({
       status: ok ? "ok" : "degraded",
       sink: sinkOk ? "reachable" : "unreachable",
       source,
+      ...(failing.size > 0 && { routes_failing: Object.fromEntries(failing) }),
     }, ok ? 200 : 503);
   });
 
@@ -130,7 +143,7 @@ export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
 
   const limiter = createLimiter(spec.max_concurrent_queries, spec.max_queued_queries);
   for (const [path, route] of Object.entries(spec.routes)) {
-    app.get(path, routeHandler(path, route, deps, note, limiter));
+    app.get(path, routeHandler(path, route, deps, note, limiter, problems));
   }
   // Any other method on a known path: 405 with the methods that are allowed.
   for (const path of [...Object.keys(spec.routes), "/health", "/metrics", "/openapi.json"]) {
@@ -168,17 +181,80 @@ function routeHandler(
   deps: ApiDeps,
   note: (route: string, status: number, seconds: number) => void,
   limiter: Limiter,
+  problems: Promise<RouteProblems>,
 ) {
   const memo = route.memo ? createMemo<Record<string, unknown>[]>(route.memo) : undefined;
   const rawTags = route.variants?.fit?.raw_tags;
   const rawTagsMemo = rawTags ? createMemo<ReadonlySet<string>>(rawTags.memo) : undefined;
   const lookup = route.lookup ? createLookup(route.lookup) : undefined;
   const columns = route.columns ? Object.keys(route.columns) : undefined;
+  const limits = {
+    timeoutMs: route.timeout,
+    maxRows: route.max_rows,
+    maxBytes: route.max_bytes,
+    maxMemory: route.max_memory,
+  };
+
+  /**
+   * The body of a request's answer (undefined: no rows). Queries whose answer is shared between
+   * requests (memo, lookup, raw_tags) run without the request's signal, so one client going does
+   * not cancel another's answer; the store's own time limit bounds them.
+   */
+  async function answer(
+    queries: QueryService,
+    parsed: Record<string, ParamValue | undefined>,
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    const shared = (sql: string, params: QueryParams = {}) =>
+      limiter.run(() => queries.query<Record<string, unknown>>(sql, params, limits));
+    // The tags read raw at every level (fit.raw_tags), looked up at most once per memo period.
+    const rawTagsLookup = (sql: string) =>
+      rawTagsMemo!("", async () => {
+        const rows = await shared(sql);
+        return new Set(rows.map((r) => String(Object.values(r)[0])));
+      });
+    // The lookup's keys this request keeps, sent as a parameter, or the lookup inside the SQL.
+    let values = parsed;
+    let found: Found | undefined;
+    let inline = false;
+    if (lookup) {
+      const { found: all, keys } = await lookup.keysFor(values, shared, assetsVersion(deps));
+      if (keys.length === 0) return undefined;
+      found = all;
+      inline = !keysFit(keys);
+      if (!inline) values = { ...values, [route.lookup!.param]: keys };
+    }
+    let parts = await planQueries(route, values, rawTagsLookup);
+    if (inline) parts = parts.map((p) => ({ ...p, sql: lookup!.inlined(p.sql) }));
+    const answers = await Promise.all(parts.map(({ sql, values }) => {
+      const params: QueryParams = {};
+      for (const [name, v] of Object.entries(values)) params[name] = v ?? null;
+      if (memo) return memo(JSON.stringify(params), () => shared(sql, params));
+      return limiter.run(
+        () => queries.query<Record<string, unknown>>(sql, params, { ...limits, signal }),
+        signal,
+      );
+    }));
+    const rows = answers.length === 1
+      ? answers[0]!
+      : answers.flat().sort((a, b) =>
+        String(a.target) < String(b.target) ? -1 : String(a.target) > String(b.target) ? 1 : 0
+      );
+    if (route.response === "object") {
+      const body = { ...(rows[0] ?? {}) };
+      return route.health ? { ...body, health: healthView(deps, true, await problems) } : body;
+    }
+    if (route.response === "series") {
+      return rows.map((r) => ({ target: r.target, datapoints: r.datapoints }));
+    }
+    return found ? joinRows(rows, found, route.lookup!.key, columns) : rows;
+  }
+
   return async (c: Context) => {
     const started = performance.now();
     const respond = (
       body: unknown,
-      status: 200 | 400 | 502 | 503,
+      status: 200 | 400 | 422 | 500 | 502 | 503 | 504,
       headers: Record<string, string> = {},
     ) => {
       note(path, status, (performance.now() - started) / 1000);
@@ -189,75 +265,20 @@ function routeHandler(
       return respond({ error: "invalid parameters", issues: parsed.issues }, 400);
     }
     if (!deps.queries) return respond({ error: "the store is not available" }, 503);
+    const problem = (await problems).get(path);
+    if (problem) return respond({ error: `this route cannot run: ${problem}` }, 503);
+    const { signal, clear } = deadline(route.timeout, c.req.raw.signal);
     try {
-      const queries = deps.queries;
-      const options = { timeoutMs: route.timeout, maxRows: route.max_rows };
-      // The tags read raw at every level (fit.raw_tags), looked up at most once per memo period.
-      const rawTagsLookup = (sql: string) =>
-        rawTagsMemo!("", async () => {
-          const rows = await limiter.run(() =>
-            queries.query<Record<string, unknown>>(sql, {}, options)
-          );
-          return new Set(rows.map((r) => String(Object.values(r)[0])));
-        });
-      // The lookup's keys this request keeps, sent as a parameter, or the lookup inside the SQL.
-      let values = parsed.values;
-      let found: Found | undefined;
-      let inline = false;
-      if (lookup) {
-        const read = (sql: string) =>
-          limiter.run(() => queries.query<Record<string, unknown>>(sql, {}, options));
-        const { found: all, keys } = await lookup.keysFor(values, read, assetsVersion(deps));
-        if (keys.length === 0) return respond([], 200, { "Cache-Control": route.cache_control });
-        found = all;
-        inline = !keysFit(keys);
-        if (!inline) values = { ...values, [route.lookup!.param]: keys };
-      }
-      let parts = await planQueries(route, values, rawTagsLookup);
-      if (inline) parts = parts.map((p) => ({ ...p, sql: lookup!.inlined(p.sql) }));
-      const answers = await Promise.all(parts.map(({ sql, values }) => {
-        const params: QueryParams = {};
-        for (const [name, v] of Object.entries(values)) params[name] = v ?? null;
-        const run = () =>
-          limiter.run(() => queries.query<Record<string, unknown>>(sql, params, options));
-        return memo ? memo(JSON.stringify(params), run) : run();
-      }));
-      const rows = answers.length === 1
-        ? answers[0]!
-        : answers.flat().sort((a, b) =>
-          String(a.target) < String(b.target) ? -1 : String(a.target) > String(b.target) ? 1 : 0
-        );
-      let body: unknown = found ? joinRows(rows, found, route.lookup!.key, columns) : rows;
-      if (route.response === "object") {
-        body = { ...(rows[0] ?? {}) };
-        if (route.health) body = { ...(body as object), health: healthView(deps, true) };
-      } else if (route.response === "series") {
-        body = rows.map((r) => ({ target: r.target, datapoints: r.datapoints }));
-      }
-      return respond(body, 200, { "Cache-Control": route.cache_control });
+      const body = await within(answer(deps.queries, parsed.values, signal), signal);
+      return respond(body ?? [], 200, { "Cache-Control": route.cache_control });
     } catch (e) {
       if (e instanceof Busy) {
         return respond({ error: e.message }, 503, { "Retry-After": String(e.retryAfterSeconds) });
       }
-      deps.log.warn("API query failed", { route: path, error: errorText(e) });
-      const tooBig = /TOO_MANY_ROWS|max_result_rows|Limit for result exceeded/i.test(
-        errorText(e),
-      );
-      if (tooBig) {
-        return respond({
-          error:
-            `the result is larger than this route's cap of ${route.max_rows} rows; narrow the query`,
-        }, 502);
-      }
-      const timeout = /TIMEOUT_EXCEEDED|max_execution_time|Timeout/i.test(errorText(e));
-      if (timeout) {
-        return respond({ error: `the query took longer than ${route.timeout} ms` }, 503);
-      }
-      const unavailable = e instanceof PluginError && e.unavailable;
-      return respond(
-        { error: unavailable ? "the store is unavailable" : "the query failed" },
-        unavailable ? 503 : 502,
-      );
+      const { status, error } = failureOf(e, path, route, deps.log);
+      return respond({ error }, status);
+    } finally {
+      clear();
     }
   };
 }

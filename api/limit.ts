@@ -1,9 +1,10 @@
 /**
  * Keeping cheap routes cheap. Declared queries share a bounded number of slots with a bounded
  * queue; when the queue is full a request is refused at once (503 with Retry-After) instead of
- * piling up on the store. A route with `memo` answers from its last result while it is fresh and
- * refreshes it in the background (stale-while-revalidate), so a status page stays fast while
- * heavy series queries run.
+ * piling up on the store, and a request whose deadline passes while it waits leaves the queue
+ * (the wait counts toward its timeout). A route with `memo` answers from its last result while
+ * it is fresh and refreshes it in the background (stale-while-revalidate), so a status page
+ * stays fast while heavy series queries run.
  */
 
 /** Thrown when every slot is busy and the queue is full. */
@@ -15,7 +16,8 @@ export class Busy extends Error {
 }
 
 export interface Limiter {
-  run<T>(fn: () => Promise<T>): Promise<T>;
+  /** Runs `fn` in a slot; rejects with the signal's reason if it aborts before a slot is free. */
+  run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
   /** Queries running and waiting, for tests and metrics. */
   load(): { running: number; queued: number };
 }
@@ -24,10 +26,22 @@ export function createLimiter(slots: number, queue: number): Limiter {
   let running = 0;
   const waiting: (() => void)[] = [];
   return {
-    async run(fn) {
+    async run(fn, signal) {
+      signal?.throwIfAborted();
       if (running >= slots) {
         if (waiting.length >= queue) throw new Busy(1);
-        await new Promise<void>((resolve) => waiting.push(resolve));
+        await new Promise<void>((resolve, reject) => {
+          const onAbort = () => {
+            waiting.splice(waiting.indexOf(turn), 1);
+            reject(signal!.reason);
+          };
+          const turn = () => {
+            signal?.removeEventListener("abort", onAbort);
+            resolve();
+          };
+          waiting.push(turn);
+          signal?.addEventListener("abort", onAbort, { once: true });
+        });
       }
       running++;
       try {

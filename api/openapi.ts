@@ -122,8 +122,15 @@ export function openApi(spec: ApiSpec): Record<string, unknown> {
           "400": error("Invalid parameters: {error, issues: [{path, message}]}"),
           "405": error("Only GET (and HEAD) are allowed; the Allow header says so"),
           ...(spec.token ? { "401": error("Missing or wrong bearer token") } : {}),
-          "502": error("The query failed"),
-          "503": error("The store is unavailable or the query timed out"),
+          "422": error(
+            "The result or the query's memory is larger than the route's caps (max_rows, max_bytes, max_memory)",
+          ),
+          "500": error("The route's SQL or the query failed"),
+          "502": error("The store answered, but not as it should"),
+          "503": error(
+            "The store is unavailable or refused the query, the route cannot run, or every query slot is taken",
+          ),
+          "504": error("The request took longer than the route's timeout"),
         },
       },
     };

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { duration } from "../engine/spec/duration.ts";
+import { byteSize } from "../engine/spec/size.ts";
 import type { SpecStatement } from "../engine/plugin.ts";
 import { checkRouteSql, placeholders, sampleParams } from "./sql_check.ts";
 import { inlineLookup, keyUses } from "./lookup.ts";
@@ -105,11 +106,22 @@ export const route = z.strictObject({
     "Add the engine's health (sync, backfill, errors) to an object response",
   ),
   cache_control: z.string().default("no-store"),
-  timeout: duration({ min: 100 }).prefault("10s").describe("Query timeout"),
+  timeout: duration({ min: 100 }).prefault("10s").describe(
+    "How long a request may take, waiting for a query slot included; past it the query is " +
+      "cancelled in the store and the request gets 504",
+  ),
   memo: duration({ min: 100 }).optional().describe(
     "Answer from the last result while it is this fresh; up to twice as old it is still answered while it refreshes in the background, older it is computed first (status routes)",
   ),
-  max_rows: z.int().min(1).default(100_000).describe("Result-size cap"),
+  max_rows: z.int().min(1).default(100_000).describe("Result-size cap, in rows"),
+  max_bytes: byteSize({ min: 1024 ** 2 }).prefault("64MB").describe(
+    "Result-size cap, in bytes as the store holds the result (max_result_bytes); past either " +
+      "cap a request gets 422",
+  ),
+  max_memory: byteSize({ min: 16 * 1024 ** 2 }).prefault("1GB").describe(
+    "Memory one query of the route may use in the store (max_memory_usage); past it a request " +
+      "gets 422",
+  ),
 }).superRefine((r, ctx) => {
   if (!r.sql === !r.variants) {
     ctx.addIssue({ code: "custom", message: "give either sql or variants" });

@@ -22,6 +22,7 @@ import type { TagInfo, Ticks } from "../engine/types.ts";
 import { createApi } from "../api/app.ts";
 import type { SiteHealth } from "../api/app.ts";
 import { apiOf } from "../api/spec.ts";
+import { checkRoutes } from "../api/route_check.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { load } from "./_load.ts";
 import { terminalProgress } from "./_progress.ts";
@@ -139,8 +140,12 @@ export function serveApi(
   const api = apiOf(ctx.spec);
   if (!api || Object.keys(api.routes).length === 0) return undefined;
   if (api.token) secrets.add(api.token);
+  const log = ctx.log.child({ component: "api" });
+  const queries = ctx.engine.queries;
   const app = createApi(api, {
-    queries: ctx.engine.queries,
+    queries,
+    // Every route's SQL against the store, before a request is answered (api/route_check.ts).
+    routeProblems: queries && checkRoutes(api, queries, log),
     health: ctx.health,
     sourceHealth: ctx.engine.health.source,
     cacheState: ctx.engine.health.cache,
@@ -148,7 +153,7 @@ export function serveApi(
     version: VERSION,
     title: ctx.spec.name,
     freshnessSeconds: freshnessSeconds(ctx.spec),
-    log: ctx.log.child({ component: "api" }),
+    log,
   });
   return Deno.serve({
     hostname: api.hostname,

@@ -12,6 +12,7 @@
 import type { z } from "zod";
 import type { Logger } from "./log.ts";
 import type { StorageModel } from "./spec/storage.ts";
+import type { ValueSpec } from "./spec/values.ts";
 import type { AssetRow, ReadingBatch, TagInfo, Ticks, TimeWindow } from "./types.ts";
 
 /** Time, injected so tests can drive it. */
@@ -223,11 +224,29 @@ export interface StateStore {
 export interface QueryService {
   /** Throws a PluginError when the store cannot be reached. */
   ping(): Promise<void>;
+  /**
+   * The rows of a statement. A limit passed is a PluginError with reason `too_big` (rows,
+   * bytes), `memory` or `timeout`; an aborted signal cancels the query in the store.
+   */
   query<T = Record<string, unknown>>(
     sql: string,
     params?: QueryParams,
-    options?: { timeoutMs?: number; maxRows?: number },
+    options?: QueryOptions,
   ): Promise<T[]>;
+}
+
+/** What one query may take; the store enforces each limit given. */
+export interface QueryOptions {
+  /** Running time in the store. */
+  timeoutMs?: number;
+  /** Result rows. */
+  maxRows?: number;
+  /** Result bytes, uncompressed. */
+  maxBytes?: number;
+  /** Memory the query may use in the store, in bytes. */
+  maxMemory?: number;
+  /** Cancels the query, in the store too (a deadline, a client that has gone). */
+  signal?: AbortSignal;
 }
 
 /** A statement of the spec to check against the store, with sample values for its parameters. */
@@ -259,6 +278,11 @@ export interface FieldSpec {
   type: FieldType;
   per: "row" | "tag" | "batch";
   description?: string;
+  /**
+   * False when every reading carries a value (a tag's key), so a column that cannot hold null
+   * may store it. Default true: some readings may lack it.
+   */
+  nullable?: boolean;
 }
 
 /** A problem a plugin finds in the storage model without connecting: a path and a message. */
@@ -291,8 +315,11 @@ export interface PluginDefinition<
   fields?: Readonly<Record<string, FieldSpec>>;
   /** The capabilities the created plugin offers beyond its kind's interface. */
   provides?: readonly Capability[];
-  /** Sinks: checks of the storage model in the store's own terms (column types), offline. */
-  checkModel?(model: StorageModel): ModelIssue[];
+  /**
+   * Sinks: checks of the storage model in the store's own terms (column types), offline.
+   * `values` says what each `value:` of a readings table delivers (readingValues()).
+   */
+  checkModel?(model: StorageModel, values: Readonly<Record<string, ValueSpec>>): ModelIssue[];
 }
 
 /** Lets a plugin module declare its definition with its option types inferred. */

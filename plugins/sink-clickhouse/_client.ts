@@ -19,19 +19,28 @@ const RETRIABLE_CODES = new Map<number, ErrorReason>([
   [202, "backpressure"], // TOO_MANY_SIMULTANEOUS_QUERIES
   [209, "timeout"], // SOCKET_TIMEOUT
   [210, "connection"], // NETWORK_ERROR
-  [241, "too_big"], // MEMORY_LIMIT_EXCEEDED
+  [241, "memory"], // MEMORY_LIMIT_EXCEEDED
   [252, "backpressure"], // TOO_MANY_PARTS
   [319, "connection"], // UNKNOWN_STATUS_OF_INSERT
   [425, "other"], // SYSTEM_ERROR
   [999, "connection"], // KEEPER_EXCEPTION
   [1000, "connection"], // POCO_EXCEPTION
 ]);
-/** Codes that say the credentials or the grants are wrong. */
-const AUTH_CODES = new Map<number, ErrorReason>([
+/**
+ * Codes not worth retrying whose reason is not "invalid" (the statement itself): the credentials
+ * or grants are wrong, or the query passed a limit it was given.
+ */
+const REASON_CODES = new Map<number, ErrorReason>([
   [192, "auth"], // UNKNOWN_USER
   [193, "auth"], // WRONG_PASSWORD
   [516, "auth"], // AUTHENTICATION_FAILED
   [497, "permission"], // ACCESS_DENIED
+  [164, "permission"], // READONLY: a read-only user may not change this setting
+  [158, "too_big"], // TOO_MANY_ROWS (max_result_rows)
+  [307, "too_big"], // TOO_MANY_BYTES
+  [396, "too_big"], // TOO_MANY_ROWS_OR_BYTES (max_result_rows / max_result_bytes)
+  [160, "timeout"], // TOO_SLOW
+  [394, "timeout"], // QUERY_WAS_CANCELLED (the client closed the request, or KILL QUERY)
 ]);
 
 /** A connection to ClickHouse: the data client (pipeline database) and a root client for DDL. */
@@ -76,7 +85,7 @@ export function classify(what: string, e: unknown, address: string): PluginError
     (e as { type?: unknown }).type !== undefined;
   const retriable = fromServer ? RETRIABLE_CODES.has(code) : !(e instanceof TypeError);
   const reason = fromServer
-    ? RETRIABLE_CODES.get(code) ?? AUTH_CODES.get(code) ?? "invalid"
+    ? RETRIABLE_CODES.get(code) ?? REASON_CODES.get(code) ?? "invalid"
     : /timeout/i.test(reasonOf(e))
     ? "timeout"
     : "connection";

@@ -1,8 +1,14 @@
 /**
  * An exact dataset served instead of the generated plant: a folder with `tags.csv`
- * (TagName,TagType,Description,EngUnit,MinEU,MaxEU; TagType 1 analog, 2 discrete, 3 string) and
- * `points.csv` (TagName,DateTime,Value,vValue,QualityDetail,OPCQuality; DateTime in UTC, ISO
- * 8601 with up to 7 fractional digits and a Z; an empty field is NULL).
+ * (TagName,TagType,Description,EngUnit,MinEU,MaxEU; TagType 1 analog, 2 discrete, 3 string;
+ * then optionally, by name, InterpolationType and IntegralDivisor) and `points.csv`
+ * (TagName,DateTime,Value,vValue,QualityDetail,OPCQuality; DateTime in UTC, ISO 8601 with up to
+ * 7 fractional digits and a Z; an empty field is NULL).
+ *
+ * InterpolationType is AnalogTag's: 0 or StairStep, 1 or Linear, 254 or SystemDefault (the
+ * default when empty; linear for the simulator's real-valued analog tags). IntegralDivisor
+ * belongs to the engineering unit (EngineeringUnit.IntegralDivisor), 1 when empty, so tags with
+ * one EngUnit must agree on it.
  */
 import { arraySeries } from "./series.ts";
 import type { Point, TagKind, TagMeta } from "./series.ts";
@@ -68,16 +74,53 @@ function num(text: string, where: string): number | null {
   return n;
 }
 
+const INTERPOLATION: Record<string, number> = {
+  "0": 0,
+  stairstep: 0,
+  "1": 1,
+  linear: 1,
+  "254": 254,
+  systemdefault: 254,
+};
+
+/** AnalogTag.InterpolationType from a code or a name; empty is the system default (254). */
+function interpolationOf(text: string, kind: TagKind, where: string): number {
+  if (text === "") return kind === "analog" ? 254 : 0;
+  const code = INTERPOLATION[text.toLowerCase()];
+  if (code === undefined) {
+    throw new Error(
+      `${where}: InterpolationType "${text}" is not one of 0 (StairStep), 1 (Linear), 254 (SystemDefault)`,
+    );
+  }
+  if (kind !== "analog") {
+    throw new Error(`${where}: InterpolationType applies to analog tags only (TagType 1)`);
+  }
+  return code;
+}
+
 export async function loadDataset(dir: string): Promise<GeneratedTag[]> {
   const tagRows = parseCsv(await Deno.readTextFile(`${dir}/tags.csv`));
   const pointRows = parseCsv(await Deno.readTextFile(`${dir}/points.csv`));
-  const header = (rows: string[][], want: string[], file: string) => {
+  const header = (rows: string[][], want: string[], file: string, optional: string[] = []) => {
     const got = rows.shift()?.map((h) => h.trim());
-    if (!got || want.some((w, i) => got[i] !== w)) {
-      throw new Error(`${dir}/${file}: expected the header ${want.join(",")}`);
+    const extra = got?.slice(want.length) ?? [];
+    if (
+      !got || want.some((w, i) => got[i] !== w) || extra.some((h) => !optional.includes(h)) ||
+      new Set(extra).size !== extra.length
+    ) {
+      const more = optional.length ? ` and optionally ${optional.join(", ")}` : "";
+      throw new Error(`${dir}/${file}: expected the header ${want.join(",")}${more}`);
     }
+    return got;
   };
-  header(tagRows, ["TagName", "TagType", "Description", "EngUnit", "MinEU", "MaxEU"], "tags.csv");
+  const tagHeader = header(
+    tagRows,
+    ["TagName", "TagType", "Description", "EngUnit", "MinEU", "MaxEU"],
+    "tags.csv",
+    ["InterpolationType", "IntegralDivisor"],
+  );
+  const column = (name: string) => tagHeader.indexOf(name);
+  const divisors = new Map<string, number>();
   header(
     pointRows,
     ["TagName", "DateTime", "Value", "vValue", "QualityDetail", "OPCQuality"],
@@ -105,15 +148,32 @@ export async function loadDataset(dir: string): Promise<GeneratedTag[]> {
         }" differs from tag "${clash}" only in case; the Historian (SQL Server's case-insensitive collation) would take them for one tag`,
       );
     }
+    const unit = r[3] ?? "";
+    const field = (name: string) => (column(name) < 0 ? "" : (r[column(name)] ?? "").trim());
+    const interpolation = interpolationOf(field("InterpolationType"), kind, where);
+    const divisor = num(field("IntegralDivisor"), where) ?? 1;
+    if (!(divisor > 0)) {
+      throw new Error(`${where}: IntegralDivisor must be above 0, not ${divisor}`);
+    }
+    if (divisors.has(unit) && divisors.get(unit) !== divisor) {
+      throw new Error(
+        `${where}: IntegralDivisor ${divisor} differs from ${
+          divisors.get(unit)
+        } given before for the engineering unit "${unit}"; the Historian keeps one per unit`,
+      );
+    }
+    divisors.set(unit, divisor);
     metas.set(r[0], {
       name: r[0],
       key: i + 1,
       kind,
       description: r[2] ?? "",
-      unit: r[3] ?? "",
+      unit,
       minEU: num(r[4] ?? "", where) ?? 0,
       maxEU: num(r[5] ?? "", where) ?? 0,
       rateMs: 0,
+      interpolation,
+      integralDivisor: divisor,
     });
   });
   const points = new Map<string, Point[]>([...metas.keys()].map((k) => [k, []]));

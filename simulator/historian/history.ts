@@ -1,7 +1,8 @@
 /**
  * The History extension table: the 33 columns, the ww* options read from the WHERE clause,
  * and the Delta, Full and Cyclic retrieval modes with the semantics of the reference
- * (shared/reference/historian.md §2–§5):
+ * (shared/reference/historian.md §2–§5); the aggregate modes Average, Integral and ValueState
+ * are aggregate.ts:
  *
  * - `DateTime >= @start` adds an initial-value row at @start: the last stored point before it,
  *   re-stamped, Quality 133, original QualityDetail and OPCQuality; or a NULL row with
@@ -24,17 +25,25 @@ import type { Point, TagStore, View } from "./series.ts";
 import { HISTORY_COLUMNS } from "./columns.ts";
 import { plan } from "./plan.ts";
 import type { HistoryContext, Plan } from "./plan.ts";
+import { aggregateRows, stateCalc } from "./aggregate.ts";
 
 export type { HistoryContext } from "./plan.ts";
 export { C, HISTORY_COLUMNS } from "./columns.ts";
 
 const INITIAL = 133;
+const AGGREGATES = new Set(["AVERAGE", "INTEGRAL", "VALUESTATE"]);
 
-interface Out {
+/** A row of History before it becomes columns: its time, its point, its tag's place in the list. */
+export interface Out {
   t: bigint;
   p: Point;
   quality: number;
   order: number;
+  /** Aggregate modes: the cycle's start (StartDateTime), StateTime, PercentGood, interpolation. */
+  start?: bigint;
+  stateTime?: number | null;
+  percentGood?: number;
+  interpolation?: string;
 }
 
 /** Min-heap by (time, tag order): rows of many tags in DateTime order, ties in listing order. */
@@ -151,10 +160,13 @@ export function historyTable(ctx: HistoryContext): Table {
     *rows(where, env) {
       const p = plan(where, env, ctx);
       const view = ctx.view(p.latest);
-      const cap = p.mode !== "CYCLIC" && p.cycleCount && p.cycleCount > 0 ? p.cycleCount : Infinity;
+      const raw = p.mode === "DELTA" || p.mode === "FULL";
+      const cap = raw && p.cycleCount && p.cycleCount > 0 ? p.cycleCount : Infinity;
       let source: Iterable<Out>;
       if (p.mode === "CYCLIC") {
         source = cyclicRows(p, view);
+      } else if (AGGREGATES.has(p.mode)) {
+        source = aggregateRows(p, view);
       } else {
         const merge = new Merge();
         p.tags.forEach((tag, order) => merge.add(rawRows(tag, order, p, view, p.mode === "DELTA")));
@@ -168,6 +180,10 @@ export function historyTable(ctx: HistoryContext): Table {
         const local = new SqlTime(p.zone.toLocal(out.t));
         const pt = out.p;
         const vValue = pt.text ?? (pt.value === null ? null : String(pt.value));
+        const options = echo.slice(0, 16);
+        if (out.interpolation) options[10] = out.interpolation;
+        if (out.stateTime !== undefined) options[13] = out.stateTime;
+        if (out.percentGood !== undefined) options[14] = out.percentGood;
         yield [
           local,
           tag.meta.name,
@@ -177,14 +193,16 @@ export function historyTable(ctx: HistoryContext): Table {
           pt.qd,
           pt.opc,
           tag.meta.key,
-          ...echo.slice(0, 16),
-          local,
+          ...options,
+          out.start === undefined ? local : new SqlTime(p.zone.toLocal(out.start)),
           ...echo.slice(16),
         ];
       }
     },
   };
 }
+
+const upper = (v: SqlValue) => (typeof v === "string" ? v.toUpperCase() : v);
 
 /** The option columns a row echoes: what the query set, or the Historian's defaults. */
 function echoValues(p: Plan): SqlValue[] {
@@ -200,10 +218,10 @@ function echoValues(p: Plan): SqlValue[] {
     p.zone.name, // wwTimeZone
     p.latest ? "LATEST" : "ORIGINAL", // wwVersion
     cycleCount, // wwCycleCount
-    o("wwtimestamprule", "END"), // wwTimeStampRule
-    o("wwinterpolationtype", "STAIRSTEP"), // wwInterpolationType
-    o("wwqualityrule", "EXTENDED"), // wwQualityRule
-    o("wwstatecalc", "NONE"), // wwStateCalc
+    upper(o("wwtimestamprule", "END")), // wwTimeStampRule
+    upper(o("wwinterpolationtype", "STAIRSTEP")), // wwInterpolationType
+    upper(o("wwqualityrule", "EXTENDED")), // wwQualityRule
+    p.mode === "VALUESTATE" ? stateCalc(p) : o("wwstatecalc", "NONE"), // wwStateCalc
     null, // StateTime
     100, // PercentGood
     o("wwparameters", null), // wwParameters

@@ -36,13 +36,19 @@ export const DEFAULT_PLANT: PlantOptions = {
 
 const SITES = ["Hamburg", "Lyon", "Porto", "Gdansk"];
 const MACHINES = ["Press", "Oven", "Mixer", "Filler", "Pump", "Conveyor"];
+/**
+ * Analog sensors. `interpolation` is AnalogTag.InterpolationType (0 stair-step for values that
+ * hold between changes: a pressure set in steps, a meter's reading; 254 the system default,
+ * linear for real values); `divisor` is the engineering unit's IntegralDivisor, so an integral
+ * of a rate comes out as a quantity (m3/h over seconds ÷ 3600 = m3; rpm ÷ 60 = revolutions).
+ */
 const ANALOG = [
-  { sensor: "Temperature", unit: "°C", min: 0, max: 150 },
-  { sensor: "Pressure", unit: "bar", min: 0, max: 10 },
-  { sensor: "Speed", unit: "rpm", min: 0, max: 3000 },
-  { sensor: "Flow", unit: "m3/h", min: 0, max: 100 },
-  { sensor: "Energy", unit: "kWh", min: 0, max: 1e9 },
-  { sensor: "Level", unit: "%", min: 0, max: 100 },
+  { sensor: "Temperature", unit: "°C", min: 0, max: 150, interpolation: 254, divisor: 1 },
+  { sensor: "Pressure", unit: "bar", min: 0, max: 10, interpolation: 0, divisor: 1 },
+  { sensor: "Speed", unit: "rpm", min: 0, max: 3000, interpolation: 254, divisor: 60 },
+  { sensor: "Flow", unit: "m3/h", min: 0, max: 100, interpolation: 254, divisor: 3600 },
+  { sensor: "Energy", unit: "kWh", min: 0, max: 1e9, interpolation: 0, divisor: 1 },
+  { sensor: "Level", unit: "%", min: 0, max: 100, interpolation: 254, divisor: 1 },
 ];
 const RECIPES = ["Wheat-500g", "Rye-750g", "Spelt-1kg", "Oat-500g", "Cleaning"];
 const TICKS_PER_MS = 10_000n;
@@ -81,6 +87,7 @@ export function generatePlant(options: PlantOptions, origin: bigint): GeneratedT
     rateMs: number,
     f: ValueFn,
     subMs: boolean,
+    analog: { interpolation: number; divisor: number } = { interpolation: 0, divisor: 1 },
   ) => {
     const id = key;
     const meta: TagMeta = {
@@ -92,6 +99,8 @@ export function generatePlant(options: PlantOptions, origin: bigint): GeneratedT
       minEU: min,
       maxEU: max,
       rateMs,
+      interpolation: analog.interpolation,
+      integralDivisor: analog.divisor,
     };
     const phase = subMs ? BigInt(hash(options.seed, id, 7) % 9_999 + 1) : 0n;
     out.push({
@@ -110,7 +119,17 @@ export function generatePlant(options: PlantOptions, origin: bigint): GeneratedT
       (_, t) => Number((t / 10_000_000n) % 60n),
       false,
     );
-    add("SysPerfCPUTotal", "analog", "%", 0, 100, 10_000, (h) => (h % 1000) / 10, false);
+    add(
+      "SysPerfCPUTotal",
+      "analog",
+      "%",
+      0,
+      100,
+      10_000,
+      (h) => (h % 1000) / 10,
+      false,
+      { interpolation: 254, divisor: 1 },
+    );
   }
   for (let i = 0; i < options.analog; i++) {
     const m = machineName(Math.floor(i / 4));
@@ -124,6 +143,7 @@ export function generatePlant(options: PlantOptions, origin: bigint): GeneratedT
       options.analogRateMs,
       analogFn(s.sensor, i),
       i % 10 === 3,
+      s,
     );
   }
   for (let i = 0; i < options.discrete; i++) {

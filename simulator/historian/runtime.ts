@@ -1,14 +1,17 @@
 /**
  * The Runtime database as clients see it: the configuration tables (Tag, TagRef, AnalogTag,
- * DiscreteTag, StringTag, Message, EngineeringUnit, QualityMap, TimeZone), the Live table and
- * the History view, under their plain, `Runtime.dbo.` and `INSQL.Runtime.dbo.` names; and the
- * databases a login may name (Runtime and SQL Server's system databases, which drivers ask for).
+ * DiscreteTag, StringTag, Message, EngineeringUnit, QualityMap, TimeZone, SystemParameter), the
+ * Live table, the History view and the summary views (AnalogSummaryHistory,
+ * StateSummaryHistory), under their plain, `Runtime.dbo.` and `INSQL.Runtime.dbo.` names; and
+ * the databases a login may name (Runtime and SQL Server's system databases, which drivers ask
+ * for).
  */
 import type { Column, SqlValue } from "../tds/types.ts";
 import { SqlTime } from "../tds/types.ts";
 import type { Catalog, Table } from "../sql/run.ts";
 import { C, historyTable } from "./history.ts";
 import type { HistoryContext } from "./history.ts";
+import { analogSummaryTable, stateSummaryTable } from "./summary_views.ts";
 
 const TYPE_CODE = { analog: 1, discrete: 2, string: 3 } as const;
 
@@ -30,6 +33,14 @@ export const QUALITY_MAP: [number, string][] = [
 /** The databases a session may be in: Runtime, and the system databases every SQL Server has. */
 export const DATABASES = ["Runtime", "master", "tempdb", "model", "msdb"];
 
+/** The system parameters the retrieval modes read their defaults from. */
+export const SYSTEM_PARAMETERS: [string, string, string][] = [
+  ["InterpolationTypeInteger", "0", "Interpolation of integer analog tags: 0 stair-step, 1 linear"],
+  ["InterpolationTypeReal", "1", "Interpolation of real analog tags: 0 stair-step, 1 linear"],
+  ["QualityRule", "0", "0: good and uncertain values count (EXTENDED), 1: good only (GOOD)"],
+  ["TimeStampRule", "1", "Cycle timestamps: 0 at the cycle's start, 1 at its end"],
+];
+
 function staticTable(name: string, columns: Column[], rows: () => SqlValue[][]): Table {
   return { name, columns, rows: () => rows() };
 }
@@ -40,6 +51,8 @@ export function runtimeCatalog(ctx: HistoryContext): Catalog {
     ...referenceTables(ctx),
     liveTable(ctx),
     historyTable(ctx),
+    analogSummaryTable(ctx),
+    stateSummaryTable(ctx),
   ];
   const byName = new Map(tables.map((t) => [t.name.toLowerCase(), t]));
   return {
@@ -122,6 +135,7 @@ function tagTables(ctx: HistoryContext): Table[] {
         C("ValueDeadband", "float"),
         C("IntegerSize", "tinyint"),
         C("SignedInteger", "bit"),
+        C("InterpolationType", "tinyint"),
       ],
       () =>
         tags().filter((m) => m.kind === "analog").map((m) => [
@@ -136,6 +150,7 @@ function tagTables(ctx: HistoryContext): Table[] {
           0,
           0,
           false,
+          m.interpolation,
         ]),
     ),
     staticTable(
@@ -146,7 +161,7 @@ function tagTables(ctx: HistoryContext): Table[] {
   ];
 }
 
-/** Message, StringTag, EngineeringUnit, QualityMap, TimeZone. */
+/** Message, StringTag, EngineeringUnit, SystemParameter, QualityMap, TimeZone. */
 function referenceTables(ctx: HistoryContext): Table[] {
   const tags = () => ctx.tags.map((t) => t.meta);
   const units = () => [...new Set(tags().map((m) => m.unit).filter(Boolean))].sort();
@@ -169,8 +184,22 @@ function referenceTables(ctx: HistoryContext): Table[] {
         C("DefaultTagRate", "int"),
         C("Status", "tinyint"),
         C("EUCKey", "int"),
+        C("IntegralDivisor", "float"),
       ],
-      () => units().map((u, i) => [i + 1, u, null, null, 1]),
+      () =>
+        units().map((u, i) => [
+          i + 1,
+          u,
+          null,
+          null,
+          1,
+          tags().find((m) => m.unit === u)?.integralDivisor ?? 1,
+        ]),
+    ),
+    staticTable(
+      "SystemParameter",
+      [C("Name", "nvarchar", 50), C("Value", "nvarchar", 4000), C("Description", "nvarchar", 512)],
+      () => SYSTEM_PARAMETERS.map(([name, value, text]) => [name, value, text]),
     ),
     staticTable(
       "QualityMap",

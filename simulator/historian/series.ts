@@ -35,6 +35,10 @@ export interface TagMeta {
   maxEU: number;
   /** Storage rate in ms (0 = delta storage, irregular). */
   rateMs: number;
+  /** AnalogTag.InterpolationType: 0 stair-step, 1 linear, 254 the system default. */
+  interpolation: number;
+  /** The IntegralDivisor of the tag's engineering unit: Integral = value × seconds ÷ divisor. */
+  integralDivisor: number;
 }
 
 /** Binary search: index of the first point with t > at (or >= at when `inclusive`). */
