@@ -32,7 +32,7 @@ export class ConfigError extends Error {
 
 /**
  * Why a plugin call failed, as far as the plugin can tell: the engine logs and counts it, the
- * API answers by it (api/errors.ts). `too_big`: the result passed a declared cap (rows, bytes);
+ * API answers by it (api/failure.ts). `too_big`: the result passed a declared cap (rows, bytes);
  * `memory`: the work needed more memory than it may use; `protocol`: the other side answered,
  * but not as the service it should be (an HTTP server that is not ClickHouse, a write that was
  * acknowledged without being stored).
