@@ -276,6 +276,15 @@ Deno.test("sim with --password but no --user exits 1 and says why", async () => 
   );
 });
 
+Deno.test("sim --help recommends SIMULATOR_PASSWORD over --password, which shows in ps", async () => {
+  const out = await sim(["--help"]).output();
+  assert.equal(out.code, 0);
+  assert.match(
+    new TextDecoder().decode(out.stdout),
+    /--user {5}the SQL login clients must use; its password from the environment variable\n {11}SIMULATOR_PASSWORD \(recommended\), or --password p \(which shows in ps\)\n--allow-any-login\n/,
+  );
+});
+
 /** Starts `sim`, waits for its port, runs `fn`, then stops it with SIGTERM. */
 async function withSimCli(
   args: string[],

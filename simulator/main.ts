@@ -17,11 +17,12 @@ const HELP = `Usage: SIMULATOR_PASSWORD=p deno task sim --user u [--port 1433] [
        deno task sim --allow-any-login [options]
 
 Serves AVEVA Historian's SQL surface (Runtime database, History, Live) over TDS on 127.0.0.1.
---user     the SQL login clients must use, with the password from the environment variable
-           SIMULATOR_PASSWORD (recommended: a --password p on the command line shows in ps)
---allow-any-login  accept any user and password instead (tests and demos only)
-           Clients may ask for the Runtime database (the default) or a system database
-           (master, tempdb, model, msdb); any other name is refused with error 4060.
+Clients log in as on a SQL Server: a refused login gets error 18456; a database other than
+Runtime (the default) or a system one (master, tempdb, model, msdb) gets error 4060.
+--user     the SQL login clients must use; its password from the environment variable
+           SIMULATOR_PASSWORD (recommended), or --password p (which shows in ps)
+--allow-any-login
+           accept any user and password instead (tests and demos only)
 --plant    YAML: seed, analog, discrete, string (tag counts), analog_rate, discrete_rate,
            string_rate (storage rates, e.g. 1s), history (e.g. 30d), system_tags, timezone
 --dataset  folder with tags.csv and points.csv, served exactly
