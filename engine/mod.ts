@@ -23,6 +23,7 @@ export type {
   StorageModel,
   Table,
 } from "./spec/storage.ts";
+export type { ValueSpec } from "./spec/values.ts";
 export { retry } from "./retry.ts";
 export { compilePattern } from "./assets.ts";
 export type { RetryOptions } from "./retry.ts";

@@ -2,12 +2,14 @@
  * The spec's contract with its plugins, checked without connecting: every `fields.<name>` a
  * table stores is a field the configured source declares, the sink offers the capabilities the
  * spec needs (pipeline state to run, queries for API routes), and the sink accepts the storage
- * model in its own terms (column types, expressions). What passes here, `run` can do.
+ * model in its own terms (column types, expressions, and whether each column can hold what its
+ * `value:` delivers: values.ts). What passes here, `run` can do.
  */
 import type { ModelIssue, PluginDefinition } from "../plugin.ts";
 import { closest } from "./messages.ts";
 import type { SectionDefinition, Spec } from "./schema.ts";
 import { isReadingsTable } from "./storage.ts";
+import { readingValues } from "./values.ts";
 
 export function contractIssues(
   spec: Spec,
@@ -38,7 +40,7 @@ export function contractIssues(
     }
   }
   issues.push(...fieldIssues(spec, source));
-  issues.push(...(sink.checkModel?.(spec) ?? []));
+  issues.push(...(sink.checkModel?.(spec, readingValues(source.fields ?? {})) ?? []));
   return issues;
 }
 

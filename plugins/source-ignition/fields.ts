@@ -2,8 +2,18 @@
 import type { FieldSpec } from "../../engine/mod.ts";
 
 export const FIELDS: Readonly<Record<string, FieldSpec>> = {
-  provider: { type: "string", per: "tag", description: "The tag provider (sqlth_drv.provider)" },
-  tagpath: { type: "string", per: "tag", description: "The path as sqlth_te stores it" },
+  provider: {
+    type: "string",
+    per: "tag",
+    nullable: false,
+    description: "The tag provider (sqlth_drv.provider)",
+  },
+  tagpath: {
+    type: "string",
+    per: "tag",
+    nullable: false,
+    description: "The path as sqlth_te stores it",
+  },
   datatype: {
     type: "int",
     per: "row",

@@ -46,6 +46,11 @@ export const FIELDS: Readonly<Record<string, FieldSpec>> = {
     per: "row",
     description: "Quality as received from the source (OPC DA word)",
   },
-  wwTagKey: { type: "int", per: "tag", description: "The tag's key in the Historian" },
+  wwTagKey: {
+    type: "int",
+    per: "tag",
+    nullable: false,
+    description: "The tag's key in the Historian",
+  },
   ...ECHO_FIELDS,
 };
