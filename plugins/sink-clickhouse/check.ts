@@ -1,70 +1,31 @@
 /**
  * Offline checks of a storage model in ClickHouse's terms, run by `validate` before anything
- * connects: column types are types ClickHouse knows (and, for columns the sink writes, types
- * its RowBinary writer can encode), and the expressions of derived tables and aggregations
- * name only columns that exist. `validate --connect` is where ClickHouse itself explains them.
+ * connects: column types are types ClickHouse creates (and, for columns the sink writes, types
+ * its RowBinary writer can encode, able to hold what each column's `value:` delivers:
+ * value_fit.ts); TTL, sorting key, version and bucket columns have types ClickHouse accepts for
+ * them; the expressions of derived tables, aggregations and partitions name only columns that
+ * exist. What passes here, CREATE and every insert accept; `validate --connect` is where
+ * ClickHouse itself explains the rest.
  */
 import { aggregationInput, isReadingsTable } from "../../engine/mod.ts";
-import type { ModelIssue, StorageModel } from "../../engine/mod.ts";
+import type {
+  Aggregation,
+  AggregationInput,
+  ModelIssue,
+  StorageModel,
+  Table,
+  ValueSpec,
+} from "../../engine/mod.ts";
 import { encoderFor } from "./rowbinary.ts";
 import { BATCH_FIELDS, perBatchColumns } from "./ddl.ts";
-
-const SIMPLE_TYPES = new Set([
-  "String",
-  "Bool",
-  "UUID",
-  "Date",
-  "Date32",
-  "IPv4",
-  "IPv6",
-  "Nothing",
-  ..."Int8 Int16 Int32 Int64 Int128 Int256 UInt8 UInt16 UInt32 UInt64 UInt128 UInt256".split(" "),
-  "Float32",
-  "Float64",
-  "BFloat16",
-]);
-const WRAPPERS = new Set(["Nullable", "LowCardinality", "Array"]);
-
-/** Why `type` is not a ClickHouse type, or undefined when it is one. */
-export function typeProblem(type: string): string | undefined {
-  const t = type.trim();
-  if (SIMPLE_TYPES.has(t)) return undefined;
-  if (/^DateTime(\s*\(\s*'[^']*'\s*\))?$/.test(t)) return undefined;
-  if (/^DateTime64\s*\(\s*\d\s*(,\s*'[^']*'\s*)?\)$/.test(t)) return undefined;
-  if (/^Decimal(32|64|128|256)?\s*\(\s*\d+\s*(,\s*\d+\s*)?\)$/.test(t)) return undefined;
-  if (/^FixedString\s*\(\s*\d+\s*\)$/.test(t)) return undefined;
-  if (/^Enum(8|16)\s*\(.+\)$/.test(t)) return undefined;
-  const m = /^([A-Za-z]+)\s*\((.*)\)$/.exec(t);
-  if (m && WRAPPERS.has(m[1]!)) return typeProblem(m[2]!);
-  if (m && (m[1] === "Map" || m[1] === "Tuple")) {
-    for (const part of splitTop(m[2]!)) {
-      const inner = m[1] === "Tuple"
-        ? part.replace(/^[A-Za-z_][A-Za-z0-9_]*\s+(?=[A-Z])/, "")
-        : part;
-      const problem = typeProblem(inner);
-      if (problem) return problem;
-    }
-    return undefined;
-  }
-  return `unknown ClickHouse type "${t}"`;
-}
-
-/** Splits `a, b(c, d), e` at top-level commas. */
-function splitTop(text: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    if (text[i] === "(") depth++;
-    else if (text[i] === ")") depth--;
-    else if (text[i] === "," && depth === 0) {
-      parts.push(text.slice(start, i));
-      start = i + 1;
-    }
-  }
-  parts.push(text.slice(start));
-  return parts.map((p) => p.trim());
-}
+import {
+  isDateOrTime,
+  isDateTime,
+  typeProblem,
+  unwrapType,
+  withoutNullable,
+} from "./column_types.ts";
+import { valueProblem } from "./value_fit.ts";
 
 const KEYWORDS = new Set(
   ("AND OR NOT IS NULL IN AS CASE WHEN THEN ELSE END TRUE FALSE INTERVAL SECOND MINUTE HOUR " +
@@ -91,27 +52,22 @@ export function referencedColumns(expr: string): [string | undefined, string][] 
   return out;
 }
 
-export function checkModel(model: StorageModel): ModelIssue[] {
+export function checkModel(
+  model: StorageModel,
+  values: Readonly<Record<string, ValueSpec>> = {},
+): ModelIssue[] {
   const issues: ModelIssue[] = [];
-  const typeIssue = (path: (string | number)[], type: string, written: boolean) => {
-    const problem = typeProblem(type);
-    if (problem) return issues.push({ path, message: problem });
-    if (!written) return;
-    try {
-      encoderFor(type);
-    } catch {
-      issues.push({
-        path,
-        message: `the sink cannot write readings into a ${type} column; ` +
-          "use String, Float32/64, (U)Int8-64, Bool, DateTime, DateTime64, optionally Nullable or LowCardinality",
-      });
-    }
-  };
   const assetColumns = new Set(["tag", ...(model.assets?.columns ?? [])]);
   for (const [name, table] of Object.entries(model.tables)) {
     for (const [column, c] of Object.entries(table.columns)) {
-      typeIssue(["tables", name, "columns", column, "type"], c.type, isReadingsTable(table));
+      const path = ["tables", name, "columns", column];
+      const problem = typeMessage(c.type, isReadingsTable(table));
+      if (problem) issues.push({ path: [...path, "type"], message: problem });
+      const misfit = !problem && "value" in c &&
+        valueProblem(c.value, c.type, values, c.stored === "per_batch");
+      if (misfit) issues.push({ path: [...path, "value"], message: misfit });
     }
+    issues.push(...tableIssues(name, table));
     if (isReadingsTable(table)) {
       if (BATCH_FIELDS in table.columns && perBatchColumns(table).length > 0) {
         issues.push({
@@ -142,8 +98,12 @@ export function checkModel(model: StorageModel): ModelIssue[] {
   }
   for (const [name, agg] of Object.entries(model.aggregations)) {
     const source = aggregationInput(model, agg.from);
+    if (source && !source.rollup) issues.push(...bucketIssues(name, agg, source));
     for (const [column, c] of Object.entries(agg.columns)) {
-      typeIssue(["aggregations", name, "columns", column, "type"], c.type, false);
+      const problem = typeMessage(c.type, false);
+      if (problem) {
+        issues.push({ path: ["aggregations", name, "columns", column, "type"], message: problem });
+      }
       if (!source) continue;
       for (const [, ref] of referencedColumns(c.expr)) {
         if (!(ref in source.columns)) {
@@ -158,4 +118,108 @@ export function checkModel(model: StorageModel): ModelIssue[] {
     }
   }
   return issues;
+}
+
+/** Why ClickHouse, or for a column the sink writes (`written`) its writer, refuses `type`. */
+function typeMessage(type: string, written: boolean): string | undefined {
+  const problem = typeProblem(type);
+  if (problem || !written) return problem;
+  try {
+    encoderFor(type);
+    return undefined;
+  } catch {
+    return `the sink cannot write readings into a ${type} column; ` +
+      "use String, Float32/64, (U)Int8-64, Bool, DateTime, DateTime64, optionally Nullable or LowCardinality";
+  }
+}
+
+/** What ClickHouse refuses at CREATE or at every insert: a table's TTL, sorting key, engine, partition. */
+function tableIssues(name: string, table: Table): ModelIssue[] {
+  const issues: ModelIssue[] = [];
+  const at = (path: (string | number)[], message: string) =>
+    issues.push({ path: ["tables", name, ...path], message });
+  const typeOf = (column: string) => table.columns[column]?.type;
+  const ttlType = table.ttl && typeOf(table.ttl.column);
+  if (ttlType) {
+    const { base, nullable } = unwrapType(ttlType);
+    if (!isDateOrTime(base)) {
+      at(
+        ["ttl", "column"],
+        `column "${
+          table.ttl!.column
+        }" is ${ttlType}: a TTL counts from a Date, Date32, DateTime or DateTime64 column`,
+      );
+    } else if (nullable) {
+      at(
+        ["ttl", "column"],
+        `column "${
+          table.ttl!.column
+        }" is ${ttlType}: ClickHouse refuses a TTL on a column that can be null; use ${
+          withoutNullable(ttlType)
+        }`,
+      );
+    }
+  }
+  if (!truthy(table.settings?.allow_nullable_key)) {
+    table.order_by.forEach((column, i) => {
+      const type = typeOf(column);
+      if (type && unwrapType(type).nullable) {
+        at(
+          ["order_by", i],
+          `column "${column}" is ${type}: ClickHouse refuses a sorting key that can be null; use ${
+            withoutNullable(type)
+          } (or settings: { allow_nullable_key: 1 })`,
+        );
+      }
+    });
+  }
+  const version = /^(?:Replicated)?ReplacingMergeTree\s*\(\s*`?([A-Za-z_]\w*)`?\s*(?:,.*)?\)$/
+    .exec(table.engine.trim())?.[1];
+  const versionType = version && typeOf(version);
+  if (version && !versionType) at(["engine"], `"${version}" is not a column of this table`);
+  if (version && versionType) {
+    const { base, nullable } = unwrapType(versionType);
+    if (nullable || !(isDateOrTime(base) || /^(U?Int\d+|Bool|Float(32|64))$/.test(base))) {
+      at(
+        ["engine"],
+        `the version column "${version}" is ${versionType}: ReplacingMergeTree needs an integer, Date, DateTime or DateTime64 column that cannot be null`,
+      );
+    }
+  }
+  for (const [qualifier, ref] of referencedColumns(table.partition_by ?? "")) {
+    if (qualifier || !(ref in table.columns)) {
+      at(
+        ["partition_by"],
+        `"${qualifier ? `${qualifier}.` : ""}${ref}" is not a column of this table`,
+      );
+    }
+  }
+  return issues;
+}
+
+/** An aggregation's buckets are cut from a DateTime (or DateTime64) column, by a tag column. */
+function bucketIssues(name: string, agg: Aggregation, source: AggregationInput): ModelIssue[] {
+  const issues: ModelIssue[] = [];
+  const time = source.columns[agg.time_column];
+  if (time && !isDateTime(unwrapType(time).base)) {
+    issues.push({
+      path: ["aggregations", name, "time_column"],
+      message:
+        `column "${agg.time_column}" of table ${agg.from} is ${time}: buckets are cut from a DateTime or DateTime64 column`,
+    });
+  }
+  const tag = source.columns[agg.tag_column];
+  if (tag && unwrapType(tag).nullable) {
+    issues.push({
+      path: ["aggregations", name, "tag_column"],
+      message:
+        `column "${agg.tag_column}" of table ${agg.from} is ${tag}: it keys the aggregation's rows, and ClickHouse refuses a sorting key that can be null`,
+    });
+  }
+  return issues;
+}
+
+/** A setting's value as ClickHouse reads a flag: 1, true, "1", "true". */
+function truthy(value: unknown): boolean {
+  return value === true || value === 1 || value === "1" || value === "true";
 }
