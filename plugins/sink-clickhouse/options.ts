@@ -56,7 +56,80 @@ export const options = z.strictObject({
       message: "is true although url or host names a ClickHouse: choose one",
     });
   }
+  const url = o.url.trim() && urlProblem(o.url.trim());
+  if (url) ctx.addIssue({ code: "custom", path: ["url"], message: url });
+  const host = !o.url.trim() && o.host.trim() && hostProblem(o.host.trim());
+  if (host) ctx.addIssue({ code: "custom", path: ["host"], message: host });
 });
+
+/** URL parameters @clickhouse/client takes; it refuses any other (`Unknown URL parameters`). */
+const CLIENT_PARAMS = new Set([
+  "application",
+  "pathname",
+  "request_timeout",
+  "max_open_connections",
+  "compression_request",
+  "compression_response",
+  "log_level",
+  "keep_alive_enabled",
+  "keep_alive_idle_socket_ttl",
+]);
+
+/** What @clickhouse/client would refuse of `url`, or the sink could not work with. */
+function urlProblem(url: string): string | undefined {
+  // The value is repeated only when it holds no credentials.
+  const shown = url.includes("@") ? "the URL" : `"${url}"`;
+  if (!/^[a-z][\w+.-]*:\/\//i.test(url)) {
+    const fix = url.includes("@") ? "start it with http://" : `write "http://${url}"`;
+    return `${shown} has no scheme: ${fix}, or https:// for TLS`;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `${shown} is not a URL: write it as http://host:8123, or https://host:8443 for TLS`;
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    return `the sink speaks ClickHouse's HTTP interface, not ${
+      parsed.protocol.slice(0, -1)
+    }: use http:// (port 8123) or https:// (port 8443)`;
+  }
+  if (parsed.pathname !== "/") {
+    return `the path "${parsed.pathname}" would be taken for a database by the ClickHouse client; ` +
+      "set database (CLICKHOUSE_DB) instead, or ?pathname=... for a proxy's path";
+  }
+  for (const key of parsed.searchParams.keys()) {
+    if (key === "access_token") {
+      return "access_token is not supported: the sink signs in with user and password";
+    }
+    if (key === "session_id") {
+      return "session_id is not supported: the sink sends requests in parallel, which one session refuses";
+    }
+    if (!CLIENT_PARAMS.has(key) && !/^(clickhouse_setting_|ch_|http_header_)./.test(key)) {
+      return `unknown URL parameter "${key}": the ClickHouse client takes ${
+        [...CLIENT_PARAMS].join(", ")
+      }, ch_<setting> and http_header_<name>`;
+    }
+  }
+  return undefined;
+}
+
+/** What keeps `host` from being the host of http(s)://host:port. */
+function hostProblem(host: string): string | undefined {
+  if (/^[a-z][\w+.-]*:\/\//i.test(host)) {
+    return "is a URL, not a host name: set url (CLICKHOUSE_URL) to it";
+  }
+  if (!host.startsWith("[") && (host.match(/:/g)?.length ?? 0) > 1) {
+    return "an IPv6 address goes in brackets, e.g. [::1]";
+  }
+  if (/:\d*$/.test(host)) return "holds a port: set port (CLICKHOUSE_PORT) instead";
+  try {
+    new URL(`http://${host}`);
+  } catch {
+    return "is not a host name";
+  }
+  return undefined;
+}
 
 export type Options = z.output<typeof options>;
 
