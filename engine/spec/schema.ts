@@ -18,8 +18,8 @@ import type { Ticks } from "../types.ts";
 import { cronProblem } from "./cron.ts";
 import { duration } from "./duration.ts";
 import { byteSize } from "./size.ts";
-import { aggregation, aggregationInput, assets, table } from "./storage.ts";
-import type { StorageModel } from "./storage.ts";
+import { aggregation, aggregationInput, assets, isReadingsTable, table } from "./storage.ts";
+import type { StorageModel, Table } from "./storage.ts";
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -240,6 +240,24 @@ export function storageModelOf(spec: Spec): StorageModel {
   return { tables, aggregations, assets, site: siteOf(spec) };
 }
 
+/** The readings table's column holding the tag, if any. */
+function tagColumnOf(table: Table): string | undefined {
+  if (!isReadingsTable(table)) return undefined;
+  return Object.entries(table.columns).find(([, c]) => c.value === "tag")?.[0];
+}
+
+/** The tables from `name` back to itself when it derives from itself, else undefined. */
+function derivationCycle(spec: StorageModel, name: string): string[] | undefined {
+  const path = [name];
+  for (let t = spec.tables[name]; t && t.from !== "readings";) {
+    path.push(t.from);
+    if (t.from === name) return path;
+    if (path.indexOf(t.from) < path.length - 1) return undefined; // a cycle, but not through name
+    t = spec.tables[t.from];
+  }
+  return undefined;
+}
+
 /** Names used across the storage model must exist: source tables, key columns, the asset model. */
 function checkStorageReferences(spec: StorageModel, ctx: z.core.$RefinementCtx) {
   const issue = (path: (string | number)[], message: string) =>
@@ -281,6 +299,20 @@ function checkStorageReferences(spec: StorageModel, ctx: z.core.$RefinementCtx) 
       issue(
         ["tables", name, "join"],
         "joins the asset model, but the spec declares no assets section",
+      );
+    }
+    const from = t.from === "readings" ? undefined : spec.tables[t.from];
+    if (from && "join" in t && t.join === "assets" && !tagColumnOf(from)) {
+      issue(
+        ["tables", name, "join"],
+        `joins the asset model on the tag, but table ${t.from} has no tag column: join a table fed by the readings with a column \`value: tag\``,
+      );
+    }
+    const cycle = derivationCycle(spec, name);
+    if (cycle) {
+      issue(
+        ["tables", name, "from"],
+        `tables derive from each other in a cycle: ${cycle.join(" → ")}`,
       );
     }
   }
