@@ -70,8 +70,20 @@ const META = new Set([
 ]);
 /** External data (`<name>_structure`, `_format`, `_types`) comes with a multipart body. */
 const EXTERNAL = /^(.+)_(structure|format|types)$/;
+/**
+ * Statements that run a query, to which the store's caps are added (other statements take no
+ * SETTINGS clause, or one that means something else; they run no query to cap).
+ */
+const CAPPED = new Set(["SELECT", "WITH", "(", "INSERT"]);
 /** Statements answered by streaming from the engine: cancellable, nothing left behind. */
 const STREAMED = new Set(["SELECT", "WITH", "("]);
+/**
+ * Formats whose chunks can be concatenated: chDB's stream formats each chunk as a document of
+ * its own (JSON's "meta", a CSV header, Pretty's frame per chunk), so whole-document formats
+ * are run at once instead; max_execution_time still stops them in the engine.
+ */
+const ROW_FORMATS =
+  /^(TabSeparated|TSV|TabSeparatedRaw|TSVRaw|CSV|JSONEachRow|JSONCompactEachRow|JSONStringsEachRow|JSONCompactStringsEachRow|JSONLines|NDJSON|RowBinary|Native|LineAsString|RawBLOB)$/i;
 /** Settings the store adds to a Values insert from a body: its rows are data, never expressions. */
 const VALUES_AS_DATA: [string, string][] = [
   ["input_format_values_interpret_expressions", "0"],
@@ -149,7 +161,7 @@ export function createHandler(engine: ChEngine, options: ServerOptions) {
         req.headers.get("X-ClickHouse-Format") ?? "TabSeparated";
       const database = url.searchParams.get("database") ?? session?.database ??
         req.headers.get("X-ClickHouse-Database") ?? undefined;
-      const limits = limitsOf(settings, caps);
+      const limits = limitsOf(settings, caps, CAPPED.has(info.keyword));
       const signal = deadline(req.signal, limits.seconds);
 
       let result: QueryResult | undefined;
@@ -157,11 +169,15 @@ export function createHandler(engine: ChEngine, options: ServerOptions) {
         if (session) sessions.remember(session, info);
         result = undefined; // outside a session, nothing to change, as on a server
       } else if (info.keyword === "INSERT" && data) {
-        const build = insertFromFile(sql, info, [
+        const { build, count } = insertFromFile(sql, info, [
           ...limits.settings,
           ...(info.format === undefined || /^Values$/i.test(info.format) ? VALUES_AS_DATA : []),
         ]);
-        result = await engine.exclusive(database, (s) => s.insert(build, data!, params), signal);
+        result = await engine.exclusive(
+          database,
+          (s) => s.insert(build, data!, params, count),
+          signal,
+        );
       } else if (info.keyword === "CREATE" && settings.length > 0) {
         // A trailing SETTINGS clause of CREATE TABLE sets the table's settings: URL settings
         // apply to the statement instead, set around it on the connection and put back.
@@ -170,7 +186,7 @@ export function createHandler(engine: ChEngine, options: ServerOptions) {
           (s) => s.withSettings(limits.settings, () => s.query(info.text, format, params)),
           signal,
         );
-      } else if (STREAMED.has(info.keyword)) {
+      } else if (STREAMED.has(info.keyword) && ROW_FORMATS.test(format)) {
         const text = withSettings(info.text, limits.settings, info);
         result = await engine.exclusive(
           database,
@@ -222,14 +238,15 @@ function roleOf(
  * The request's settings with the store's caps added where the client set none, and the
  * request's deadline in seconds.
  */
-function limitsOf(settings: [string, string][], caps: Caps) {
+function limitsOf(settings: [string, string][], caps: Caps, capped: boolean) {
   const named = new Map(settings.map(([n, v]) => [n.toLowerCase(), v]));
+  const seconds = Number(named.get("max_execution_time") ?? caps.max_execution_time);
+  if (!capped) return { settings, seconds };
   const out = [...settings];
   if (!named.has("max_memory_usage")) out.push(["max_memory_usage", String(caps.max_memory_usage)]);
   if (!named.has("max_execution_time")) {
     out.push(["max_execution_time", String(caps.max_execution_time)]);
   }
-  const seconds = Number(named.get("max_execution_time") ?? caps.max_execution_time);
   return { settings: out, seconds };
 }
 
@@ -294,9 +311,9 @@ function resultRows(bytes: Uint8Array, format: string): number {
 
 /** The X-ClickHouse-Summary header of a result. */
 function summaryOf(result: QueryResult | undefined, format: string, insert: boolean): string {
-  // An insert from a body reads its rows from the spooled file: those are the rows written
-  // (the engine does not tell a block it deduplicated apart).
-  const written = insert ? result?.rowsRead ?? 0 : result?.rowsWritten ?? 0;
+  // An insert from a body: the rows of its data (the engine does not tell a block it
+  // deduplicated apart).
+  const written = result?.rowsWritten ?? 0;
   return JSON.stringify({
     read_rows: String(result?.rowsRead ?? 0),
     read_bytes: String(result?.bytesRead ?? 0),
@@ -327,6 +344,19 @@ function errorResponse(e: unknown, headers: Headers): Response {
  * data starts.
  */
 function withSettings(sql: string, settings: [string, string][], info?: StatementInfo): string {
+  if (info?.keyword !== "INSERT" && info?.settingsAt !== undefined) {
+    // The statement's own SETTINGS clause: ours join it (one clause only), and its own
+    // values, already checked against the caps, win.
+    const own = new Set(
+      [...sql.slice(info.settingsAt).matchAll(/([A-Za-z_]\w*)\s*=/g)].map((m) =>
+        m[1]!.toLowerCase()
+      ),
+    );
+    const extra = settingsClause(settings.filter(([n]) => !own.has(n.toLowerCase())));
+    if (!extra) return sql;
+    const at = info.settingsAt + "SETTINGS".length;
+    return `${sql.slice(0, at)} ${extra.slice("SETTINGS ".length)},${sql.slice(at)}`;
+  }
   const clause = settingsClause(settings);
   if (!clause) return sql;
   const dataAt = info?.keyword === "INSERT"
@@ -374,7 +404,7 @@ function insertFromFile(
   sql: string,
   info: StatementInfo,
   settings: [string, string][],
-): (file: string) => string {
+): { build: (file: string) => string; count?: (file: string) => string } {
   let text = info.text;
   let format = info.format;
   let formatAt = info.formatAt;
@@ -386,7 +416,10 @@ function insertFromFile(
     const head = sql.slice(0, start);
     const args = sql.slice(argsStart, end - 1);
     const tail = sql.slice(end, formatAt).trimEnd();
-    return (file) => withSettings(`${head}file(${file}, '${format}', ${args})${tail}`, settings);
+    return {
+      build: (file) => withSettings(`${head}file(${file}, '${format}', ${args})${tail}`, settings),
+      count: (file) => `SELECT count() FROM file(${file}, '${format}', ${args})`,
+    };
   }
   if (format === undefined || formatAt === undefined) {
     const values = /\sVALUES\s*$/i.exec(text);
@@ -407,7 +440,9 @@ function insertFromFile(
     : "";
   const extra = settingsClause(settings).replace(/^SETTINGS /, "");
   const all = [own, extra].filter(Boolean).join(", ");
-  return (file) => `${head} FROM INFILE ${file}${all ? ` SETTINGS ${all}` : ""} FORMAT ${format}`;
+  return {
+    build: (file) => `${head} FROM INFILE ${file}${all ? ` SETTINGS ${all}` : ""} FORMAT ${format}`,
+  };
 }
 
 async function readBody(req: Request): Promise<Uint8Array<ArrayBuffer>> {

@@ -46,6 +46,7 @@ export function startFaultyProxy(upstream: string): FaultyProxy {
       return new Response("connection refused by proxy (outage)", { status: 503 });
     }
     const target = new URL(url.pathname + url.search, upstream);
+    target.username = target.password = ""; // the client's own Authorization header is forwarded
     const body = req.body ? new Uint8Array(await req.arrayBuffer()) : undefined;
     const headers = new Headers(req.headers);
     headers.delete("host");
@@ -61,8 +62,10 @@ export function startFaultyProxy(upstream: string): FaultyProxy {
     out.delete("content-length");
     return new Response(payload, { status: response.status, headers: out });
   });
+  // The upstream's login, if its URL has one, is the proxy's too: clients send it through.
+  const login = /^https?:\/\/([^@/]+)@/.exec(upstream)?.[1];
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${login ? `${login}@` : ""}127.0.0.1:${port}`,
     loseResponses(n, m = () => true) {
       toLose = n;
       match = m;
