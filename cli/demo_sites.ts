@@ -66,6 +66,7 @@ export async function demoSitesCommand(files = SITE_SPECS): Promise<number> {
     const ignition = await e.writeIgnitionDemo({ url: pg.url, area: "Chicago" });
     stops.push(() => ignition.close());
     let store = own("CLICKHOUSE_URL") || (own("CLICKHOUSE_HOST") && "");
+    let storeLogin: Record<string, string> = {};
     if (!store) {
       const embedded = await startEmbedded({
         port: Number(own("CLICKHOUSE_EMBEDDED_PORT") ?? 8123),
@@ -75,6 +76,10 @@ export async function demoSitesCommand(files = SITE_SPECS): Promise<number> {
       });
       stops.push(() => embedded.stop());
       store = embedded.url;
+      storeLogin = {
+        CLICKHOUSE_USER: embedded.credentials.writer.user,
+        CLICKHOUSE_PASSWORD: embedded.credentials.writer.password,
+      };
     }
     log.warn("DEMO: two SIMULATED sites, not real historians", {
       hamburg: `Historian simulator at ${sim.host}:${sim.port} (${sim.tags.length} tags)`,
@@ -89,6 +94,7 @@ export async function demoSitesCommand(files = SITE_SPECS): Promise<number> {
       WONDERWARE_PASSWORD: login.password,
       IGNITION_DATABASE_URL: pg.url,
       ...(store ? { CLICKHOUSE_URL: store } : {}),
+      ...storeLogin,
     };
     return await runSitesCommand(files, (n) => n in overlay ? overlay[n] : own(n));
   } catch (err) {
