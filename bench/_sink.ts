@@ -9,11 +9,16 @@ import { plugins } from "../plugins/registry.ts";
 import { sections } from "../cli/_load.ts";
 
 export async function preparedSink(
-  url: string,
+  store: { url: string; credentials: { writer: { user: string; password: string } } },
   log: Logger,
   dataDir: string,
 ): Promise<{ sink: Sink; loaded: LoadedSpec }> {
-  const env: Record<string, string> = { CLICKHOUSE_URL: url, WONDERWARE_HOST: "unused" };
+  const env: Record<string, string> = {
+    CLICKHOUSE_URL: store.url,
+    CLICKHOUSE_USER: store.credentials.writer.user,
+    CLICKHOUSE_PASSWORD: store.credentials.writer.password,
+    WONDERWARE_HOST: "unused",
+  };
   const loaded = await loadSpec("pipelines/wonderware.yaml", {
     plugins,
     sections,

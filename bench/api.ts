@@ -30,7 +30,7 @@ const dir = await Deno.makeTempDir({ prefix: "bench-api-" });
 const log = createLogger({ level: "warn" });
 const store = await startEmbedded({ port: 0, path: dir, log, clock: systemClock });
 try {
-  const { sink, loaded } = await preparedSink(store.url, log, dir);
+  const { sink, loaded } = await preparedSink(store, log, dir);
   const { assets } = loaded.spec;
   const tags: TagInfo[] = Array.from({ length: TAGS }, (_, i) => ({
     name: `Hamburg.L${i % 4 + 1}.Press${String(i + 1).padStart(3, "0")}.Temperature`,

@@ -27,7 +27,7 @@ const dir = await Deno.makeTempDir({ prefix: "bench-sink-" });
 const log = createLogger({ level: "warn" });
 const store = await startEmbedded({ port: 0, path: dir, log, clock: systemClock });
 try {
-  const { sink } = await preparedSink(store.url, log, dir);
+  const { sink } = await preparedSink(store, log, dir);
 
   const tags = Array.from({ length: TAGS }, (_, i) => `Hamburg.L${i % 4}.Machine${i}.Sensor`);
   const perTag = Math.ceil(ROWS / TAGS);
