@@ -8,6 +8,7 @@ import { Readable } from "node:stream";
 import { PluginError } from "../../engine/mod.ts";
 import type { ErrorReason, QueryParams } from "../../engine/mod.ts";
 import { q } from "./ddl.ts";
+import { checkWritten, versionOf } from "./_is_clickhouse.ts";
 import type { Target } from "./ddl.ts";
 
 export const PLUGIN = "sink-clickhouse";
@@ -121,6 +122,19 @@ export function command(
   );
 }
 
+/** The server's version, once its answer is found to be ClickHouse's (_is_clickhouse.ts). */
+export async function serverVersion(conn: Conn): Promise<string> {
+  const what = "asking for the server's version";
+  const { answer, body } = await attempt(conn, what, async () => {
+    const answer = await conn.root.query({ query: "SELECT version() AS version", format: "JSON" });
+    return { answer, body: await answer.text() };
+  });
+  return versionOf(conn.address, answer, body);
+}
+
+/** An insert's rows are counted by the query that sends them, not by a later flush. */
+const SYNCHRONOUS: ClickHouseSettings = { async_insert: 0 };
+
 /**
  * For inserts into the Replacing engines the sink writes: they deduplicate at merge time and
  * every read of ours says FINAL, so the same pass over each inserted block at insert time only
@@ -142,21 +156,27 @@ export function rows<T>(
   });
 }
 
+/** Raw bytes to insert: the statement, its `rows` rows in the statement's format, and more. */
+export interface RawInsert {
+  /** What is inserted, for messages. */
+  what: string;
+  sql: string;
+  body: Uint8Array<ArrayBuffer>;
+  /** The rows in `body`: ClickHouse must say it wrote at least these (_is_clickhouse.ts). */
+  rows: number;
+  params?: QueryParams;
+  settings?: ClickHouseSettings;
+}
+
 /**
  * Inserts raw bytes exactly once: the deduplication token names the content (the rows and the
  * batch-wide values sent as parameters), so a retried insert is stored once, in the table and
- * in the materialized views hanging off it.
+ * in the materialized views hanging off it. Stored means ClickHouse said so.
  */
-export async function insertBytes(
-  conn: Conn,
-  what: string,
-  sql: string,
-  body: Uint8Array<ArrayBuffer>,
-  params: QueryParams = {},
-  settings: ClickHouseSettings = {},
-) {
+export async function insertBytes(conn: Conn, insert: RawInsert) {
+  const { what, sql, body, params = {} } = insert;
   const token = await tokenOf(body, params);
-  await attempt(conn, what, async () => {
+  const answer = await attempt(conn, what, async () => {
     const result = await conn.root.exec({
       query: sql,
       query_params: params,
@@ -166,11 +186,14 @@ export async function insertBytes(
         insert_deduplication_token: token,
         deduplicate_blocks_in_dependent_materialized_views: 1,
         ...NO_INSERT_MERGE,
-        ...settings,
+        ...insert.settings,
+        ...SYNCHRONOUS,
       },
     });
     for await (const _ of result.stream) { /* drain: the connection goes back to the pool */ }
+    return result;
   });
+  checkWritten(conn.address, what, answer, insert.rows);
 }
 
 /** SHA-256 of the body's SHA-256 and the parameters: the body is hashed where it is, not copied. */

@@ -12,7 +12,7 @@ import type { PluginContext, Sink } from "../../engine/mod.ts";
 import { startEmbedded } from "../../clickhouse-embedded/mod.ts";
 import { endpointUrl, options } from "./options.ts";
 import type { Options } from "./options.ts";
-import { connOf } from "./_client.ts";
+import { connOf, serverVersion } from "./_client.ts";
 import { checkModel } from "./check.ts";
 import { createSink } from "./sink.ts";
 
@@ -68,22 +68,26 @@ export async function createClickHouseSink(opts: Options, context: PluginContext
     // Failures surface as PluginErrors and are logged once, by the engine's logger.
     log: { level: ClickHouseLogLevel.OFF },
   };
-  const sink = createSink({
-    conn: connOf(
-      (database) => createClient({ ...common, database }),
-      { database: opts.database, cluster: opts.cluster || undefined },
-      parsed.host,
-    ),
-    log: context.log,
-    onClose: stopEmbedded,
-  });
+  const conn = connOf(
+    (database) => createClient({ ...common, database }),
+    { database: opts.database, cluster: opts.cluster || undefined },
+    parsed.host,
+  );
+  const sink = createSink({ conn, log: context.log, onClose: stopEmbedded });
+  let version: string;
   try {
     await sink.queries!.ping();
+    // Any HTTP server answers a ping: only ClickHouse answers as ClickHouse (_is_clickhouse.ts).
+    version = await serverVersion(conn);
   } catch (e) {
     await sink.close();
     throw e;
   }
-  context.log.info("connected to ClickHouse", { address: parsed.host, database: opts.database });
+  context.log.info("connected to ClickHouse", {
+    address: parsed.host,
+    database: opts.database,
+    version,
+  });
   return sink;
 }
 

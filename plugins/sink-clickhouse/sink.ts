@@ -130,15 +130,14 @@ export function createSink(deps: SinkDeps): Sink {
         }
       }
       const columns = ["tag", ...p.assetColumns, ...meta].map(q).join(", ");
-      await insertBytes(
-        conn,
-        "writing the asset dimension",
-        `INSERT INTO ${db}.${q(p.assetsTable)} (${columns}) FORMAT RowBinary`,
-        w.take(),
-        {},
+      await insertBytes(conn, {
+        what: "writing the asset dimension",
+        sql: `INSERT INTO ${db}.${q(p.assetsTable)} (${columns}) FORMAT RowBinary`,
+        body: w.take(),
+        rows: assets.length,
         // The same rows written at every start are a new version each time, not a retry.
-        { insert_deduplicate: 0 },
-      );
+        settings: { insert_deduplicate: 0 },
+      });
     },
 
     write: (batch: ReadingBatch, options?: WriteOptions) =>
@@ -238,14 +237,14 @@ class Writers {
 /** Inserts what `h` holds; on success it holds nothing, on failure it still holds it all. */
 async function flush(conn: Conn, h: Held): Promise<void> {
   if (h.rows === 0) return;
-  await insertBytes(
-    conn,
-    `inserting ${h.rows} rows into ${h.what}`,
-    h.shape.sql,
-    h.w.view(),
-    h.shape.params,
-    h.settings,
-  );
+  await insertBytes(conn, {
+    what: `inserting ${h.rows} rows into ${h.what}`,
+    sql: h.shape.sql,
+    body: h.w.view(),
+    rows: h.rows,
+    params: h.shape.params,
+    settings: h.settings,
+  });
   h.w.reset();
   h.rows = 0;
 }

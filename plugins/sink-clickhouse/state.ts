@@ -44,17 +44,16 @@ export function createState(conn: Conn, pipelineOf: () => string): StateStore {
         w.string(tag);
         time(w, ticks);
       }
-      await insertBytes(
-        conn,
-        "saving watermarks",
-        `INSERT INTO ${db}.${
+      await insertBytes(conn, {
+        what: "saving watermarks",
+        sql: `INSERT INTO ${db}.${
           q(STATE_TABLES.watermarks)
         } (pipeline, tag, watermark) FORMAT RowBinary`,
-        w.take(),
-        {},
+        body: w.take(),
+        rows: watermarks.size,
         // The same watermarks saved twice must not be mistaken for a retried insert and dropped.
-        { insert_deduplicate: 0 },
-      );
+        settings: { insert_deduplicate: 0 },
+      });
     },
 
     async saveRun(r: RunRecord) {
