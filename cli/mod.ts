@@ -81,17 +81,25 @@ skipping work units already done, and prints a report. Exit 0 when every unit su
   verify: {
     help:
       `Usage: main.ts verify [spec] [--from TIME] [--to TIME] [--tags PATTERN] [--window 1d] [--repair]
+       main.ts verify [spec] --summaries [--tolerance 1e-9] [--from] [--to] [--tags] [--window 1d]
 
 Compares, per tag and window (default a day, on the UTC grid), the readings the historian holds
 with those stored (deduplicated), over the spec's backfill range or [--from, --to]. Prints the
 windows that differ and a summary line; exit 0 when none differ, 1 otherwise. With --repair it
-re-reads exactly those windows, writes what is missing, and verifies again.`,
+re-reads exactly those windows, writes what is missing, and verifies again.
+
+With --summaries it compares instead the stored AnalogSummaryHistory and StateSummaryHistory rows
+(1-minute, 1-hour and 1-day cycles) with the historian's own answers for the same cycles, column
+by column, floating-point values within a relative --tolerance (default 1e-9), and lists each
+tag, cycle and column that differs.`,
     options: {
       from: { type: "string" },
       to: { type: "string" },
       tags: { type: "string" },
       window: { type: "string" },
       repair: { type: "boolean" },
+      summaries: { type: "boolean" },
+      tolerance: { type: "string" },
     },
     run: ([file], v) =>
       verifyCommand(file ?? DEFAULT_SPEC, {
@@ -100,6 +108,8 @@ re-reads exactly those windows, writes what is missing, and verifies again.`,
         tags: v.tags as string | undefined,
         window: v.window as string | undefined,
         repair: v.repair === true,
+        summaries: v.summaries === true,
+        tolerance: v.tolerance as string | undefined,
       }),
   },
   validate: {
@@ -130,7 +140,8 @@ Commands:
   run [spec...]        Run a pipeline: backfill, then sync on schedule (default ${DEFAULT_SPEC});
                        several specs: one pipeline per site in this process
   backfill [spec]      Backfill history: --from TIME --to TIME --tags PATTERN
-  verify [spec]        Compare counts per tag and day, historian vs store (--repair: re-read)
+  verify [spec]        Compare counts per tag and day, historian vs store (--repair: re-read;
+                       --summaries: the summary tables, column by column)
   validate [spec...]   Check specs; print every problem as file:line:col path: message
                        (--connect: have the store check tables and route SQL too)
   sim [options]        Run the Historian simulator (see sim --help)

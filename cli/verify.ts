@@ -2,7 +2,8 @@
  * `verify [spec] [--from] [--to] [--tags] [--window 1d] [--repair]`: per tag and window, the
  * readings the historian holds against those stored; a table of the windows that differ and a
  * summary line; exit 1 when any differ. `--repair` re-reads exactly those windows, writes
- * what is missing, and verifies again.
+ * what is missing, and verifies again. `--summaries [--tolerance 1e-9]` compares the stored
+ * summary tables with the historian's own summaries instead (verify_summaries.ts prints them).
  */
 import type { PipelineContext } from "../engine/context.ts";
 import { errorText } from "../engine/log.ts";
@@ -10,12 +11,17 @@ import { parseDuration } from "../engine/spec/duration.ts";
 import { formatTicks, TICKS_PER_MS } from "../engine/types.ts";
 import { repair, verify, verifyProblem } from "../engine/verify.ts";
 import type { VerifyReport } from "../engine/verify.ts";
+import { DEFAULT_TOLERANCE } from "../engine/summary_diff.ts";
+import { summariesProblem, verifySummaries } from "../engine/verify_summaries.ts";
+import { printSummaries } from "./_summaries.ts";
 import { selection, withPipeline } from "./run.ts";
 import type { BackfillOnly } from "./run.ts";
 
 export interface VerifyOptions extends BackfillOnly {
   window?: string;
   repair?: boolean;
+  summaries?: boolean;
+  tolerance?: string;
 }
 
 export function verifyCommand(file: string, options: VerifyOptions): Promise<number> {
@@ -26,7 +32,49 @@ export function verifyCommand(file: string, options: VerifyOptions): Promise<num
     );
     return Promise.resolve(2);
   }
+  if (options.summaries) {
+    const tolerance = Number(options.tolerance ?? DEFAULT_TOLERANCE);
+    if (options.tolerance !== undefined && !(tolerance >= 0 && tolerance < 1)) {
+      console.error(
+        `Cannot use --tolerance "${options.tolerance}": give a relative tolerance from 0 to below 1, e.g. 1e-9`,
+      );
+      return Promise.resolve(2);
+    }
+    if (options.repair) {
+      console.error(
+        "Cannot use --repair with --summaries: summaries are recomputed from the stored readings; verify and repair the readings first",
+      );
+      return Promise.resolve(2);
+    }
+    return withPipeline(file, undefined, (ctx) => summaries(ctx, options, windowMs, tolerance));
+  }
+  if (options.tolerance !== undefined) {
+    console.error("Cannot use --tolerance without --summaries: counts are compared exactly");
+    return Promise.resolve(2);
+  }
   return withPipeline(file, undefined, (ctx) => run(ctx, options, windowMs));
+}
+
+async function summaries(
+  ctx: PipelineContext,
+  options: VerifyOptions,
+  windowMs: number,
+  tolerance: number,
+) {
+  const problem = summariesProblem(ctx);
+  if (problem) {
+    console.error(`Cannot verify summaries: ${problem}`);
+    return 1;
+  }
+  const { tags, from, to } = await selection(ctx, options);
+  try {
+    const report = await verifySummaries(ctx, tags, from, to, { windowMs, tolerance });
+    printSummaries(report);
+    return report.differ.length === 0 ? 0 : 1;
+  } catch (e) {
+    console.error(`Cannot verify summaries: ${errorText(e)}`);
+    return 1;
+  }
 }
 
 async function run(ctx: PipelineContext, options: VerifyOptions, windowMs: number) {

@@ -130,6 +130,12 @@ export function guardSource(source: Source, guard: Guarded): Source {
     count: source.count &&
       ((tags, window, signal) =>
         guard.call(`counting ${tags.length} tags`, () => source.count!(tags, window, signal))),
+    summaries: source.summaries &&
+      ((tags, window, resolutionMs, signal) =>
+        guard.call(
+          `summarizing ${tags.length} tags`,
+          () => source.summaries!(tags, window, resolutionMs, signal),
+        )),
     close: () => source.close(),
   };
 }

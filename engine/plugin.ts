@@ -13,7 +13,7 @@ import type { z } from "zod";
 import type { Logger } from "./log.ts";
 import type { StorageModel } from "./spec/storage.ts";
 import type { ValueSpec } from "./spec/values.ts";
-import type { AssetRow, ReadingBatch, TagInfo, Ticks, TimeWindow } from "./types.ts";
+import type { AssetRow, ReadingBatch, Summaries, TagInfo, Ticks, TimeWindow } from "./types.ts";
 
 /** Time, injected so tests can drive it. */
 export interface Clock {
@@ -95,6 +95,17 @@ export interface Source {
    * historian answers (declared as `provides: ["count"]`); `verify` compares them.
    */
   count?(tags: readonly TagInfo[], window: TimeWindow, signal?: AbortSignal): Promise<Counts>;
+  /**
+   * The historian's own summaries of `tags` (AnalogSummaryHistory, StateSummaryHistory) per cycle
+   * of `resolutionMs` from `window.from`, each cycle ending at or before `window.to` (declared
+   * as `provides: ["summaries"]`); `verify --summaries` compares them with the stored ones.
+   */
+  summaries?(
+    tags: readonly TagInfo[],
+    window: TimeWindow,
+    resolutionMs: number,
+    signal?: AbortSignal,
+  ): Promise<Summaries>;
   close(): Promise<void>;
 }
 
@@ -268,7 +279,7 @@ export interface ExplainService {
   ): Promise<ModelIssue[]>;
 }
 
-export type Capability = "state" | "query" | "explain" | "count";
+export type Capability = "state" | "query" | "explain" | "count" | "summaries";
 
 /** The type of a field a source provides, as tables may store it. */
 export type FieldType = "int" | "float" | "string" | "bool" | "time";

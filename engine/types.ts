@@ -129,3 +129,58 @@ export function formatTicks(ticks: Ticks): string {
   const iso = new Date(Number(floorMs)).toISOString(); // ...SS.mmmZ
   return `${iso.slice(0, 23)}${sub.toString().padStart(4, "0")}Z`;
 }
+
+/**
+ * One row of AVEVA's AnalogSummaryHistory, under its column names (the engine's summaries keep
+ * the Historian's, whatever the source): one analog tag over one cycle [StartDateTime,
+ * EndDateTime). Values are in the tag's unit; PercentGood is 0–100.
+ */
+export interface AnalogSummaryRow {
+  TagName: string;
+  StartDateTime: Ticks;
+  EndDateTime: Ticks;
+  OPCQuality: number | null;
+  PercentGood: number | null;
+  First: number | null;
+  FirstDateTime: Ticks | null;
+  Last: number | null;
+  LastDateTime: Ticks | null;
+  Minimum: number | null;
+  MinDateTime: Ticks | null;
+  Maximum: number | null;
+  MaxDateTime: Ticks | null;
+  Average: number | null;
+  StdDev: number | null;
+  Integral: number | null;
+  ValueCount: number | null;
+}
+
+/**
+ * One row of AVEVA's StateSummaryHistory: one discrete or string tag, cycle and state (Value the
+ * numeric state, NULL for text; vValue the state as text). Times in milliseconds, percent 0–100.
+ */
+export interface StateSummaryRow {
+  TagName: string;
+  StartDateTime: Ticks;
+  EndDateTime: Ticks;
+  Value: number | null;
+  vValue: string | null;
+  OPCQuality: number | null;
+  StateCount: number | null;
+  ContainedStateCount: number | null;
+  StateTimeMin: number | null;
+  StateTimeMax: number | null;
+  StateTimeAvg: number | null;
+  StateTimeTotal: number | null;
+  StateTimeMinContained: number | null;
+  StateTimeMaxContained: number | null;
+  StateTimeAvgContained: number | null;
+  StateTimeTotalContained: number | null;
+  StateTimePercent: number | null;
+}
+
+/** The summaries of some tags over some cycles of one resolution. */
+export interface Summaries {
+  analog: AnalogSummaryRow[];
+  state: StateSummaryRow[];
+}

@@ -16,5 +16,5 @@ export default definePlugin({
   create: async (opts, context) =>
     (await import("./connect.ts")).createWonderwareSource(opts, context),
   fields: FIELDS,
-  provides: ["count"],
+  provides: ["count", "summaries"],
 });

@@ -13,8 +13,9 @@
  * - "now" is the server's SYSUTCDATETIME(), never this machine's clock.
  *
  * Split by role: discover.ts (tags), read.ts (History), _tds_rows.ts and _tds_values.ts (its
- * rows decoded from the TDS stream), _errors.ts (what errors mean), _time.ts (100-ns times); this
- * file puts them together as the engine's Source.
+ * rows decoded from the TDS stream), summaries.ts (the summary views, for verify), _errors.ts
+ * (what errors mean), _time.ts (100-ns times); this file puts them together as the engine's
+ * Source.
  */
 import type sql from "mssql";
 import { PluginError } from "../../engine/mod.ts";
@@ -25,6 +26,7 @@ import type { HistoryDate } from "./_time.ts";
 import { discoverTags } from "./discover.ts";
 import type { Options } from "./options.ts";
 import { countHistory, readHistory } from "./read.ts";
+import { readSummaries } from "./summaries.ts";
 
 export { classify } from "./_errors.ts";
 export { dateOf, ticksOf } from "./_time.ts";
@@ -61,6 +63,8 @@ export function createSource(deps: SourceDeps): Source {
     discover: () => guarded("discovering tags", () => discoverTags(pool, options, log)),
     read: (tags, window, readOptions) => readHistory(reader, tags, window, readOptions),
     count: (tags, window) => guarded("counting History", () => countHistory(reader, tags, window)),
+    summaries: (tags, window, resolutionMs) =>
+      guarded("reading the summary views", () => readSummaries(pool, tags, window, resolutionMs)),
 
     async serverTime(): Promise<Ticks> {
       return await guarded("reading the Historian's clock", async () => {

@@ -71,6 +71,37 @@ export async function sourceContract(
         }
       });
     }
+    if (source.summaries) {
+      await t.step(
+        "summaries() has rows of the asked cycles only, and counts the values read() returns",
+        async () => {
+          const tags = await source.discover();
+          const minute = 600_000_000n;
+          const from = ((window.from + minute) / minute) * minute;
+          const to = (window.to / minute) * minute;
+          assert.ok(to > from, "the window holds a whole minute");
+          const { analog, state } = await source.summaries!(tags, { from, to }, 60_000);
+          const type = new Map(tags.map((t) => [t.name, t.type]));
+          for (const r of [...analog, ...state]) {
+            assert.ok(r.StartDateTime >= from && r.EndDateTime <= to, r.TagName);
+            assert.equal(r.EndDateTime - r.StartDateTime, minute);
+            assert.equal(r.StartDateTime % minute, 0n, "cycles start at the window's start");
+          }
+          assert.ok(analog.every((r) => type.get(r.TagName) === "analog"));
+          assert.ok(state.every((r) => type.get(r.TagName) !== "analog"));
+          const valued = new Map<string, number>();
+          for (const r of await readAll(source, { from: from - 1n, to: to - 1n })) {
+            if (r.value === null || r.quality === "bad" || type.get(r.tag) !== "analog") continue;
+            const k = `${r.tag}@${(r.time / minute) * minute}`;
+            valued.set(k, (valued.get(k) ?? 0) + 1);
+          }
+          assert.ok(analog.length > 0, "the window holds analog cycles");
+          for (const r of analog) {
+            assert.equal(r.ValueCount, valued.get(`${r.TagName}@${r.StartDateTime}`) ?? 0);
+          }
+        },
+      );
+    }
     await t.step("serverTime() is the historian's clock in ticks", async () => {
       const now = await source.serverTime();
       assert.equal(typeof now, "bigint");
