@@ -21,6 +21,9 @@ const PLUGIN = "sink-clickhouse";
 export async function createClickHouseSink(opts: Options, context: PluginContext): Promise<Sink> {
   let url = endpointUrl(opts);
   let stopEmbedded: (() => Promise<void>) | undefined;
+  let user = opts.user;
+  let password = opts.password;
+  let reader: { user: string; password: string } | undefined;
   if (url === undefined) {
     context.log.warn(
       "embedded.enabled: starting the EMBEDDED ClickHouse store (chDB), not a ClickHouse server",
@@ -30,14 +33,21 @@ export async function createClickHouseSink(opts: Options, context: PluginContext
       },
     );
     try {
+      // The store always asks for a login: the sink's user and password (CLICKHOUSE_PASSWORD)
+      // when given, otherwise the ones the store generated in its data folder.
       const store = await startEmbedded({
         host: opts.embedded.host,
         port: opts.embedded.port,
         path: opts.embedded.path,
+        user: opts.user,
+        password: opts.password || undefined,
         log: context.log,
         clock: context.clock,
       });
       url = store.url;
+      ({ user, password } = store.credentials.writer);
+      reader = store.credentials.reader;
+      context.secrets.add(reader.password);
       stopEmbedded = () => store.stop();
     } catch (e) {
       throw new PluginError(
@@ -49,18 +59,27 @@ export async function createClickHouseSink(opts: Options, context: PluginContext
       );
     }
   }
-  if (opts.password) context.secrets.add(opts.password);
+  if (password) context.secrets.add(password);
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     throw new PluginError(PLUGIN, "sink.clickhouse.url is not a valid URL");
   }
-  if (parsed.password) context.secrets.add(decodeURIComponent(parsed.password));
+  if (parsed.username || parsed.password) {
+    // Credentials in the URL (http://user:password@host:8123) are the login: taken out of the
+    // URL, so they travel as the client's login and never in an address or a message.
+    user = decodeURIComponent(parsed.username) || user;
+    password = decodeURIComponent(parsed.password);
+    if (password) context.secrets.add(password);
+    parsed.username = "";
+    parsed.password = "";
+    url = parsed.href.replace(/\/$/, "");
+  }
   const common = {
     url,
-    username: opts.user,
-    password: opts.password,
+    username: user,
+    password,
     request_timeout: opts.request_timeout,
     application: "historian-sync",
     // A socket is checked for its age before reuse (see _client_lib.ts).
@@ -73,7 +92,14 @@ export async function createClickHouseSink(opts: Options, context: PluginContext
     { database: opts.database, cluster: opts.cluster || undefined },
     parsed.host,
   );
-  const sink = createSink({ conn, log: context.log, onClose: stopEmbedded });
+  const readerConn = reader &&
+    connOf(
+      (database) =>
+        createClient({ ...common, username: reader!.user, password: reader!.password, database }),
+      { database: opts.database, cluster: opts.cluster || undefined },
+      parsed.host,
+    );
+  const sink = createSink({ conn, readerConn, log: context.log, onClose: stopEmbedded });
   let version: string;
   try {
     await sink.queries!.ping();

@@ -74,6 +74,8 @@ interface Prepared {
 
 export interface SinkDeps {
   conn: Conn;
+  /** For the query capability (the API's queries): a read-only user where there is one. */
+  readerConn?: Conn;
   log: Logger;
   onClose?: () => Promise<void>;
 }
@@ -168,7 +170,7 @@ export function createSink(deps: SinkDeps): Sink {
 
     // The pipeline's name arrives with prepare(), which runs before any state call.
     state: createState(conn, () => need().pipeline),
-    queries: createQueries(conn),
+    queries: createQueries(deps.readerConn ?? conn),
     counts: {
       count: (tags: readonly string[], window: TimeWindow) =>
         countStored(conn, need(), tags, window),
