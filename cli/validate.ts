@@ -59,6 +59,7 @@ async function explained(loaded: LoadedSpec): Promise<ConfigIssue[]> {
       clock: systemClock,
       secrets,
       dataDir: "data/sink-" + definition.name,
+      setting: (key) => loaded.setting(`sink.${definition.name}.${key}`),
     });
   } catch (e) {
     return [loaded.locate(here, `cannot connect: ${errorText(e)}`)];

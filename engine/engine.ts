@@ -85,6 +85,7 @@ export async function startEngine(loaded: LoadedSpec, options: EngineOptions): P
       clock,
       secrets,
       dataDir: `${dataDir}/${kind}-${definition.name}`,
+      setting: (key) => loaded.setting(`${kind}.${definition.name}.${key}`),
     };
     const plugin = await definition.create(pluginOptions, context);
     opened.push({ kind, close: () => plugin.close() });
@@ -110,6 +111,7 @@ export async function startEngine(loaded: LoadedSpec, options: EngineOptions): P
       clock,
       secrets,
       dataDir: `${dataDir}/cache-${definition.name}`,
+      setting: (key) => loaded.setting(`cache.${definition.name}.${key}`),
     };
     const open = () => definition.create(cacheOptions, context);
     let primary;

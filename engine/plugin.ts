@@ -49,6 +49,12 @@ export interface PluginContext {
   secrets: Set<string>;
   /** Folder for the plugin's runtime data (git-ignored). */
   dataDir: string;
+  /**
+   * How the user sets one of the plugin's options, for messages that say what to fix: the
+   * environment variable the spec reads it from (`WONDERWARE_HOST`), else its YAML path
+   * (`source.wonderware.host`). Absent in tests that build a context by hand.
+   */
+  setting?(key: string): string;
 }
 
 /**

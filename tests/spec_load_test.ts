@@ -142,3 +142,19 @@ Deno.test("a secret that YAML would read as a number or boolean is kept as the t
   );
   assert.equal((inline.source.options as { password: string }).password, "007");
 });
+
+Deno.test("setting() names the variable a value is read from, else its YAML path", async () => {
+  const loaded = await loadSpec("pipelines/wonderware.yaml", {
+    plugins,
+    sections,
+    env: (n) => ({ WONDERWARE_HOST: "h", CLICKHOUSE_URL: "http://c:8123" })[n],
+  });
+  assert.equal(loaded.setting("source.wonderware.host"), "WONDERWARE_HOST");
+  assert.equal(loaded.setting("source.wonderware.port"), "WONDERWARE_PORT");
+  assert.equal(loaded.setting("cache.redis.url"), "REDIS_URL");
+  assert.equal(loaded.setting("api.port"), "API_PORT");
+  assert.equal(
+    loaded.setting("source.wonderware.retrieval_mode"),
+    "source.wonderware.retrieval_mode",
+  );
+});

@@ -22,14 +22,22 @@ export interface InterpolationProblem {
 const REFERENCE = /\$\$\{|\$\{([^}]*)\}/g;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/**
+ * Resolves every reference in place and returns the problems; `onReference` hears, for each
+ * value that holds references, its path and the variables it reads (where a message tells the
+ * user to set a value, it can name the variable).
+ */
 export function interpolate(
   root: Node | null,
   env: (name: string) => string | undefined,
+  onReference?: (path: (string | number)[], names: string[]) => void,
 ): InterpolationProblem[] {
   const problems: InterpolationProblem[] = [];
   walk(root, [], (scalar, path) => {
     if (typeof scalar.value !== "string" || !scalar.value.includes("${")) return;
     const source = scalar.value;
+    const names = variableNames(source);
+    if (names.length > 0) onReference?.(path, names);
     const result = substitute(source, env);
     if ("problem" in result) {
       problems.push({ node: scalar, path, message: result.problem });
@@ -94,6 +102,14 @@ function substitute(
     problem = `unclosed variable reference in ${JSON.stringify(text)}`;
   }
   return problem ? { problem } : { text: out };
+}
+
+/** The variables a value reads, in order, each once; `$${...}` reads none. */
+function variableNames(text: string): string[] {
+  const names = [...text.matchAll(REFERENCE)].flatMap(([match, body]) =>
+    match === "$${" ? [] : [body!.split(/:[-?]/)[0]!]
+  );
+  return [...new Set(names.filter((n) => NAME.test(n)))];
 }
 
 /** Reads resolved text as a YAML plain scalar would be read: numbers, booleans, null. */

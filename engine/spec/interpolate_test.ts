@@ -50,3 +50,14 @@ Deno.test("interpolate() ${NAME:?hint} requires the variable and says the hint",
   assert.deepEqual(interpolate(ok.contents, () => "h"), []);
   assert.equal(ok.toJS().a, "h");
 });
+
+Deno.test("interpolate() tells which variables each value reads, set or not", () => {
+  const doc = parseDocument(
+    "host: ${HOST:?the host}\nport: ${PORT:-1433}\nurl: http://${A}:${B}/$${C}\nplain: 1\n",
+  );
+  const heard: string[] = [];
+  interpolate(doc.contents, (n) => ({ HOST: "h", A: "a", B: "b" })[n], (path, names) => {
+    heard.push(`${path.join(".")}: ${names.join(" ")}`);
+  });
+  assert.deepEqual(heard, ["host: HOST", "port: PORT", "url: A B"]);
+});

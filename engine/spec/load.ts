@@ -31,6 +31,11 @@ export interface LoadedSpec {
   plugins: { [K in PluginKind]: { definition: PluginDefinition<K>; options: unknown } };
   /** A problem found later (`validate --connect`), placed at its YAML path like any other. */
   locate(path: (string | number)[], message: string): ConfigIssue;
+  /**
+   * How the user sets the value at a dotted YAML path: the environment variable it is read from
+   * (`WONDERWARE_HOST` for `source.wonderware.host` in the shipped spec), else the path itself.
+   */
+  setting(path: string): string;
 }
 
 export async function loadSpec(file: string, options: LoadOptions): Promise<LoadedSpec> {
@@ -86,7 +91,12 @@ export function parseSpec(text: string, file: string, options: LoadOptions): Loa
   }
 
   const env = options.env ?? ((name: string) => Deno.env.get(name));
-  const varIssues: ConfigIssue[] = interpolate(doc.contents, env).map((p) => ({
+  const variables = new Map<string, string[]>();
+  const varIssues: ConfigIssue[] = interpolate(
+    doc.contents,
+    env,
+    (path, names) => variables.set(dotted(path), names),
+  ).map((p) => ({
     file,
     ...at(p.node.range?.[0] ?? 0),
     path: dotted(p.path),
@@ -140,6 +150,7 @@ export function parseSpec(text: string, file: string, options: LoadOptions): Loa
     spec,
     plugins: { source: pick("source"), cache: pick("cache"), sink: pick("sink") },
     locate: place,
+    setting: (path) => variables.get(path)?.join(", ") ?? path,
   };
 }
 
