@@ -8,6 +8,12 @@ import { PluginError } from "../../engine/mod.ts";
 import type { PluginContext, Source } from "../../engine/mod.ts";
 import type { Options } from "./options.ts";
 import { classify, createSource } from "./source.ts";
+import type { ServerError } from "./_errors.ts";
+
+/** What this plugin uses of a tedious connection, handed over by mssql's beforeConnect. */
+interface TediousConnection {
+  on(event: "errorMessage", listener: (e: ServerError) => void): void;
+}
 
 export async function createWonderwareSource(
   opts: Options,
@@ -16,6 +22,14 @@ export async function createWonderwareSource(
   const { host, port } = opts;
   if (opts.password) context.secrets.add(opts.password);
   const address = `${host}:${port}/${opts.database}`;
+  // The server's errors during the first login: the driver reports only the last (18456),
+  // while a database the login cannot open is the 4060 before it.
+  const serverErrors: ServerError[] = [];
+  let connected = false;
+  const listen = (connection: TediousConnection) =>
+    connection.on("errorMessage", (e) => {
+      if (!connected) serverErrors.push({ number: e.number, message: e.message });
+    });
   const pool = new sql.ConnectionPool({
     server: host,
     port,
@@ -25,6 +39,7 @@ export async function createWonderwareSource(
     connectionTimeout: opts.connect_timeout,
     requestTimeout: opts.request_timeout,
     pool: { max: opts.pool_size, min: 0 },
+    beforeConnect: listen,
     options: {
       encrypt: opts.encrypt,
       trustServerCertificate: opts.trust_server_certificate,
@@ -41,8 +56,11 @@ export async function createWonderwareSource(
   );
   try {
     await pool.connect();
+    connected = true;
   } catch (e) {
-    throw classify("connecting", e, address);
+    const { database, user } = opts;
+    const endpoint = { host, port, database, user, setting: context.setting };
+    throw classify("connecting", e, address, { endpoint, serverErrors });
   }
   context.log.info("connected to the Historian", { address });
   return createSource({ pool, address, options: opts, log: context.log });

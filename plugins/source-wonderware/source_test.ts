@@ -298,7 +298,7 @@ Deno.test("a wrong password is one clear error and one login attempt, not a retr
     assert.ok(!error.retriable && !error.unavailable);
     assert.match(
       error.message,
-      /^source-wonderware: login to 127\.0\.0\.1:\d+\/Runtime was refused \(Login failed for user 'reader'\.\): check WONDERWARE_USERNAME and WONDERWARE_PASSWORD$/,
+      /^source-wonderware: login to 127\.0\.0\.1:\d+\/Runtime as "reader" was refused \(Login failed for user 'reader'\.\): check source\.wonderware\.user and source\.wonderware\.password;/,
     );
     assert.ok(!error.message.includes("wrong-Pa55"));
     assert.ok(sim.logins() <= 1, `${sim.logins()} login attempts`);
