@@ -11,7 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import { setPriority } from "node:os";
-import { credentialsFile, loadCredentials } from "./_auth.ts";
+import { credentialsFile, loadCredentials } from "./credentials.ts";
 import { openChdb } from "./_chdb.ts";
 import { createHandler, DEFAULT_CAPS } from "./server.ts";
 

@@ -24,7 +24,7 @@
  */
 import type { ChEngine, QueryResult } from "./_chdb.ts";
 import { authenticate } from "./_auth.ts";
-import type { Credentials } from "./_auth.ts";
+import type { Credentials } from "./credentials.ts";
 import { checkStatement } from "./_policy.ts";
 import type { Caps, Role } from "./_policy.ts";
 import { createSessions } from "./_sessions.ts";

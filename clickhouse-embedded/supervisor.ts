@@ -9,8 +9,8 @@
  * (no WONDERWARE_PASSWORD, CLICKHOUSE_PASSWORD or API_TOKEN), and its passwords on its stdin.
  */
 import type { Clock, Logger } from "../engine/mod.ts";
-import { credentialsFile, loadCredentials } from "./_auth.ts";
-import type { Credentials } from "./_auth.ts";
+import { credentialsFile, loadCredentials } from "./credentials.ts";
+import type { Credentials } from "./credentials.ts";
 
 export type { Credentials };
 

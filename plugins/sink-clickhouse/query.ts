@@ -44,13 +44,14 @@ export function createQueries(conn: Conn): QueryService {
       const { signal } = options;
       try {
         const text = await attempt(conn, "query", async () => {
-          // JSON (one document) rather than JSONEachRow: one parse of the whole answer instead of
-          // one per line, ~20 % less time for a result of a few thousand rows. A statement
-          // without a result (ALTER, …) answers nothing.
+          // JSONEachRow, parsed once as one array (JSON.parse per line took ~20 % longer for a
+          // few thousand rows). A row format: the embedded store streams it from its engine, so
+          // a request given up stops the query there too (a whole-document format such as JSON
+          // would run to its end). A statement without a result (ALTER, …) answers nothing.
           const result = await conn.client.query({
             query: sql,
             query_params: params,
-            format: "JSON",
+            format: "JSONEachRow",
             clickhouse_settings: limitSettings(options),
             abort_signal: signal,
           });
@@ -69,15 +70,21 @@ export function createQueries(conn: Conn): QueryService {
   };
 }
 
-/** The rows of a JSON answer; an answer that is not ClickHouse's JSON is a protocol error. */
+/**
+ * The rows of a JSONEachRow answer, one object per line; an answer that is not that is a
+ * protocol error. A raw newline cannot occur inside a JSON value (it is written `\n`), so the
+ * lines join into one array with commas and are parsed at once.
+ */
 function dataOf<T>(text: string, address: string): T[] {
   try {
-    const data = (JSON.parse(text) as { data?: unknown }).data;
-    if (Array.isArray(data)) return data as T[];
+    const data = JSON.parse(`[${text.trimEnd().replaceAll("\n", ",")}]`) as unknown[];
+    if (data.every((row) => typeof row === "object" && row !== null && !Array.isArray(row))) {
+      return data as T[];
+    }
   } catch { /* said below */ }
   throw new PluginError(
     PLUGIN,
-    `${address} answered a query with something other than ClickHouse's JSON: ${
+    `${address} answered a query with something other than ClickHouse's JSONEachRow: ${
       JSON.stringify(text.slice(0, 80))
     }`,
     { reason: "protocol" },
