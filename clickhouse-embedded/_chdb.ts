@@ -85,14 +85,17 @@ export interface ChSession {
    * Inserts `data` with the statement `sql(file)` builds around a file holding it
    * (`INSERT … FROM INFILE file …` or `… FROM file(file, …)`). chDB's raw-insert call cuts
    * binary data short (it stops at newline bytes), so data goes through a file, byte for byte.
-   * `rowsWritten` is the rows of the data: read by the insert, or counted by `count(file)`.
    */
   insert(
     sql: (file: string) => string,
     data: Uint8Array,
     params: Record<string, string>,
-    count?: (file: string) => string,
   ): Promise<QueryResult>;
+  /**
+   * The engine's count of rows inserted so far (ClickHouse's InsertedRows event): rows that
+   * entered a table's insert chain, a materialized view's included, a deduplicated block's too.
+   */
+  insertedRows(): Promise<number>;
 }
 
 /** chDB's answer as the HTTP front end reports it. */
@@ -227,17 +230,16 @@ export async function openChdb(path: string): Promise<ChEngine> {
     async query(sql, format, params) {
       return resultOf(await run(sql, format, params));
     },
-    async insert(sql, data, params, count) {
+    async insertedRows() {
+      const text = decoder.decode(
+        (await run("SELECT value FROM system.events WHERE event = 'InsertedRows'")).bytes,
+      );
+      return Number(text.trim() || "0");
+    },
+    async insert(sql, data, params) {
       await Deno.writeFile(spool, data);
       try {
-        const result = resultOf(await run(sql(quotedSpool), "TabSeparated", params));
-        result.rowsWritten = result.rowsRead;
-        if (count) {
-          // INSERT … SELECT reports no rows read: the rows of the data are counted instead.
-          const n = decoder.decode((await run(count(quotedSpool), "TabSeparated", params)).bytes);
-          result.rowsWritten = Number(n.trim());
-        }
-        return result;
+        return resultOf(await run(sql(quotedSpool), "TabSeparated", params));
       } finally {
         await Deno.truncate(spool, 0).catch(() => {});
       }

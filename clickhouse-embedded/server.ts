@@ -168,16 +168,24 @@ export function createHandler(engine: ChEngine, options: ServerOptions) {
       if (info.keyword === "SET" || info.keyword === "USE") {
         if (session) sessions.remember(session, info);
         result = undefined; // outside a session, nothing to change, as on a server
-      } else if (info.keyword === "INSERT" && data) {
-        const { build, count } = insertFromFile(sql, info, [
-          ...limits.settings,
-          ...(info.format === undefined || /^Values$/i.test(info.format) ? VALUES_AS_DATA : []),
-        ]);
-        result = await engine.exclusive(
-          database,
-          (s) => s.insert(build, data!, params, count),
-          signal,
-        );
+      } else if (info.keyword === "INSERT") {
+        // Calls are serialized: the engine's inserted-rows count before and after is this
+        // statement's, counted as a server counts X-ClickHouse-Summary's written_rows.
+        const { build } = data
+          ? insertFromFile(sql, info, [
+            ...limits.settings,
+            ...(info.format === undefined || /^Values$/i.test(info.format) ? VALUES_AS_DATA : []),
+          ])
+          : { build: undefined };
+        const text = withSettings(info.text, limits.settings, info);
+        result = await engine.exclusive(database, async (s) => {
+          const before = await s.insertedRows();
+          const r = build
+            ? await s.insert(build, data!, params)
+            : await s.query(text, format, params);
+          r.rowsWritten = await s.insertedRows() - before;
+          return r;
+        }, signal);
       } else if (info.keyword === "CREATE" && settings.length > 0) {
         // A trailing SETTINGS clause of CREATE TABLE sets the table's settings: URL settings
         // apply to the statement instead, set around it on the connection and put back.
@@ -311,8 +319,6 @@ function resultRows(bytes: Uint8Array, format: string): number {
 
 /** The X-ClickHouse-Summary header of a result. */
 function summaryOf(result: QueryResult | undefined, format: string, insert: boolean): string {
-  // An insert from a body: the rows of its data (the engine does not tell a block it
-  // deduplicated apart).
   const written = result?.rowsWritten ?? 0;
   return JSON.stringify({
     read_rows: String(result?.rowsRead ?? 0),
@@ -404,7 +410,7 @@ function insertFromFile(
   sql: string,
   info: StatementInfo,
   settings: [string, string][],
-): { build: (file: string) => string; count?: (file: string) => string } {
+): { build: (file: string) => string } {
   let text = info.text;
   let format = info.format;
   let formatAt = info.formatAt;
@@ -418,7 +424,6 @@ function insertFromFile(
     const tail = sql.slice(end, formatAt).trimEnd();
     return {
       build: (file) => withSettings(`${head}file(${file}, '${format}', ${args})${tail}`, settings),
-      count: (file) => `SELECT count() FROM file(${file}, '${format}', ${args})`,
     };
   }
   if (format === undefined || formatAt === undefined) {

@@ -365,3 +365,36 @@ Deno.test({
     }
   },
 });
+
+Deno.test("an insert's X-ClickHouse-Summary counts the rows written, a view's and a retry's too, as a server does", async () => {
+  const store = await startTestStore();
+  try {
+    const written = async (res: Response) => {
+      await res.body?.cancel();
+      assert.equal(res.status, 200);
+      return Number(JSON.parse(res.headers.get("X-ClickHouse-Summary")!).written_rows);
+    };
+    await (await store.sql(
+      "CREATE TABLE w (a UInt32) ENGINE = MergeTree ORDER BY a SETTINGS non_replicated_deduplication_window = 100",
+    )).text();
+    await (await store.sql("CREATE TABLE wv (a UInt32) ENGINE = MergeTree ORDER BY a")).text();
+    await (await store.sql("CREATE MATERIALIZED VIEW w_mv TO wv AS SELECT a FROM w")).text();
+    const insert = () =>
+      fetch(
+        `${store.url}/?insert_deduplication_token=t1&query=${
+          encodeURIComponent("INSERT INTO w FORMAT TSV")
+        }`,
+        { method: "POST", body: "1\n2\n3\n" },
+      );
+    assert.equal(await written(await insert()), 6, "3 rows into the table, 3 into its view");
+    assert.equal(
+      await written(await insert()),
+      6,
+      "a deduplicated retry counts as ClickHouse counts it",
+    );
+    assert.equal(await written(await store.sql("INSERT INTO wv SELECT number FROM numbers(5)")), 5);
+    assert.equal(await (await store.sql("SELECT count() FROM w")).text(), "3\n");
+  } finally {
+    await store.stop();
+  }
+});
