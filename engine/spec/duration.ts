@@ -3,6 +3,7 @@
  * sum of them such as `1h30m`. Bare numbers are rejected: "30" could be seconds or days.
  */
 import { z } from "zod";
+import { textFormats } from "./formats.ts";
 
 const UNIT_MS: Record<string, number> = {
   ms: 1,
@@ -58,6 +59,9 @@ export function duration(options: { min?: number } = {}) {
       return z.NEVER;
     }
     return ms;
+  }).register(textFormats, {
+    format: "duration",
+    ...(min > 0 ? { min: formatDuration(min) } : {}),
   });
 }
 

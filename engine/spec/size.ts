@@ -3,6 +3,7 @@
  * counted; `KiB`/`MiB`/`GiB` are accepted too). Bare numbers are rejected: bytes or megabytes?
  */
 import { z } from "zod";
+import { textFormats } from "./formats.ts";
 
 const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 const SIZE = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)\s*$/i;
@@ -39,5 +40,8 @@ export function byteSize(options: { min?: number } = {}) {
       return z.NEVER;
     }
     return bytes;
+  }).register(textFormats, {
+    format: "size",
+    ...(min > 0 ? { min: `${Math.ceil(min / 1024 ** 2)}MB` } : {}),
   });
 }
