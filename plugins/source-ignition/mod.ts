@@ -9,6 +9,7 @@
  * them together as the engine's Source. Retries and the breaker are the engine's.
  */
 import { definePlugin, PluginError } from "../../engine/mod.ts";
+import { classify as classifyError, noLoginInTime, PLUGIN } from "./_errors.ts";
 import type { PluginContext, Source, TimeWindow } from "../../engine/mod.ts";
 import { discoverTags } from "./discover.ts";
 import { FIELDS } from "./fields.ts";
@@ -16,47 +17,24 @@ import { options } from "./options.ts";
 import type { Options } from "./options.ts";
 import { countHistory, readHistory } from "./read.ts";
 
-const PLUGIN = "source-ignition";
-
-/** Connection problems are worth retrying; SQL errors (a missing table, a grant) are not. */
-export function classify(what: string, e: unknown, address: string): PluginError {
-  if (e instanceof PluginError) return e;
-  const err = e as { code?: string; message?: string };
-  const message = err.message ?? String(e);
-  const auth = err.code === "28P01" || err.code === "28000";
-  const permission = err.code === "42501";
-  const transient = !auth && !permission && (
-    /^(08|57P|53)/.test(err.code ?? "") ||
-    /ECONNREFUSED|ECONNRESET|EPIPE|CONNECT_TIMEOUT|CONNECTION_(CLOSED|ENDED|DESTROYED)|socket has been ended|socket hang up|timeout/i
-      .test(
-        `${err.code} ${message}`,
-      )
-  );
-  return new PluginError(
-    PLUGIN,
-    auth
-      ? `login to ${address} was refused (${message}): check the user and password in IGNITION_DATABASE_URL`
-      : permission
-      ? `${what} at ${address} was denied (${message}): the user needs SELECT on the sqlth_* and partition tables`
-      : `${what} at ${address} failed: ${message}`,
-    {
-      cause: e,
-      retriable: transient,
-      unavailable: transient,
-      reason: auth ? "auth" : permission ? "permission" : transient ? "connection" : "invalid",
-    },
-  );
-}
+export { classify } from "./_errors.ts";
 
 export async function createIgnitionSource(opts: Options, context: PluginContext): Promise<Source> {
   let parsed: URL;
   try {
     parsed = new URL(opts.url);
   } catch {
-    throw new PluginError(PLUGIN, "source.ignition.url is not a valid URL");
+    throw new PluginError(
+      PLUGIN,
+      `${context.setting?.("url") ?? "source.ignition.url"} is not a valid URL`,
+    );
   }
   if (parsed.password) context.secrets.add(decodeURIComponent(parsed.password));
   const address = `${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`;
+  const url = context.setting?.("url") ?? "source.ignition.url";
+  const user = decodeURIComponent(parsed.username);
+  const classify = (what: string, e: unknown) =>
+    classifyError(what, e, address, { setting: context.setting, user });
   // Loaded only when an Ignition source is configured.
   const { default: postgres } = await import("postgres");
   const sql = postgres(opts.url, {
@@ -70,14 +48,22 @@ export async function createIgnitionSource(opts: Options, context: PluginContext
     try {
       return await fn();
     } catch (e) {
-      throw classify(what, e, address);
+      throw classify(what, e);
     }
   };
+  // Past the driver's own connect timeout (whole seconds), which says more when it fires.
+  const bound = Math.ceil(opts.connect_timeout / 1000) * 1000 + 1000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await sql`SELECT 1`;
+    await Promise.race([
+      sql`SELECT 1`,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(noLoginInTime(address, bound, url)), bound);
+      }),
+    ]).finally(() => clearTimeout(timer));
   } catch (e) {
     await sql.end({ timeout: 1 }).catch(() => {});
-    throw classify("connecting", e, address);
+    throw classify("connecting", e);
   }
   context.log.info("connected to the Ignition history database", { address });
   return {
@@ -86,7 +72,7 @@ export async function createIgnitionSource(opts: Options, context: PluginContext
       try {
         yield* readHistory(sql, opts, tags, window, readOptions?.batchSize);
       } catch (e) {
-        throw classify(`reading the history of ${tags.length} tags`, e, address);
+        throw classify(`reading the history of ${tags.length} tags`, e);
       }
     },
     count: (tags, window) =>
