@@ -46,6 +46,7 @@ export function failureOf(e: unknown, path: string, route: RouteSpec, log: Logge
         }; narrow the query`,
       };
     case "memory":
+      log.info("a query needed more memory than its route allows", fields);
       return {
         status: 422,
         error: `the query needs more memory than this route's cap of ${
