@@ -52,5 +52,17 @@ export const FIELDS: Readonly<Record<string, FieldSpec>> = {
     nullable: false,
     description: "The tag's key in the Historian",
   },
+  InterpolationType: {
+    type: "int",
+    per: "tag",
+    description:
+      "Analog tags: AnalogTag.InterpolationType, 0 stair-step or 1 linear (the system default, 254, resolved by SystemParameter)",
+  },
+  IntegralDivisor: {
+    type: "float",
+    per: "tag",
+    description:
+      "Analog tags: the engineering unit's IntegralDivisor (Integral = value × seconds ÷ divisor), 1 when it has none",
+  },
   ...ECHO_FIELDS,
 };

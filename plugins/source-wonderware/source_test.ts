@@ -90,6 +90,18 @@ const row = (r: Reading) => [
 ];
 const MIXED: SimulatorOptions = { dataset: "tests/fixtures/historian/mixed", now: () => NOW };
 
+Deno.test("discover() gives analog tags their interpolation (the system default resolved) and integral divisor", async () => {
+  const dataset = { dataset: "tests/fixtures/historian/summaries", now: () => NOW };
+  await withSource(dataset, "tags: {types: [analog]}", async (source) => {
+    assert.deepEqual(
+      (await source.discover()).map((
+        t,
+      ) => [t.name, t.fields?.InterpolationType, t.fields?.IntegralDivisor]),
+      [["Ramp", 1, 1], ["Step", 0, 3600], ["Uncertain", 1, 1]],
+    );
+  });
+});
+
 Deno.test("discover() lists the tags with type, description, unit and range, filtered by the spec", async () => {
   await withSource(MIXED, "", async (source) => {
     const tags = await source.discover();
@@ -119,7 +131,7 @@ Deno.test("discover() lists the tags with type, description, unit and range, fil
         unit: "°C",
         min: 0,
         max: 300,
-        fields: { wwTagKey: 1 },
+        fields: { wwTagKey: 1, InterpolationType: 1, IntegralDivisor: 1 },
       },
       {
         name: `Tank "A" O'Level`,
@@ -128,7 +140,7 @@ Deno.test("discover() lists the tags with type, description, unit and range, fil
         unit: "%",
         min: 0,
         max: 100,
-        fields: { wwTagKey: 4 },
+        fields: { wwTagKey: 4, InterpolationType: 1, IntegralDivisor: 1 },
       },
     ]);
   });
