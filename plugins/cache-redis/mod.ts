@@ -11,6 +11,7 @@
 import { z } from "zod";
 import { definePlugin, duration, PluginError } from "../../engine/mod.ts";
 import type { Cache, PluginContext } from "../../engine/mod.ts";
+import { connectError, PLUGIN } from "./_errors.ts";
 
 export const options = z.strictObject({
   url: z.string().describe(
@@ -21,8 +22,6 @@ export const options = z.strictObject({
   command_timeout: duration().prefault("5s").describe("How long to wait for one command"),
 });
 
-const PLUGIN = "cache-redis";
-
 // Deletes KEYS[1] only while it holds ARGV[1], atomically: releasing a lock someone else now holds
 // must not delete it.
 const DELETE_IF =
@@ -30,10 +29,11 @@ const DELETE_IF =
 
 export async function createRedisCache(
   opts: z.output<typeof options>,
-  context: Pick<PluginContext, "log" | "secrets">,
+  context: Pick<PluginContext, "log" | "secrets" | "setting">,
 ): Promise<Cache> {
+  const url = context.setting?.("url") ?? "cache.redis.url";
   if (opts.url.trim() === "") {
-    throw new PluginError(PLUGIN, "not configured: cache.redis.url is empty", {
+    throw new PluginError(PLUGIN, `not configured: ${url} is empty`, {
       unavailable: true,
       reason: "not_configured",
     });
@@ -42,7 +42,7 @@ export async function createRedisCache(
   try {
     parsed = new URL(opts.url);
   } catch {
-    throw new PluginError(PLUGIN, "cache.redis.url is not a valid URL");
+    throw new PluginError(PLUGIN, `${url} is not a valid URL`);
   }
   if (parsed.password) context.secrets.add(decodeURIComponent(parsed.password));
   const address = `${parsed.hostname}:${parsed.port || 6379}`;
@@ -81,7 +81,7 @@ export async function createRedisCache(
     await redis.connect();
   } catch (e) {
     redis.disconnect();
-    throw fail("connecting to Redis", e);
+    throw connectError(socketError ?? e as Error, address, url);
   }
   connected = true;
   context.log.info("connected to Redis", { address, key_prefix: opts.key_prefix });
