@@ -59,10 +59,12 @@ const STATE_COLUMNS = [
 /** `2024-01-31 12:00:00.1234567`: a DateTime64(7, 'UTC') parameter. */
 const storeTime = (t: Ticks) => formatTicks(t).replace("T", " ").replace("Z", "");
 
+/** The columns, times as text ticks under another name (ClickHouse's WHERE would see an alias). */
 const select = (columns: string[]) =>
   columns.map((c) =>
-    TIMES.has(c) ? `toString(intDiv(toUnixTimestamp64Nano(${c}), 100)) AS ${c}` : c
+    TIMES.has(c) ? `toString(intDiv(toUnixTimestamp64Nano(${c}), 100)) AS ${c}${TICKS}` : c
   ).join(", ");
+const TICKS = "_ticks";
 
 const where = `TagName IN {tags:Array(String)} AND wwResolution = {resolution:UInt32}
   AND StartDateTime >= {from:DateTime64(7, 'UTC')} AND EndDateTime <= {to:DateTime64(7, 'UTC')}`;
@@ -70,7 +72,8 @@ const where = `TagName IN {tags:Array(String)} AND wwResolution = {resolution:UI
 /** A stored row in the engine's types: times as ticks, numbers as numbers (64-bit ones arrive as text). */
 function typed<T>(row: Record<string, unknown>): T {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(row)) {
+  for (const [name, v] of Object.entries(row)) {
+    const k = name.endsWith(TICKS) ? name.slice(0, -TICKS.length) : name;
     out[k] = v === null || v === undefined
       ? null
       : TIMES.has(k)
