@@ -26,6 +26,7 @@ import { checkRoutes } from "../api/route_check.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { load } from "./_load.ts";
 import { terminalProgress } from "./_progress.ts";
+import { listen } from "./_listen.ts";
 
 const VERSION = denoJson.version;
 
@@ -111,6 +112,7 @@ export async function withPipeline(
       health,
       signal: stop.signal,
       progress: Deno.stderr.isTerminal() ? terminalProgress(Deno.stderr) : undefined,
+      setting: loaded.setting,
     };
     try {
       code = await job(ctx, secrets);
@@ -155,15 +157,15 @@ export function serveApi(
     freshnessSeconds: freshnessSeconds(ctx.spec),
     log,
   });
-  return Deno.serve({
-    hostname: api.hostname,
-    port: api.port,
-    onListen: ({ hostname, port }) =>
+  return listen(
+    { hostname: api.hostname, port: api.port, setting: ctx.setting },
+    app.fetch,
+    ({ hostname, port }) =>
       ctx.log.info("REST API listening", {
         url: `http://${hostname}:${port}`,
         routes: Object.keys(api.routes).length,
       }),
-  }, app.fetch);
+  );
 }
 
 /** A tag is fresh while it is at most a sync period, the safety lag and a minute behind. */

@@ -166,6 +166,7 @@ async function superviseSite(
       clock: systemClock,
       health: site.health,
       signal,
+      setting: site.loaded.setting,
     };
     const server = serveApi(ctx, secrets, sites);
     try {

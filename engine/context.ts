@@ -19,6 +19,8 @@ export interface PipelineContext {
   progress?: ProgressReporter;
   /** Syncs run so far by this process (for late_data_every). */
   syncs?: number;
+  /** How the user sets a spec value (LoadedSpec.setting): its variable, else its YAML path. */
+  setting?(path: string): string;
 }
 
 export interface RunReport {
