@@ -38,7 +38,16 @@ and serves the API as run does, until SIGINT or SIGTERM.
 
 --sites runs the multi-site example instead (pipelines/sites/): a Wonderware site on the
 simulator and an Ignition site on a throwaway PostgreSQL (Debian's postgresql package), in one
-process into one store; the API on http://127.0.0.1:4000/sites/status.`,
+process into one store; the API on http://127.0.0.1:4000/sites/status.
+
+Ports, and how to move them when one is taken ("address already in use"):
+  API_PORT=4001                  the REST API and status page (default 4000, on API_HOSTNAME,
+                                 default 127.0.0.1)
+  CLICKHOUSE_EMBEDDED_PORT=8124  the embedded store (default 8123, on CLICKHOUSE_EMBEDDED_HOST,
+                                 default 127.0.0.1); or CLICKHOUSE_URL=http://host:8123 to use
+                                 a ClickHouse of yours instead, and start no embedded store
+  The simulator (and --sites' PostgreSQL) take a free loopback port of their own each run.
+Example: API_PORT=4001 CLICKHOUSE_EMBEDDED_PORT=8124 main.ts demo`,
     options: {
       dataset: { type: "string" },
       timezone: { type: "string" },

@@ -77,12 +77,16 @@ Deno.test("validate exits 1 and prints every error line of every bad spec", asyn
 });
 
 Deno.test("--help on each command explains it; unknown commands and flags exit 2", async () => {
-  for (const command of ["demo", "run", "validate", "schema"]) {
+  for (const command of ["demo", "run", "backfill", "verify", "validate", "schema"]) {
     const { code, stdout } = await cli([command, "--help"]);
     assert.equal(code, 0);
     assert.match(stdout, new RegExp(`^Usage: main.ts ${command}`));
   }
   assert.match((await cli(["--help"])).stdout, /Commands:\n {2}demo \[spec\]/);
+  const demo = (await cli(["demo", "--help"])).stdout;
+  for (const port of ["API_PORT=4001", "CLICKHOUSE_EMBEDDED_PORT=8124", "CLICKHOUSE_URL="]) {
+    assert.ok(demo.includes(port), `demo --help says how to move its ports: ${port}`);
+  }
   assert.match((await cli(["--version"])).stdout, /^historian-sync \d+\.\d+\.\d+\n$/);
   assert.equal((await cli(["frobnicate"])).code, 2);
   assert.equal((await cli(["validate", "--strict"])).code, 2);
