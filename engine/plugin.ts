@@ -334,9 +334,14 @@ export interface PluginDefinition<
   provides?: readonly Capability[];
   /**
    * Sinks: checks of the storage model in the store's own terms (column types), offline.
-   * `values` says what each `value:` of a readings table delivers (readingValues()).
+   * `values` says what each `value:` of a readings table delivers (readingValues()); `options`
+   * are the sink's own, for what depends on both (a table its options name).
    */
-  checkModel?(model: StorageModel, values: Readonly<Record<string, ValueSpec>>): ModelIssue[];
+  checkModel?(
+    model: StorageModel,
+    values: Readonly<Record<string, ValueSpec>>,
+    options: z.output<S>,
+  ): ModelIssue[];
 }
 
 /** Lets a plugin module declare its definition with its option types inferred. */

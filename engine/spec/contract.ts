@@ -40,7 +40,9 @@ export function contractIssues(
     }
   }
   issues.push(...fieldIssues(spec, source));
-  issues.push(...(sink.checkModel?.(spec, readingValues(source.fields ?? {})) ?? []));
+  issues.push(
+    ...(sink.checkModel?.(spec, readingValues(source.fields ?? {}), spec.sink.options) ?? []),
+  );
   return issues;
 }
 

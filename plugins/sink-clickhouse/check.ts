@@ -17,7 +17,9 @@ import type {
   ValueSpec,
 } from "../../engine/mod.ts";
 import { encoderFor } from "./rowbinary.ts";
-import { BATCH_FIELDS, perBatchColumns } from "./ddl.ts";
+import { BATCH_FIELDS, perBatchColumns, placementOf, timeColumnOf } from "./ddl.ts";
+import { LOCAL_SUFFIX, localName } from "./cluster.ts";
+import type { Options } from "./options.ts";
 import {
   isDateOrTime,
   isDateTime,
@@ -55,8 +57,11 @@ export function referencedColumns(expr: string): [string | undefined, string][] 
 export function checkModel(
   model: StorageModel,
   values: Readonly<Record<string, ValueSpec>> = {},
+  options?: Options,
 ): ModelIssue[] {
   const issues: ModelIssue[] = [];
+  if (options?.tiering) issues.push(...tieringIssues(model, options.tiering));
+  if (options?.cluster) issues.push(...localNameIssues(model));
   const assetColumns = new Set(["tag", ...(model.assets?.columns ?? [])]);
   for (const [name, table] of Object.entries(model.tables)) {
     for (const [column, c] of Object.entries(table.columns)) {
@@ -215,6 +220,82 @@ function bucketIssues(name: string, agg: Aggregation, source: AggregationInput):
       message:
         `column "${agg.tag_column}" of table ${agg.from} is ${tag}: it keys the aggregation's rows, and ClickHouse refuses a sorting key that can be null`,
     });
+  }
+  return issues;
+}
+
+/**
+ * Tiering names tables of the model, each with a column to count its rows' age from, moving
+ * them before the table's TTL deletes them, on the policy tiering names.
+ */
+function tieringIssues(
+  model: StorageModel,
+  tiering: NonNullable<Options["tiering"]>,
+): ModelIssue[] {
+  const issues: ModelIssue[] = [];
+  const at = ["sink", "clickhouse", "tiering", "tables"];
+  for (const [name, moves] of Object.entries(tiering.tables)) {
+    const table = model.tables[name];
+    const agg = model.aggregations[name];
+    if (!table && !agg) {
+      issues.push({
+        path: [...at, name],
+        message: `"${name}" is not a table or aggregation of this spec (${
+          [...Object.keys(model.tables), ...Object.keys(model.aggregations)].join(", ") || "none"
+        })`,
+      });
+      continue;
+    }
+    const ttl = table ? table.ttl : agg!.ttl ? { keep: agg!.ttl } : undefined;
+    const column = table
+      ? table.ttl?.column ?? (isReadingsTable(table) ? timeColumnOf(table) : undefined)
+      : agg!.bucket_column;
+    if (!column) {
+      issues.push({
+        path: [...at, name],
+        message:
+          `table ${name} has neither a ttl nor a time column to count its rows' age from: give it a ttl`,
+      });
+    }
+    moves.forEach((m, i) => {
+      if (ttl && m.after >= ttl.keep) {
+        issues.push({
+          path: [...at, name, i, "after"],
+          message: `is not before the ${
+            table ? "table" : "aggregation"
+          }'s ttl, which deletes its rows first: move them earlier or keep them longer`,
+        });
+      }
+    });
+    const own = (table ?? agg)!.settings?.storage_policy;
+    if (own !== undefined) {
+      issues.push({
+        path: [table ? "tables" : "aggregations", name, "settings", "storage_policy"],
+        message: `is set here and by tiering (policy "${tiering.policy}"): keep one`,
+      });
+    }
+  }
+  return issues;
+}
+
+/** On a cluster, `<name>_local` is where table `<name>`'s shard keeps its rows. */
+function localNameIssues(model: StorageModel): ModelIssue[] {
+  const issues: ModelIssue[] = [];
+  const names = [
+    ...Object.keys(model.tables).map((n) => ["tables", n]),
+    ...Object.keys(model.aggregations).map((n) => ["aggregations", n]),
+  ];
+  if (model.assets?.table) names.push(["assets", model.assets.table]);
+  const all = new Set(names.map(([, n]) => n!));
+  for (const [section, name] of names) {
+    if (!name!.endsWith(LOCAL_SUFFIX)) continue;
+    const owner = name!.slice(0, -LOCAL_SUFFIX.length);
+    if (all.has(owner) && placementOf(model, owner).kind !== "copy") {
+      issues.push({
+        path: section === "assets" ? ["assets", "table"] : [section!, name!],
+        message: `on a cluster, ${localName(owner)} holds the shard's rows of ${owner}: rename it`,
+      });
+    }
   }
   return issues;
 }

@@ -11,6 +11,14 @@ import {
   orderedAggregations,
   siteColumnOf,
 } from "../../engine/mod.ts";
+import {
+  CLUSTER_DEFAULTS,
+  localName,
+  replicaArgs,
+  replicatedSettings,
+  shardingExpr,
+} from "./cluster.ts";
+import type { ClusterLayout, Placement } from "./cluster.ts";
 import type {
   Aggregation,
   AggregationInput,
@@ -27,8 +35,26 @@ export const literal = (text: string) => `'${text.replace(/\\/g, "\\\\").replace
 /** Where DDL goes and how engines are adapted to it. */
 export interface Target {
   database: string;
-  /** With a cluster: ON CLUSTER DDL and Replicated engines. */
+  /**
+   * With a cluster: ON CLUSTER DDL, Replicated `<name>_local` tables with Distributed ones in
+   * front, small tables copied whole to every node (cluster.ts).
+   */
   cluster?: string;
+  /** How tables are placed on the cluster; CLUSTER_DEFAULTS where absent. */
+  layout?: Omit<ClusterLayout, "name">;
+  /** Tables kept on a storage policy and moved between its volumes as they age. */
+  tiering?: Tiering;
+}
+
+/** `TTL … TO VOLUME` tiering: per table, the volumes its rows move to, oldest last. */
+export interface Tiering {
+  policy: string;
+  tables: Record<string, { after: number; volume: string }[]>;
+}
+
+/** The cluster layout of a target with a cluster. */
+export function layoutOf(t: Target): ClusterLayout {
+  return { ...CLUSTER_DEFAULTS, ...t.layout, name: t.cluster ?? "" };
 }
 
 const MERGE_TREE_FAMILY =
@@ -68,13 +94,24 @@ export function onCluster(t: Target) {
   return t.cluster ? ` ON CLUSTER ${q(t.cluster)}` : "";
 }
 
-function engineFor(engine: string, t: Target): string {
-  if (t.cluster && MERGE_TREE_FAMILY.test(engine)) return `Replicated${engine}`;
-  return engine;
+/** The engine on the target: on a cluster, the Replicated engine with its Keeper path and replica. */
+function engineFor(engine: string, t: Target, placement: Placement): string {
+  if (!t.cluster || !MERGE_TREE_FAMILY.test(engine)) return engine;
+  const [, family, args] = /^(\w+)\s*(?:\((.*)\))?\s*$/s.exec(engine.trim())!;
+  const [path, replica] = replicaArgs(layoutOf(t), placement);
+  const rest = args?.trim() ? `, ${args.trim()}` : "";
+  return `Replicated${family}(${literal(path)}, ${literal(replica)}${rest})`;
 }
 
 function settingsFor(engine: string, declared: Record<string, unknown> | undefined, t: Target) {
   const settings: Record<string, unknown> = { ...declared };
+  // The sink's exactly-once rests on the replicated deduplication window: set, not left to the
+  // server's configuration (cluster.ts).
+  if (t.cluster && MERGE_TREE_FAMILY.test(engine)) {
+    for (const [k, v] of Object.entries(replicatedSettings(layoutOf(t)))) {
+      if (!(k in settings)) settings[k] = v;
+    }
+  }
   // Without replication, ClickHouse deduplicates retried inserts only inside this window.
   if (
     !t.cluster && MERGE_TREE_FAMILY.test(engine) &&
@@ -88,12 +125,28 @@ function settingsFor(engine: string, declared: Record<string, unknown> | undefin
   return parts.length ? ` SETTINGS ${parts.join(", ")}` : "";
 }
 
-function ttlClause(ttl: { column: string; keep: number } | undefined) {
-  if (!ttl) return "";
-  const days = ttl.keep / 86_400_000;
+/** `TTL`: moves to cheaper volumes first, then the delete (ClickHouse's default action). */
+function ttlClause(ttl: { column: string; keep: number } | undefined, moves: Move[] = []) {
+  const rules = [
+    ...moves.map((m) => `${aged(m.column, m.after)} TO VOLUME ${literal(m.volume)}`),
+    ...(ttl ? [aged(ttl.column, ttl.keep)] : []),
+  ];
+  return rules.length ? ` TTL ${rules.join(", ")}` : "";
+}
+
+/** `column + INTERVAL …`, in days where `ms` is whole days. */
+function aged(column: string, ms: number): string {
+  const days = ms / 86_400_000;
   return Number.isInteger(days)
-    ? ` TTL ${q(ttl.column)} + INTERVAL ${days} DAY`
-    : ` TTL ${q(ttl.column)} + INTERVAL ${Math.round(ttl.keep / 1000)} SECOND`;
+    ? `${q(column)} + INTERVAL ${days} DAY`
+    : `${q(column)} + INTERVAL ${Math.round(ms / 1000)} SECOND`;
+}
+
+/** Rows of a table move to `volume` once `column` is `after` old. */
+export interface Move {
+  column: string;
+  after: number;
+  volume: string;
 }
 
 export interface TableShape {
@@ -102,20 +155,31 @@ export interface TableShape {
   orderBy: string[];
   partitionBy?: string;
   ttl?: { column: string; keep: number };
+  /** Moves to other volumes of the table's storage policy, before `ttl` deletes. */
+  moves?: Move[];
   settings?: Record<string, unknown>;
 }
 
-export function createTable(t: Target, name: string, shape: TableShape): string {
+/**
+ * One CREATE TABLE. On a cluster the engine is Replicated, with the Keeper path of a sharded
+ * table (`placement` sharded or filled: the caller names it `<name>_local`) or of a full copy.
+ */
+export function createTable(
+  t: Target,
+  name: string,
+  shape: TableShape,
+  placement: Placement = { kind: "copy" },
+): string {
   const columns = shape.columns.map(([c, type, clause]) =>
     `${q(c)} ${type}${clause ? ` ${clause}` : ""}`
   );
   return `CREATE TABLE IF NOT EXISTS ${q(t.database)}.${q(name)}${onCluster(t)} (${
     columns.join(", ")
   })` +
-    ` ENGINE = ${engineFor(shape.engine, t)}` +
+    ` ENGINE = ${engineFor(shape.engine, t, placement)}` +
     (shape.partitionBy ? ` PARTITION BY ${shape.partitionBy}` : "") +
     ` ORDER BY (${shape.orderBy.map(q).join(", ")})` +
-    ttlClause(shape.ttl) +
+    ttlClause(shape.ttl, shape.moves) +
     settingsFor(shape.engine, shape.settings, t);
 }
 
@@ -221,7 +285,8 @@ export function derivedSelect(
 ): string {
   const source = model.tables[table.from]!;
   const exprs = Object.values(table.columns).map((c, i) => `${c.expr} AS __c${i}`);
-  let from = `${q(t.database)}.${q(table.from)} AS r`;
+  // On a cluster the view fires on each shard's inserts: it reads the shard-local rows.
+  let from = `${q(t.database)}.${q(rowsOf(t, model, table.from))} AS r`;
   if (table.join === "assets") {
     const tag = isReadingsTable(source) ? tagColumnOf(source) : undefined;
     if (!tag) throw new Error(`table ${table.from} has no tag column to join the asset model on`);
@@ -240,16 +305,89 @@ export function derivedSelect(
 /** One DDL statement, with what drift detection needs to compare it with what exists. */
 export interface Ddl {
   name: string;
-  kind: "database" | "table" | "view";
+  /** `distributed`: a cluster's Distributed table in front of `<name>_local`. */
+  kind: "database" | "table" | "view" | "distributed";
   sql: string;
   /** For tables: the same definition under another name, without cluster (a scratch copy). */
   shape?: TableShape;
   /** For views: the SELECT they run. */
   select?: string;
+  /** For Distributed tables: their ENGINE clause. */
+  engine?: string;
 }
 
-function tableDdl(t: Target, name: string, shape: TableShape): Ddl {
-  return { name, kind: "table", sql: createTable(t, name, shape), shape };
+/**
+ * A table's statements: one CREATE, or on a cluster, for a table placed by shard, the
+ * Replicated `<name>_local` and the Distributed `<name>` in front of it (cluster.ts).
+ */
+export function tableDdl(
+  t: Target,
+  name: string,
+  shape: TableShape,
+  placement: Placement = { kind: "copy" },
+): Ddl[] {
+  if (!t.cluster || placement.kind === "copy") {
+    return [{ name, kind: "table", sql: createTable(t, name, shape, placement), shape }];
+  }
+  const local = localName(name);
+  // A table filled per shard by its view gets no key: nothing inserts through it.
+  const key = placement.kind === "sharded"
+    ? `, ${shardingExpr(layoutOf(t).shardingKey, placement, q)}`
+    : "";
+  const engine = `Distributed(${literal(t.cluster)}, ${literal(t.database)}, ${
+    literal(local)
+  }${key})`;
+  const db = q(t.database);
+  return [
+    { name: local, kind: "table", sql: createTable(t, local, shape, placement), shape },
+    {
+      name,
+      kind: "distributed",
+      sql: `CREATE TABLE IF NOT EXISTS ${db}.${q(name)}${onCluster(t)} AS ${db}.${
+        q(local)
+      } ENGINE = ${engine}`,
+      engine,
+    },
+  ];
+}
+
+/**
+ * How a table of the model is placed on a cluster: readings tables and aggregations by the hash
+ * of their (site, tag), derived tables where their source rows are (their view fills them per
+ * shard), a table without a tag column copied whole.
+ */
+export function placementOf(model: StorageModel, name: string, seen: string[] = []): Placement {
+  const table = model.tables[name];
+  if (table && !seen.includes(name)) {
+    if (isReadingsTable(table)) {
+      const tag = tagColumnOf(table);
+      return tag ? { kind: "sharded", tag, site: siteColumnOf(table) } : { kind: "copy" };
+    }
+    return placementOf(model, table.from, [...seen, name]).kind === "copy"
+      ? { kind: "copy" }
+      : { kind: "filled" };
+  }
+  const agg = model.aggregations[name];
+  if (agg) {
+    return { kind: "sharded", tag: agg.tag_column, site: aggregationInput(model, agg.from)?.site };
+  }
+  return { kind: "copy" };
+}
+
+/** The table holding a model table's rows on each node: `<name>_local` where it is sharded. */
+function rowsOf(t: Target, model: StorageModel, name: string): string {
+  return t.cluster && placementOf(model, name).kind !== "copy" ? localName(name) : name;
+}
+
+/** The shape with the target's tiering for `name`: its storage policy and moves by `column`. */
+function tiered(t: Target, name: string, shape: TableShape, column?: string): TableShape {
+  const moves = t.tiering?.tables[name];
+  if (!moves?.length || !column) return shape;
+  return {
+    ...shape,
+    moves: moves.map((m) => ({ column, ...m })),
+    settings: { ...shape.settings, storage_policy: t.tiering!.policy },
+  };
 }
 
 /** Every DDL statement of a model, in dependency order. */
@@ -270,7 +408,7 @@ export function modelDdl(t: Target, pipeline: string, model: StorageModel): Ddl[
     // One row per site and tag, for good (no TTL): the latest version of each wins. `source`
     // holds the site, so pipelines of several sites can share the dimension.
     const key = columns.some(([c]) => c === "source") ? ["source", "tag"] : ["tag"];
-    out.push(tableDdl(t, assetsTable(pipeline, model), {
+    out.push(...tableDdl(t, assetsTable(pipeline, model), {
       columns: [...columns, ["_version", "DateTime64(3, 'UTC')", "DEFAULT now64(3)"]],
       engine: "ReplacingMergeTree(_version)",
       orderBy: key,
@@ -278,9 +416,9 @@ export function modelDdl(t: Target, pipeline: string, model: StorageModel): Ddl[
   }
   const ordered = orderTables(model);
   for (const [name, table] of ordered) {
-    out.push(
-      tableDdl(t, name, isReadingsTable(table) ? readingsShape(table) : derivedShape(table)),
-    );
+    const shape = isReadingsTable(table) ? readingsShape(table) : derivedShape(table);
+    const time = table.ttl?.column ?? (isReadingsTable(table) ? timeColumnOf(table) : undefined);
+    out.push(...tableDdl(t, name, tiered(t, name, shape, time), placementOf(model, name)));
   }
   for (const [name, table] of ordered) {
     if (isReadingsTable(table)) continue;
@@ -290,12 +428,15 @@ export function modelDdl(t: Target, pipeline: string, model: StorageModel): Ddl[
       kind: "view",
       sql: `CREATE MATERIALIZED VIEW IF NOT EXISTS ${q(t.database)}.${q(`${name}__mv`)}${
         onCluster(t)
-      } TO ${q(t.database)}.${q(name)} AS ${select}`,
+      } TO ${q(t.database)}.${q(rowsOf(t, model, name))} AS ${select}`,
       select,
     });
   }
   for (const [name, agg] of orderedAggregations(model)) {
-    out.push(tableDdl(t, name, aggregationShape(agg, aggregationInput(model, agg.from)!)));
+    const shape = aggregationShape(agg, aggregationInput(model, agg.from)!);
+    out.push(
+      ...tableDdl(t, name, tiered(t, name, shape, agg.bucket_column), placementOf(model, name)),
+    );
   }
   return out;
 }
@@ -320,7 +461,7 @@ function orderTables(model: StorageModel): [string, Table][] {
 
 export function stateDdl(t: Target): Ddl[] {
   return [
-    tableDdl(t, STATE_TABLES.watermarks, {
+    ...tableDdl(t, STATE_TABLES.watermarks, {
       columns: [
         ["pipeline", "LowCardinality(String)"],
         ["tag", "String"],
@@ -330,7 +471,7 @@ export function stateDdl(t: Target): Ddl[] {
       engine: "ReplacingMergeTree(updated_at)",
       orderBy: ["pipeline", "tag"],
     }),
-    tableDdl(t, STATE_TABLES.units, {
+    ...tableDdl(t, STATE_TABLES.units, {
       columns: [
         ["pipeline", "LowCardinality(String)"],
         ["unit", "String"],
@@ -340,7 +481,7 @@ export function stateDdl(t: Target): Ddl[] {
       engine: "ReplacingMergeTree(finished_at)",
       orderBy: ["pipeline", "unit"],
     }),
-    tableDdl(t, STATE_TABLES.runs, {
+    ...tableDdl(t, STATE_TABLES.runs, {
       columns: [
         ["pipeline", "LowCardinality(String)"],
         ["id", "String"],

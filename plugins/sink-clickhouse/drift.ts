@@ -7,6 +7,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { BATCH_FIELDS, createTable, literal, onCluster, q } from "./ddl.ts";
 import type { Ddl, Target } from "./ddl.ts";
+import { localName } from "./cluster.ts";
 
 interface TableInfo {
   engine: string;
@@ -56,6 +57,11 @@ export async function driftOf(c: ClickHouseClient, target: Target, ddl: Ddl[]): 
     if (d.kind === "database") continue;
     const [existing] = await tableInfo(c, target.database, d.name);
     if (!existing) continue;
+    if (d.kind === "distributed") {
+      const problem = await distributedDrift(c, d, existing);
+      if (problem) problems.push(problem);
+      continue;
+    }
     if (d.kind === "view") {
       const [{ f } = { f: "" }] = await select<{ f: string }>(
         c,
@@ -111,6 +117,32 @@ export async function driftOf(c: ClickHouseClient, target: Target, ddl: Ddl[]): 
     }
   }
   return problems;
+}
+
+/**
+ * A cluster's Distributed table against the spec: a table of another engine under its name (a
+ * database from a single server), or another cluster, table or sharding key. Rows already stored
+ * are placed by the old key, so a new key means copying them into new tables.
+ */
+async function distributedDrift(
+  c: ClickHouseClient,
+  d: Ddl,
+  existing: TableInfo,
+): Promise<string | undefined> {
+  if (existing.engine !== "Distributed") {
+    return `${d.name}: is a ${existing.engine} table; on a cluster the spec puts a Distributed table here, in front of ${
+      localName(d.name)
+    }: create the pipeline's tables in a new database and copy the rows with INSERT INTO … SELECT`;
+  }
+  // Both sides in ClickHouse's own formatting.
+  const [{ f } = { f: "" }] = await select<{ f: string }>(
+    c,
+    "SELECT formatQuerySingleLine({s:String}) AS f",
+    { s: `CREATE TABLE _ (_ UInt8) ENGINE = ${d.engine}` },
+  );
+  const want = f.slice(f.indexOf(" ENGINE = ") + " ENGINE = ".length);
+  if (existing.engine_full === want) return undefined;
+  return `${d.name}: is ${existing.engine_full}, the spec says ${want}; rows already stored are placed by the old key and table: copy them into new tables with INSERT INTO … SELECT rather than altering this one`;
 }
 
 /**

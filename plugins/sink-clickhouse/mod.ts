@@ -10,7 +10,8 @@ import { createClient } from "./_client_lib.ts";
 import { definePlugin, PluginError } from "../../engine/mod.ts";
 import type { PluginContext, Sink } from "../../engine/mod.ts";
 import { startEmbedded } from "../../clickhouse-embedded/mod.ts";
-import { endpointUrl, options } from "./options.ts";
+import { endpointUrl, options, targetOf } from "./options.ts";
+import { clusterSettings } from "./cluster.ts";
 import type { Options } from "./options.ts";
 import { connOf, serverVersion } from "./_client.ts";
 import { checkModel } from "./check.ts";
@@ -87,16 +88,20 @@ export async function createClickHouseSink(opts: Options, context: PluginContext
     // Failures surface as PluginErrors and are logged once, by the engine's logger.
     log: { level: ClickHouseLogLevel.OFF },
   };
+  const target = targetOf(opts);
+  // On a cluster, every statement of the writer: synchronous Distributed inserts, one replica
+  // per shard for writes and the reads after them (cluster.ts).
+  const writerSettings = target.cluster ? clusterSettings(opts.request_timeout) : {};
   const conn = connOf(
-    (database) => createClient({ ...common, database }),
-    { database: opts.database, cluster: opts.cluster || undefined },
+    (database) => createClient({ ...common, database, clickhouse_settings: writerSettings }),
+    target,
     parsed.host,
   );
   const readerConn = reader &&
     connOf(
       (database) =>
         createClient({ ...common, username: reader!.user, password: reader!.password, database }),
-      { database: opts.database, cluster: opts.cluster || undefined },
+      target,
       parsed.host,
     );
   const sink = createSink({ conn, readerConn, log: context.log, onClose: stopEmbedded });

@@ -4,6 +4,83 @@
  */
 import { z } from "zod";
 import { duration } from "../../engine/mod.ts";
+import {
+  CLUSTER_DEFAULTS,
+  replicaNameProblem,
+  replicaPathProblem,
+  shardingKeyProblem,
+} from "./cluster.ts";
+import type { Target } from "./ddl.ts";
+
+/** A string refined by a function that says what is wrong with it. */
+const checked = (problem: (text: string) => string | undefined) =>
+  z.string().superRefine((text, ctx) => {
+    const message = problem(text);
+    if (message) ctx.addIssue({ code: "custom", message });
+  });
+
+/** Cluster mode (cluster.ts): the cluster, how rows are sharded and replicated. */
+const cluster = z.strictObject({
+  name: z.string().min(1).describe("The cluster's name in the servers' remote_servers"),
+  sharding_key: checked(shardingKeyProblem).default(CLUSTER_DEFAULTS.shardingKey).describe(
+    "A hash over {site} and {tag}, the same for every table: all rows of a tag live on one shard",
+  ),
+  replica_path: checked(replicaPathProblem).default(CLUSTER_DEFAULTS.replicaPath).describe(
+    "Keeper path of a sharded table's replicas, with {shard}, {database} and {table}",
+  ),
+  replica_name: checked(replicaNameProblem).default(CLUSTER_DEFAULTS.replicaName).describe(
+    "Name of a replica within its shard, with {replica}",
+  ),
+  deduplication_window: z.strictObject({
+    blocks: z.int().max(1_000_000).default(CLUSTER_DEFAULTS.deduplicationWindow).superRefine(
+      (n, ctx) => {
+        if (n >= 100) return;
+        ctx.addIssue({
+          code: "custom",
+          message:
+            `${n} is too few: a retry that comes after its block's hash is dropped is stored twice; keep at least 100`,
+        });
+      },
+    )
+      .describe(
+        "replicated_deduplication_window: the last inserted blocks a retry is checked against",
+      ),
+    time: duration({ min: 3_600_000 }).prefault("7d").describe(
+      "replicated_deduplication_window_seconds: how long a block's hash is kept",
+    ),
+  }).prefault({}).describe(
+    "How long a retried insert is still recognized; set on every replicated table, because the sink's exactly-once rests on it",
+  ),
+});
+
+/** `TTL … TO VOLUME`: tables on a storage policy whose rows move to cheaper volumes as they age. */
+const tiering = z.strictObject({
+  policy: z.string().min(1).describe(
+    "A storage policy of the server (storage_configuration) holding the volumes named below",
+  ),
+  tables: z.record(
+    z.string(),
+    z.array(z.strictObject({
+      after: duration({ min: 3_600_000 }).describe(
+        "Age (from the table's TTL or time column) at which rows move",
+      ),
+      volume: z.string().min(1).describe("The volume of the policy they move to"),
+    })).min(1),
+  ).describe("Per table or aggregation: its moves, earliest first; the table's ttl deletes after"),
+}).superRefine((t, ctx) => {
+  for (const [name, moves] of Object.entries(t.tables)) {
+    moves.forEach((m, i) => {
+      const before = moves[i - 1];
+      if (before && m.after <= before.after) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["tables", name, i, "after"],
+          message: "must be later than the move before it",
+        });
+      }
+    });
+  }
+});
 
 export const options = z.strictObject({
   url: z.string().default("").describe(
@@ -23,8 +100,14 @@ export const options = z.strictObject({
   )
     .describe("Database of the pipeline's tables (CLICKHOUSE_DB)"),
   request_timeout: duration().prefault("60s").describe("Timeout of one request"),
-  cluster: z.string().default("").describe(
-    "Cluster name: DDL runs ON CLUSTER and tables use Replicated engines",
+  cluster: z.preprocess(
+    (v) => typeof v === "string" ? (v.trim() === "" ? undefined : { name: v.trim() }) : v,
+    cluster.optional(),
+  ).describe(
+    "A ClickHouse cluster (its name, or name and layout): Replicated <table>_local tables ON CLUSTER behind Distributed tables sharded by (site, tag). Untested on a real cluster",
+  ),
+  tiering: tiering.optional().describe(
+    "A storage policy whose volumes tables move through as they age (TTL … TO VOLUME)",
   ),
   embedded: z.strictObject({
     enabled: z.boolean().default(false).describe(
@@ -132,6 +215,25 @@ function hostProblem(host: string): string | undefined {
 }
 
 export type Options = z.output<typeof options>;
+
+/** Where the sink's DDL goes: the database, and on a cluster its layout. */
+export function targetOf(opts: Options): Target {
+  const c = opts.cluster;
+  return {
+    database: opts.database,
+    ...(c && {
+      cluster: c.name,
+      layout: {
+        shardingKey: c.sharding_key,
+        replicaPath: c.replica_path,
+        replicaName: c.replica_name,
+        deduplicationWindow: c.deduplication_window.blocks,
+        deduplicationWindowMs: c.deduplication_window.time,
+      },
+    }),
+    ...(opts.tiering && { tiering: opts.tiering }),
+  };
+}
 
 /** The HTTP URL to use, or undefined when neither url nor host is set. */
 export function endpointUrl(opts: Options): string | undefined {
