@@ -10,7 +10,7 @@ import { plugins } from "../registry.ts";
 import { sections } from "../../cli/_load.ts";
 import { modelDdl, placementOf, q } from "./ddl.ts";
 import type { Ddl } from "./ddl.ts";
-import { targetOf } from "./options.ts";
+import { options, targetOf } from "./options.ts";
 import type { Options } from "./options.ts";
 import {
   clusterSettings,
@@ -256,4 +256,24 @@ Deno.test("the writer's cluster settings: foreground inserts, one replica per sh
     optimize_skip_unused_shards: 1,
     distributed_ddl_task_timeout: "48",
   });
+});
+
+Deno.test("options: a cluster by name takes the defaults; the embedded store cannot be one", () => {
+  const parsed = options.parse({ url: "http://ch:8123", cluster: "plant" });
+  assert.deepEqual(targetOf(parsed), {
+    database: "default",
+    cluster: "plant",
+    layout: {
+      shardingKey: "cityHash64({site}, {tag})",
+      replicaPath: "/clickhouse/tables/{shard}/{database}/{table}",
+      replicaName: "{replica}",
+      deduplicationWindow: 10_000,
+      deduplicationWindowMs: 7 * 86_400_000,
+    },
+  });
+  assert.equal(options.parse({ url: "http://ch:8123", cluster: "" }).cluster, undefined);
+  const embedded = options.safeParse({ cluster: "plant", embedded: { enabled: true } });
+  assert.deepEqual(embedded.error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`), [
+    "cluster: needs a ClickHouse cluster, and the embedded store is one process without Keeper: set url or host to a node of the cluster",
+  ]);
 });

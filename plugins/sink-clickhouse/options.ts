@@ -139,6 +139,14 @@ export const options = z.strictObject({
       message: "is true although url or host names a ClickHouse: choose one",
     });
   }
+  if (o.cluster && o.embedded.enabled) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["cluster"],
+      message:
+        "needs a ClickHouse cluster, and the embedded store is one process without Keeper: set url or host to a node of the cluster",
+    });
+  }
   const url = o.url.trim() && urlProblem(o.url.trim());
   if (url) ctx.addIssue({ code: "custom", path: ["url"], message: url });
   const host = !o.url.trim() && o.host.trim() && hostProblem(o.host.trim());
