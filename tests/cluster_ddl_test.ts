@@ -22,6 +22,9 @@ import type { Options } from "../plugins/sink-clickhouse/options.ts";
 import { layoutOf, modelDdl, placementOf, q } from "../plugins/sink-clickhouse/ddl.ts";
 import type { Target } from "../plugins/sink-clickhouse/ddl.ts";
 import { aggregateSql } from "../plugins/sink-clickhouse/aggregates.ts";
+import { driftOf } from "../plugins/sink-clickhouse/drift.ts";
+import { createClient } from "../plugins/sink-clickhouse/_client_lib.ts";
+import type { ClickHouseClient } from "@clickhouse/client";
 import {
   clusterSettings,
   replicatedSettings,
@@ -215,6 +218,62 @@ Deno.test({
               "1",
               k,
             );
+          }
+        },
+      );
+      await t.step(
+        "the drift check knows a Distributed table from what the spec wants there",
+        async () => {
+          const c = await clusterCase(`${DIR}/wonderware.yaml`);
+          const front = modelDdl(c.target, "wonderware", c.model).find((d) =>
+            d.name === "WonderwareHistory"
+          )!;
+          assert.equal(front.kind, "distributed");
+          const real = createClient({
+            url: store.base,
+            username: store.writer.user,
+            password: store.writer.password,
+          });
+          // What system.tables would say on a cluster node, the store having no Distributed table.
+          const existing = (engine: string, engine_full: string) =>
+            ({
+              query: (p: { query: string; query_params?: Record<string, unknown> }) =>
+                /FROM system\.tables/.test(p.query) && p.query_params?.n === "WonderwareHistory"
+                  ? Promise.resolve({
+                    json: () =>
+                      Promise.resolve([{
+                        engine,
+                        engine_full,
+                        sorting_key: "",
+                        partition_key: "",
+                      }]),
+                  })
+                  : real.query(p as Parameters<ClickHouseClient["query"]>[0]),
+            }) as unknown as ClickHouseClient;
+          try {
+            const same =
+              "Distributed('plant', 'historian', 'WonderwareHistory_local', cityHash64(TagName))";
+            assert.deepEqual(await driftOf(existing("Distributed", same), c.target, [front]), []);
+            const [other] = await driftOf(
+              existing("Distributed", same.replace("cityHash64", "xxHash64")),
+              c.target,
+              [front],
+            );
+            assert.match(
+              other!,
+              /^WonderwareHistory: is Distributed\(.*xxHash64.*the spec says .*cityHash64\(TagName\)\); rows already stored are placed by the old key/,
+            );
+            const [single] = await driftOf(
+              existing("ReplacingMergeTree", "ReplacingMergeTree(IngestedAt) ORDER BY TagName"),
+              c.target,
+              [front],
+            );
+            assert.match(
+              single!,
+              /^WonderwareHistory: is a ReplacingMergeTree table; on a cluster the spec puts a Distributed table here, in front of WonderwareHistory_local/,
+            );
+          } finally {
+            await real.close();
           }
         },
       );
