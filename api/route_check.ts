@@ -23,9 +23,11 @@ export async function checkRoutes(
   api: ApiSpec,
   queries: QueryService,
   log: Logger,
+  signal?: AbortSignal,
 ): Promise<RouteProblems> {
   const problems = new Map<string, string>();
   for (const { path, sql, params } of routeStatements(api)) {
+    if (signal?.aborted) break; // stopping: what is left is not checked, and that is no news
     const route = String(path[2]);
     if (problems.has(route)) continue;
     const at = path.slice(3).join(".");
@@ -37,7 +39,7 @@ export async function checkRoutes(
         const problem = `the store refuses its ${at}: ${errorText(e)}`;
         log.error("a route cannot run", { route, problem });
         problems.set(route, problem);
-      } else {
+      } else if (!signal?.aborted) {
         log.warn("a route's SQL could not be checked against the store", {
           route,
           at,

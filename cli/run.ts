@@ -147,7 +147,7 @@ export function serveApi(
   const app = createApi(api, {
     queries,
     // Every route's SQL against the store, before a request is answered (api/route_check.ts).
-    routeProblems: queries && checkRoutes(api, queries, log),
+    routeProblems: queries && checkRoutes(api, queries, log, ctx.signal),
     health: ctx.health,
     sourceHealth: ctx.engine.health.source,
     cacheState: ctx.engine.health.cache,
