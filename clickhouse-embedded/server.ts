@@ -28,8 +28,17 @@ import type { Credentials } from "./credentials.ts";
 import { checkStatement } from "./_policy.ts";
 import type { Caps, Role } from "./_policy.ts";
 import { createSessions } from "./_sessions.ts";
-import { inspect, settingsClause, SqlError } from "./_sql.ts";
-import type { StatementInfo } from "./_sql.ts";
+import { inspect, SqlError } from "./_sql.ts";
+import {
+  contentType,
+  errorResponse,
+  parametersOf,
+  readBody,
+  respond,
+  statementOf,
+  summaryOf,
+} from "./_http.ts";
+import { insertFromFile, VALUES_AS_DATA, withSettings } from "./_statement.ts";
 
 export interface ServerOptions {
   credentials: Credentials;
@@ -43,33 +52,6 @@ export interface ServerOptions {
 
 export const DEFAULT_CAPS: Caps = { max_memory_usage: 4 * 2 ** 30, max_execution_time: 600 };
 
-/** URL parameters that are not settings: read here, or reserved by ClickHouse's HTTP handler. */
-const META = new Set([
-  "query",
-  "database",
-  "default_format",
-  "query_id",
-  "user",
-  "password",
-  "enable_http_compression",
-  "readonly",
-  "session_id",
-  "session_timeout",
-  "session_check",
-  "close_session",
-  // Reserved by ClickHouse's HTTP handler and sent by clients by default; nothing to do here:
-  // results are buffered whole (what wait_end_of_query asks), and there are no quotas or roles.
-  "buffer_size",
-  "wait_end_of_query",
-  "quota_key",
-  "role",
-  "client_protocol_version",
-  "stacktrace",
-  "compress",
-  "decompress",
-]);
-/** External data (`<name>_structure`, `_format`, `_types`) comes with a multipart body. */
-const EXTERNAL = /^(.+)_(structure|format|types)$/;
 /**
  * Statements that run a query, to which the store's caps are added (other statements take no
  * SETTINGS clause, or one that means something else; they run no query to cap).
@@ -84,38 +66,6 @@ const STREAMED = new Set(["SELECT", "WITH", "("]);
  */
 const ROW_FORMATS =
   /^(TabSeparated|TSV|TabSeparatedRaw|TSVRaw|CSV|JSONEachRow|JSONCompactEachRow|JSONStringsEachRow|JSONCompactStringsEachRow|JSONLines|NDJSON|RowBinary|Native|LineAsString|RawBLOB)$/i;
-/** Settings the store adds to a Values insert from a body: its rows are data, never expressions. */
-const VALUES_AS_DATA: [string, string][] = [
-  ["input_format_values_interpret_expressions", "0"],
-  ["input_format_values_deduce_templates_of_expressions", "0"],
-];
-
-const CONTENT_TYPES: Record<string, string> = {
-  TabSeparated: "text/tab-separated-values; charset=UTF-8",
-  TSV: "text/tab-separated-values; charset=UTF-8",
-  CSV: "text/csv; charset=UTF-8; header=absent",
-  CSVWithNames: "text/csv; charset=UTF-8; header=present",
-};
-
-function contentType(format: string): string {
-  if (CONTENT_TYPES[format]) return CONTENT_TYPES[format];
-  if (/^JSON|^NDJSON/i.test(format)) return "application/json; charset=UTF-8";
-  if (/^(TabSeparated|TSV|CSV|Pretty|Values|Vertical|Markdown|Raw|LineAsString)/i.test(format)) {
-    return "text/plain; charset=UTF-8";
-  }
-  return "application/octet-stream";
-}
-
-/** ClickHouse's mapping of a few error codes to HTTP statuses; everything else is 500. */
-function statusOf(code: number): number {
-  if ([62, 27, 26, 6, 38, 41, 72, 36, 115, 457, 53, 70, 117].includes(code)) return 400; // syntax, parse, bad arguments
-  if ([60, 81, 46, 47].includes(code)) return 404; // unknown table, database, function, identifier
-  if ([516, 192, 193, 194].includes(code)) return 403; // authentication
-  if ([164, 497, 452].includes(code)) return 403; // readonly, access denied, setting constraints
-  if ([159].includes(code)) return 504; // timeout
-  if ([372, 373].includes(code)) return 404; // session not found / locked
-  return 500;
-}
 
 export function createHandler(engine: ChEngine, options: ServerOptions) {
   const caps = { ...DEFAULT_CAPS, ...options.caps };
@@ -285,193 +235,4 @@ function cancelled(e: unknown, client: AbortSignal): unknown {
     );
   }
   return e;
-}
-
-/** The statement of a request: in `query`, in the body, or in `query` with the body as its data. */
-function statementOf(url: URL, body: Uint8Array<ArrayBuffer>) {
-  const fromParam = url.searchParams.get("query");
-  if (fromParam !== null && body.length > 0 && inspect(fromParam).keyword === "INSERT") {
-    return { sql: fromParam, data: body };
-  }
-  if (fromParam !== null && body.length > 0) {
-    return { sql: `${fromParam}\n${new TextDecoder().decode(body)}`, data: undefined };
-  }
-  return { sql: fromParam ?? new TextDecoder().decode(body), data: undefined };
-}
-
-/** Rows in a text result: lines, less the header lines of *WithNames formats; JSON's own count. */
-function resultRows(bytes: Uint8Array, format: string): number {
-  if (/^JSON(Compact)?(Strings)?$/i.test(format)) {
-    const m = /"rows":\s*(\d+)/.exec(new TextDecoder().decode(bytes.subarray(-4096)));
-    return m ? Number(m[1]) : 0;
-  }
-  if (
-    !/^(TabSeparated|TSV|CSV|JSONEachRow|JSONCompactEachRow|JSONStringsEachRow|JSONLines|NDJSON|LineAsString)/i
-      .test(format)
-  ) {
-    return 0; // binary formats: their row counts are not read here
-  }
-  let lines = 0;
-  for (let at = bytes.indexOf(10); at !== -1; at = bytes.indexOf(10, at + 1)) lines++;
-  const headers = /WithNamesAndTypes$/i.test(format) ? 2 : /WithNames$/i.test(format) ? 1 : 0;
-  return Math.max(0, lines - headers);
-}
-
-/** The X-ClickHouse-Summary header of a result. */
-function summaryOf(result: QueryResult | undefined, format: string, insert: boolean): string {
-  const written = result?.rowsWritten ?? 0;
-  return JSON.stringify({
-    read_rows: String(result?.rowsRead ?? 0),
-    read_bytes: String(result?.bytesRead ?? 0),
-    written_rows: String(written),
-    written_bytes: String(insert ? result?.bytesRead ?? 0 : 0),
-    total_rows_to_read: String(result?.rowsRead ?? 0),
-    result_rows: String(result ? result.resultRows ?? resultRows(result.bytes, format) : 0),
-    result_bytes: String(result?.bytes.length ?? 0),
-    elapsed_ns: String(Math.round((result?.elapsedMs ?? 0) * 1e6)),
-  });
-}
-
-/** An error as ClickHouse answers it: `Code: N. DB::Exception: …`, the code in a header. */
-function errorResponse(e: unknown, headers: Headers): Response {
-  const message = e instanceof Error ? e.message : String(e);
-  const code = Number(/^Code: (\d+)\./.exec(message)?.[1] ?? 1000);
-  headers.set("X-ClickHouse-Exception-Code", String(code));
-  headers.set("Content-Type", "text/plain; charset=UTF-8");
-  return new Response(
-    `${message.startsWith("Code:") ? message : `Code: ${code}. DB::Exception: ${message}`}\n`,
-    { status: statusOf(code), headers },
-  );
-}
-
-/**
- * Adds per-query settings to a statement: at the end (ClickHouse accepts them after FORMAT
- * too), or, for an INSERT with its rows inline, before its VALUES or FORMAT clause, where the
- * data starts.
- */
-function withSettings(sql: string, settings: [string, string][], info?: StatementInfo): string {
-  if (info?.keyword !== "INSERT" && info?.settingsAt !== undefined) {
-    // The statement's own SETTINGS clause: ours join it (one clause only), and its own
-    // values, already checked against the caps, win.
-    const own = new Set(
-      [...sql.slice(info.settingsAt).matchAll(/([A-Za-z_]\w*)\s*=/g)].map((m) =>
-        m[1]!.toLowerCase()
-      ),
-    );
-    const extra = settingsClause(settings.filter(([n]) => !own.has(n.toLowerCase())));
-    if (!extra) return sql;
-    const at = info.settingsAt + "SETTINGS".length;
-    return `${sql.slice(0, at)} ${extra.slice("SETTINGS ".length)},${sql.slice(at)}`;
-  }
-  const clause = settingsClause(settings);
-  if (!clause) return sql;
-  const dataAt = info?.keyword === "INSERT"
-    ? Math.min(info.valuesAt ?? Infinity, info.formatAt ?? Infinity)
-    : Infinity;
-  if (dataAt === Infinity) return `${sql}\n${clause}`;
-  if (info!.settingsAt !== undefined && info!.settingsAt < dataAt) {
-    const at = info!.settingsAt + "SETTINGS".length;
-    return `${sql.slice(0, at)} ${clause.slice("SETTINGS ".length)},${sql.slice(at)}`;
-  }
-  return `${sql.slice(0, dataAt)}${clause} ${sql.slice(dataAt)}`;
-}
-
-/** Query parameters and per-query settings of a request's URL; refuses what cannot be honoured. */
-function parametersOf(url: URL) {
-  const params: Record<string, string> = {};
-  const settings: [string, string][] = [];
-  for (const [key, value] of url.searchParams) {
-    if (key.startsWith("param_")) params[key.slice(6)] = value;
-    else if ((key === "compress" || key === "decompress") && value !== "0") {
-      throw new SqlError(
-        48,
-        `${key}=1 asks for ClickHouse's own block compression, which the embedded store does not speak; use HTTP compression (enable_http_compression=1, Content-Encoding: gzip)`,
-        "NOT_IMPLEMENTED",
-      );
-    } else if (META.has(key)) continue;
-    else if (EXTERNAL.test(key) && url.searchParams.has(`${EXTERNAL.exec(key)![1]}_structure`)) {
-      throw new SqlError(
-        48,
-        `external data (${key}) is not supported by the embedded store`,
-        "NOT_IMPLEMENTED",
-      );
-    } else settings.push([key, value]);
-  }
-  return { params, settings };
-}
-
-/**
- * An INSERT whose data is in the body, rewritten to read that data from a file:
- * - `INSERT INTO t SELECT … FROM input('structure') FORMAT f` → `… FROM file(<file>, 'f', 'structure')`;
- * - `INSERT INTO t (cols) [SETTINGS …] FORMAT f` → `INSERT INTO t (cols) FROM INFILE <file> SETTINGS … FORMAT f`;
- * - a trailing VALUES means FORMAT Values.
- */
-function insertFromFile(
-  sql: string,
-  info: StatementInfo,
-  settings: [string, string][],
-): { build: (file: string) => string } {
-  let text = info.text;
-  let format = info.format;
-  let formatAt = info.formatAt;
-  if (info.inputCall) {
-    if (format === undefined || formatAt === undefined) {
-      throw new SqlError(62, "An INSERT … FROM input() needs a FORMAT clause", "SYNTAX_ERROR");
-    }
-    const [start, argsStart, end] = info.inputCall;
-    const head = sql.slice(0, start);
-    const args = sql.slice(argsStart, end - 1);
-    const tail = sql.slice(end, formatAt).trimEnd();
-    return {
-      build: (file) => withSettings(`${head}file(${file}, '${format}', ${args})${tail}`, settings),
-    };
-  }
-  if (format === undefined || formatAt === undefined) {
-    const values = /\sVALUES\s*$/i.exec(text);
-    if (!values) {
-      throw new SqlError(
-        62,
-        "An INSERT with data in the body needs a FORMAT clause",
-        "SYNTAX_ERROR",
-      );
-    }
-    text = text.slice(0, values.index);
-    format = "Values";
-    formatAt = text.length;
-  }
-  const head = text.slice(0, info.settingsAt ?? formatAt).trimEnd();
-  const own = info.settingsAt !== undefined
-    ? text.slice(info.settingsAt + "SETTINGS".length, formatAt).trim()
-    : "";
-  const extra = settingsClause(settings).replace(/^SETTINGS /, "");
-  const all = [own, extra].filter(Boolean).join(", ");
-  return {
-    build: (file) => `${head} FROM INFILE ${file}${all ? ` SETTINGS ${all}` : ""} FORMAT ${format}`,
-  };
-}
-
-async function readBody(req: Request): Promise<Uint8Array<ArrayBuffer>> {
-  if (!req.body) return new Uint8Array();
-  const encoding = req.headers.get("Content-Encoding")?.toLowerCase();
-  let stream: ReadableStream = req.body;
-  if (encoding === "gzip" || encoding === "deflate") {
-    stream = stream.pipeThrough(new DecompressionStream(encoding));
-  } else if (encoding && encoding !== "identity") {
-    throw new SqlError(0, `Unsupported Content-Encoding ${encoding}`, "BAD_REQUEST");
-  }
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-function respond(
-  bytes: Uint8Array<ArrayBuffer>,
-  req: Request,
-  url: URL,
-  headers: Headers,
-): Response {
-  const wantsGzip = url.searchParams.get("enable_http_compression") === "1" &&
-    /\bgzip\b/i.test(req.headers.get("Accept-Encoding") ?? "");
-  if (!wantsGzip) return new Response(bytes, { headers });
-  headers.set("Content-Encoding", "gzip");
-  const gz = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));
-  return new Response(gz, { headers });
 }
