@@ -117,16 +117,25 @@ if (import.meta.main) {
     caps: { max_memory_usage: Math.round(memoryMiB * 2 ** 20), max_execution_time: seconds },
     tableFunctions,
   });
-  const server = Deno.serve({
-    hostname: args.host,
-    port,
-    onListen: ({ port }) =>
-      console.log(
-        `listening on http://${args.host}:${port} (ClickHouse ${engine.version}, data in ${path}; users "${credentials.writer.user}" and "${credentials.reader.user}"; generated passwords in ${
-          credentialsFile(path)
-        })`,
-      ),
-  }, handler);
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({
+      hostname: args.host,
+      port,
+      onListen: ({ port }) =>
+        console.log(
+          `listening on http://${args.host}:${port} (ClickHouse ${engine.version}, data in ${path}; users "${credentials.writer.user}" and "${credentials.reader.user}"; generated passwords in ${
+            credentialsFile(path)
+          })`,
+        ),
+    }, handler);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+    console.error(
+      `Cannot serve the embedded store at ${args.host}:${port}: the address is already in use (another embedded store, a ClickHouse or another program listens there): stop it, set CLICKHOUSE_EMBEDDED_PORT (the sink's embedded.port) or --port to a free port (e.g. 8124), or set CLICKHOUSE_URL to use a ClickHouse of yours`,
+    );
+    Deno.exit(2);
+  }
   const stop = async () => {
     await server.shutdown();
     engine.close();

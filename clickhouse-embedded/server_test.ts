@@ -398,3 +398,32 @@ Deno.test("an insert's X-ClickHouse-Summary counts the rows written, a view's an
     await store.stop();
   }
 });
+
+Deno.test("a port already in use is named, with what to change", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const dir = await Deno.makeTempDir({ prefix: "historian-sync-ch-" });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./main.ts", import.meta.url).pathname,
+        "--port",
+        String((taken.addr as Deno.NetAddr).port),
+        "--path",
+        dir,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 2);
+    assert.match(
+      new TextDecoder().decode(out.stderr),
+      /Cannot serve the embedded store at 127\.0\.0\.1:\d+: the address is already in use .*CLICKHOUSE_EMBEDDED_PORT/,
+    );
+  } finally {
+    taken.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

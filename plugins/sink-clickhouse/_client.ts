@@ -55,12 +55,15 @@ export interface Conn {
   db: string;
   /** A client whose default database is `database` (for statements with plain table names). */
   clientFor(database: string): ClickHouseClient;
+  /** What to check when a call fails for a reason the user can fix (_hints.ts). */
+  fix?: (e: unknown) => string | undefined;
 }
 
 export function connOf(
   clientFor: (database?: string) => ClickHouseClient,
   target: Target,
   address: string,
+  fix?: (e: unknown) => string | undefined,
 ): Conn {
   return {
     client: clientFor(target.database),
@@ -69,6 +72,7 @@ export function connOf(
     address,
     db: q(target.database),
     clientFor,
+    fix,
   };
 }
 
@@ -78,7 +82,12 @@ export function reasonOf(e: unknown): string {
 }
 
 /** Turns a client error into a PluginError that says whether retrying can help, and why. */
-export function classify(what: string, e: unknown, address: string): PluginError {
+export function classify(
+  what: string,
+  e: unknown,
+  address: string,
+  fix?: (e: unknown) => string | undefined,
+): PluginError {
   if (e instanceof PluginError) return e;
   const code = Number((e as { code?: unknown }).code);
   const fromServer =
@@ -90,12 +99,17 @@ export function classify(what: string, e: unknown, address: string): PluginError
     : /timeout/i.test(reasonOf(e))
     ? "timeout"
     : "connection";
-  return new PluginError(PLUGIN, `${what} at ${address} failed: ${reasonOf(e)}`, {
-    cause: e,
-    retriable,
-    unavailable: retriable && !fromServer,
-    reason,
-  });
+  const hint = fix?.(e);
+  return new PluginError(
+    PLUGIN,
+    `${what} at ${address} failed: ${reasonOf(e)}${hint ? `: ${hint}` : ""}`,
+    {
+      cause: e,
+      retriable,
+      unavailable: retriable && !fromServer,
+      reason,
+    },
+  );
 }
 
 /** Runs `fn`, classifying what it throws. */
@@ -103,7 +117,7 @@ export async function attempt<T>(conn: Conn, what: string, fn: () => Promise<T>)
   try {
     return await fn();
   } catch (e) {
-    throw classify(what, e, conn.address);
+    throw classify(what, e, conn.address, conn.fix);
   }
 }
 

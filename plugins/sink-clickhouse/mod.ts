@@ -15,6 +15,7 @@ import { clusterSettings } from "./cluster.ts";
 import type { Options } from "./options.ts";
 import { connOf, serverVersion } from "./_client.ts";
 import { checkModel } from "./check.ts";
+import { fixFor } from "./_hints.ts";
 import { createSink } from "./sink.ts";
 
 const PLUGIN = "sink-clickhouse";
@@ -92,10 +93,13 @@ export async function createClickHouseSink(opts: Options, context: PluginContext
   // On a cluster, every statement of the writer: synchronous Distributed inserts, one replica
   // per shard for writes and the reads after them (cluster.ts).
   const writerSettings = target.cluster ? clusterSettings(opts.request_timeout) : {};
+  const setting = (key: string) => context.setting?.(key) ?? `sink.clickhouse.${key}`;
+  const fix = (e: unknown) => fixFor(e, setting, stopEmbedded !== undefined);
   const conn = connOf(
     (database) => createClient({ ...common, database, clickhouse_settings: writerSettings }),
     target,
     parsed.host,
+    fix,
   );
   const readerConn = reader &&
     connOf(
@@ -103,6 +107,7 @@ export async function createClickHouseSink(opts: Options, context: PluginContext
         createClient({ ...common, username: reader!.user, password: reader!.password, database }),
       target,
       parsed.host,
+      fix,
     );
   const sink = createSink({ conn, readerConn, log: context.log, onClose: stopEmbedded });
   let version: string;

@@ -34,7 +34,9 @@ export function createQueries(conn: Conn): QueryService {
       if (!result.success) {
         throw new PluginError(
           PLUGIN,
-          `ClickHouse at ${conn.address} is not reachable: ${result.error.message}`,
+          `ClickHouse at ${conn.address} is not reachable: ${result.error.message}${
+            conn.fix?.(result.error) ? `: ${conn.fix(result.error)}` : ""
+          }`,
           { cause: result.error, retriable: true, unavailable: true, reason: "connection" },
         );
       }
