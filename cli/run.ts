@@ -26,6 +26,7 @@ import { checkRoutes } from "../api/route_check.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { load } from "./_load.ts";
 import { terminalProgress } from "./_progress.ts";
+import { stopOnSignals } from "./_stop.ts";
 import { listen } from "./_listen.ts";
 
 const VERSION = denoJson.version;
@@ -81,10 +82,8 @@ export async function withPipeline(
     cache: spec.cache.plugin,
   });
   const stop = new AbortController();
-  const onSignal = (signal: Deno.Signal) => () => stop.abort(new Error(`stopping on ${signal}`));
-  const listeners = (["SIGINT", "SIGTERM"] as const).map((s) => [s, onSignal(s)] as const);
-  for (const [signal, fn] of listeners) Deno.addSignalListener(signal, fn);
   const health = createHealth();
+  const unlisten = stopOnSignals(stop, log, { current: () => health.current?.() });
   let engine: Engine;
   try {
     engine = await startEngine(loaded, {
@@ -125,7 +124,7 @@ export async function withPipeline(
     reason: stop.signal.aborted ? String((stop.signal.reason as Error).message) : "done",
   });
   await engine.close();
-  for (const [signal, fn] of listeners) Deno.removeSignalListener(signal, fn);
+  unlisten();
   log.info("stopped cleanly");
   return code;
 }

@@ -20,6 +20,7 @@ import { backfillThenSync } from "../engine/sync.ts";
 import type { SiteHealth } from "../api/app.ts";
 import { apiOf } from "../api/spec.ts";
 import { load } from "./_load.ts";
+import { stopOnSignals } from "./_stop.ts";
 import { freshnessSeconds, serveApi } from "./run.ts";
 
 /** How long a site that could not start waits before it tries again. */
@@ -93,9 +94,9 @@ export async function runSitesCommand(
   }
   const stop = new AbortController();
   options.signal?.addEventListener("abort", () => stop.abort(options.signal!.reason));
-  const onSignal = (signal: Deno.Signal) => () => stop.abort(new Error(`stopping on ${signal}`));
-  const listeners = (["SIGINT", "SIGTERM"] as const).map((s) => [s, onSignal(s)] as const);
-  if (!options.signal) { for (const [signal, fn] of listeners) Deno.addSignalListener(signal, fn); }
+  const unlisten = options.signal ? () => {} : stopOnSignals(stop, root, {
+    current: () => all.map((s) => s.health.current?.()).find((p) => p),
+  });
 
   // What the status routes report: every site, its engine as it is now (it may restart).
   const health: Record<string, SiteHealth> = Object.fromEntries(all.map((s) => [
@@ -116,9 +117,7 @@ export async function runSitesCommand(
   await Promise.all(
     all.map((s) => superviseSite(s, root.child({ site: s.name }), stop.signal, secrets, health)),
   );
-  for (const [signal, fn] of listeners) {
-    if (!options.signal) Deno.removeSignalListener(signal, fn);
-  }
+  unlisten();
   root.info("stopped cleanly");
   return 0;
 }

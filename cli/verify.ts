@@ -86,7 +86,11 @@ async function run(ctx: PipelineContext, options: VerifyOptions, windowMs: numbe
   const { tags, from, to } = await selection(ctx, options);
   let report = await verify(ctx, tags, from, to, windowMs);
   print(report, windowMs);
-  if (report.differ.length === 0 || !options.repair) return report.differ.length === 0 ? 0 : 1;
+  if (report.differ.length === 0) return 0;
+  if (!options.repair) {
+    console.log(repairHint(report));
+    return 1;
+  }
   try {
     const fixed = await repair(ctx, tags, report.differ);
     console.log(
@@ -100,6 +104,15 @@ async function run(ctx: PipelineContext, options: VerifyOptions, windowMs: numbe
   report = await verify(ctx, tags, from, to, windowMs);
   print(report, windowMs);
   return report.differ.length === 0 ? 0 : 1;
+}
+
+/** What to do about windows that differ: the same command with --repair. */
+export function repairHint(report: VerifyReport): string {
+  const missing = report.historian - report.stored;
+  return `${report.differ.length} tag-windows differ` +
+    (missing > 0 ? ` (${missing} readings missing from the store)` : "") +
+    ": run the same verify with --repair to re-read exactly those windows, write what is " +
+    "missing and verify again";
 }
 
 function print(report: VerifyReport, windowMs: number) {

@@ -70,13 +70,18 @@ async function backfillLocked(
     const marks = advancedMarks(tags.map((t) => t.name), failedTags, state.watermarks, to);
     await saveMarks(ctx, state, marks);
   }
-  ctx.log.info("backfill finished", {
-    rows: report.rows,
+  // Failed units at warn: a rerun picks them up, but someone should know.
+  ctx.log[report.failed.length ? "warn" : "info"]("backfill finished", {
+    rows_read: report.rowsRead,
+    rows_stored: report.rows,
+    already_stored: report.skippedRows,
     units_done: report.done,
     units_skipped: report.skipped,
     units_failed: report.failed.length,
+    stopped: ctx.signal.aborted || undefined,
     seconds: Math.round(report.seconds * 10) / 10,
     rows_per_s: report.rowsPerSecond,
+    stored_per_s: report.storedPerSecond,
   });
   return report;
 }

@@ -15,7 +15,7 @@ export interface PipelineContext {
   clock: Clock;
   health: Health;
   signal: AbortSignal;
-  /** How backfill progress is shown; log lines when absent. */
+  /** How progress is shown (backfills, syncs, verify); a log line every 5 s when absent. */
   progress?: ProgressReporter;
   /** Syncs run so far by this process (for late_data_every). */
   syncs?: number;
@@ -29,10 +29,17 @@ export interface RunReport {
   skipped: number;
   done: number;
   failed: { unit: string; error: string }[];
+  /** Readings written to the store. */
   rows: number;
+  /** Readings the source returned: written, or found already stored. */
+  rowsRead: number;
+  /** Readings read that the store already held. */
   skippedRows: number;
   seconds: number;
+  /** Readings read per second. */
   rowsPerSecond: number;
+  /** Readings stored per second. */
+  storedPerSecond: number;
 }
 
 export function emptyReport(kind: RunReport["kind"]): RunReport {
@@ -43,9 +50,11 @@ export function emptyReport(kind: RunReport["kind"]): RunReport {
     done: 0,
     failed: [],
     rows: 0,
+    rowsRead: 0,
     skippedRows: 0,
     seconds: 0,
     rowsPerSecond: 0,
+    storedPerSecond: 0,
   };
 }
 

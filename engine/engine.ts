@@ -149,7 +149,14 @@ export async function startEngine(loaded: LoadedSpec, options: EngineOptions): P
     stop.abort(new Error("the engine is shutting down"));
     for (const plugin of opened.reverse()) {
       try {
-        await plugin.close();
+        await within(
+          plugin.close(),
+          CLOSE_MS,
+          () =>
+            log.warn(
+              `the ${plugin.kind} did not close within ${CLOSE_MS / 1000} s; not waiting for it`,
+            ),
+        );
       } catch (e) {
         log.warn(`closing the ${plugin.kind} failed`, { error: e });
       }
@@ -187,6 +194,30 @@ export async function startEngine(loaded: LoadedSpec, options: EngineOptions): P
   } catch (e) {
     await close();
     throw e;
+  }
+}
+
+/**
+ * How long a plugin's close is waited for. A source whose read was cancelled may hold its
+ * connection until the server acknowledges the cancel (a SQL Server busy with the query);
+ * stopping must not wait for that.
+ */
+export const CLOSE_MS = 2_000;
+
+/**
+ * Waits for `p` at most `ms` of real time (a close is I/O, whatever clock the engine runs on);
+ * past that calls `late` and returns, leaving `p` to settle.
+ */
+async function within(p: Promise<void>, ms: number, late: () => void) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), ms)));
+  try {
+    if (await Promise.race([p.then(() => false), expired])) {
+      p.catch(() => {});
+      late();
+    }
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -3,6 +3,7 @@
  * backfill progress, the last sync, recent errors, and error counters that only go up.
  */
 import { errorText } from "./log.ts";
+import type { Progress } from "./progress.ts";
 import type { Ticks } from "./types.ts";
 
 export interface Health {
@@ -10,13 +11,28 @@ export interface Health {
     units: number;
     done: number;
     failed: number;
+    /** Readings stored. */
     rows: number;
+    /** Readings read (stored, or found already stored), units in flight included. */
+    rowsRead?: number;
+    /** Readings read that the store already held. */
+    alreadyStored?: number;
     running: boolean;
     /** When this backfill started; with `rows` and `done`, the page's rows/s and ETA. */
     started?: Date;
+    /** When it ended: its rates are over [started, finished], not up to now. */
+    finished?: Date;
+    /** How long it ran, once it ended. */
+    seconds?: number;
+    /** Seconds left, as the engine estimates them. */
+    etaSeconds?: number;
     /** Units already recorded as done when it started (they cost nothing). */
     skipped?: number;
   };
+  /** The run in progress, live (a backfill, a sync, a verify); undefined between runs. */
+  current?: () => Progress;
+  /** The tags the pipeline runs now (its last discovery); watermarks of others are history. */
+  tags?: ReadonlySet<string>;
   lastSync?: {
     at: Date;
     rows: number;

@@ -12,7 +12,7 @@ import { noteError, noteRows } from "./health.ts";
 import type { Health } from "./health.ts";
 import { errorText } from "./log.ts";
 import type { Unit } from "./plan.ts";
-import { logProgress } from "./progress.ts";
+import { etaSeconds, logProgress, startTicker } from "./progress.ts";
 import type { Progress } from "./progress.ts";
 import { retry } from "./retry.ts";
 import type { WriteOptions } from "./plugin.ts";
@@ -36,11 +36,25 @@ async function store<T>(fn: () => Promise<T>): Promise<T> {
 /** Numbers unit attempts in this process, so each has its own key in the sink. */
 let attempts = 0;
 
-/** Streams one unit from the source into the sink and commits it; rows written and skipped. */
+/** A unit attempt in flight: what it has read so far, and how far into its window (0 to 1). */
+interface Flight {
+  read: number;
+  stored: number;
+  already: number;
+  share: number;
+}
+
+/**
+ * Streams one unit from the source into the sink and commits it; rows written and skipped.
+ * When the run is stopped it stops at a batch boundary: the batch in hand is written, the
+ * source is not waited for, nothing is committed, and what the sink holds is released, so a
+ * rerun reads the unit again and nothing is lost.
+ */
 async function fetchUnit(
   ctx: PipelineContext,
   unit: Unit,
   options: RunOptions,
+  flight: Flight,
 ): Promise<[number, number]> {
   const { source, sink } = parts(ctx);
   let written = 0;
@@ -58,15 +72,28 @@ async function fetchUnit(
     ...(options.record && sink.counts &&
       { fresh: (await store(() => sink.counts!.count(names, window))).size === 0 }),
   };
+  const span = Number(unit.to - unit.from) || 1;
+  const reads = source.read(unit.tags, { from: unit.from, to: unit.to }, {
+    signal: ctx.signal,
+    batchSize: batchRows(ctx.spec.chunking),
+  })[Symbol.asyncIterator]();
+  let waiting = false;
   try {
-    const reads = source.read(unit.tags, { from: unit.from, to: unit.to }, {
-      signal: ctx.signal,
-      batchSize: batchRows(ctx.spec.chunking),
-    });
-    for await (const batch of reads) {
+    while (true) {
+      waiting = true;
+      const next = await unlessStopped(reads.next(), ctx.signal);
+      waiting = false;
+      if (next.done) break;
+      const batch = next.value;
       const r = await store(() => sink.write(batch, write));
       written += r.written;
       skipped += r.skipped;
+      flight.read += batch.readings.length;
+      flight.stored += r.written;
+      flight.already += r.skipped;
+      const last = batch.readings.at(-1)?.time;
+      if (last !== undefined) flight.share = Math.min(1, Number(last - unit.from) / span);
+      if (ctx.signal.aborted) throw ctx.signal.reason;
     }
     await store(() =>
       sink.commit({
@@ -80,9 +107,29 @@ async function fetchUnit(
     );
   } catch (e) {
     sink.release?.(attempt);
+    // A read still waiting for the source is left to end on its own (the source cancels it on
+    // the signal); one paused at a batch is closed now.
+    const closing = reads.return?.(undefined).catch(() => {});
+    if (!waiting) await closing;
     throw e;
   }
   return [written, skipped];
+}
+
+/** `p`, or the signal's reason as soon as it aborts (then `p` is left to settle unheard). */
+function unlessStopped<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    p.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      p.catch(() => {});
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 export interface RunOptions {
@@ -108,6 +155,11 @@ export async function eachBounded<T>(
   await Promise.all(Array.from({ length: Math.min(limit, Math.max(items.length, 1)) }, worker));
 }
 
+/**
+ * Runs `units` on the pool: each is read and committed, retried on read failures, reported
+ * when it fails for good. Progress (rows read, stored and already stored, rates, ETA) is told
+ * every `intervalMs` of the clock while units run, and kept live in the health.
+ */
 export async function runUnits(
   ctx: PipelineContext,
   kind: RunReport["kind"],
@@ -115,12 +167,43 @@ export async function runUnits(
   options: RunOptions,
 ): Promise<RunReport> {
   const started = ctx.clock.now();
-  const t0 = performance.now();
+  const elapsed = () => Math.max(0, (ctx.clock.now().getTime() - started.getTime()) / 1000);
   const todo = units.filter((u) => !options.skip?.has(u.id));
   const report: RunReport = {
     ...emptyReport(kind),
     units: units.length,
     skipped: units.length - todo.length,
+  };
+  const flights = new Set<Flight>();
+  const progress = (): Progress => {
+    const seconds = elapsed();
+    let [read, stored, already, share, inFlight] = [
+      report.rowsRead,
+      report.rows,
+      report.skippedRows,
+      0,
+      0,
+    ];
+    for (const f of flights) {
+      (inFlight += f.read, stored += f.stored, already += f.already, share += f.share);
+    }
+    read += inFlight;
+    const finished = report.done + report.failed.length;
+    return {
+      kind,
+      units: units.length,
+      done: report.done + report.skipped,
+      failed: report.failed.length,
+      running: flights.size,
+      rowsInFlight: inFlight,
+      rowsRead: read,
+      rowsStored: stored,
+      alreadyStored: already,
+      seconds,
+      rowsPerSecond: perSecond(read, seconds),
+      storedPerSecond: perSecond(stored, seconds),
+      etaSeconds: etaSeconds(seconds, todo.length ? (finished + share) / todo.length : 0),
+    };
   };
   const backfill: Health["backfill"] = kind === "backfill"
     ? {
@@ -128,31 +211,43 @@ export async function runUnits(
       done: report.skipped,
       failed: 0,
       rows: 0,
+      rowsRead: 0,
+      alreadyStored: 0,
       running: true,
       started,
       skipped: report.skipped,
     }
     : undefined;
   if (backfill) ctx.health.backfill = backfill;
-  const reporter = kind === "backfill" ? ctx.progress ?? logProgress(ctx.log) : undefined;
-  const progress = (): Progress => {
-    const seconds = (performance.now() - t0) / 1000;
-    const left = todo.length - report.done - report.failed.length;
-    return {
-      kind,
-      units: units.length,
-      done: report.done + report.skipped,
-      failed: report.failed.length,
-      rows: report.rows,
-      seconds,
-      rowsPerSecond: Math.round(report.rows / Math.max(seconds, 0.001)),
-      etaSeconds: report.done > 0 ? Math.round(seconds / report.done * left) : undefined,
-    };
+  /** The health's view of the backfill, brought up to date (the status page reads it). */
+  const publish = () => {
+    if (!backfill) return;
+    const p = progress();
+    Object.assign(backfill, {
+      done: p.done,
+      failed: p.failed,
+      rows: p.rowsStored,
+      rowsRead: p.rowsRead,
+      alreadyStored: p.alreadyStored,
+      etaSeconds: p.etaSeconds,
+    });
   };
-  let lastUpdate = performance.now();
+  ctx.health.current = progress;
+  const reporter = ctx.progress ?? logProgress(ctx.log);
+  const stopTicker = startTicker(ctx.clock, reporter.intervalMs, () => {
+    publish();
+    reporter.update(progress());
+  });
   const runOne = async (unit: Unit) => {
+    let flight: Flight = { read: 0, stored: 0, already: 0, share: 0 };
     try {
-      const [rows, skippedRows] = await retry(() => fetchUnit(ctx, unit, options), {
+      const [rows, skippedRows] = await retry(() => {
+        // A new attempt starts from nothing: what a failed one read is read again.
+        flights.delete(flight);
+        flight = { read: 0, stored: 0, already: 0, share: 0 };
+        flights.add(flight);
+        return fetchUnit(ctx, unit, options, flight);
+      }, {
         attempts: ctx.spec.retry.unit_attempts,
         baseMs: ctx.spec.retry.base_delay,
         maxMs: ctx.spec.retry.max_delay,
@@ -170,33 +265,42 @@ export async function runUnits(
           });
         },
       });
+      flights.delete(flight);
       report.done++;
       report.rows += rows;
+      report.rowsRead += rows + skippedRows;
       noteRows(ctx.health, rows, ctx.clock.now().getTime());
       report.skippedRows += skippedRows;
-      if (backfill) (backfill.done++, backfill.rows += rows);
     } catch (e) {
+      flights.delete(flight);
       if (ctx.signal.aborted) return;
       noteError(ctx.health, kind, e);
       report.failed.push({ unit: unit.id, error: errorText(e) });
-      if (backfill) backfill.failed++;
       ctx.log.error(`${kind} unit failed for good; continuing with the others`, {
         unit: unit.id,
         error: errorText(e),
       });
     }
   };
-  await eachBounded(todo, ctx.spec.chunking.parallelism, ctx.signal, async (unit) => {
-    await runOne(unit);
-    if (reporter && performance.now() - lastUpdate > reporter.intervalMs) {
-      lastUpdate = performance.now();
-      reporter.update(progress());
-    }
-  });
-  reporter?.finish(progress());
-  report.seconds = (performance.now() - t0) / 1000;
-  report.rowsPerSecond = Math.round(report.rows / Math.max(report.seconds, 0.001));
-  if (backfill) backfill.running = false;
+  try {
+    await eachBounded(todo, ctx.spec.chunking.parallelism, ctx.signal, async (unit) => {
+      await runOne(unit);
+      publish();
+    });
+  } finally {
+    stopTicker();
+  }
+  publish();
+  reporter.finish(progress());
+  ctx.health.current = undefined;
+  report.seconds = elapsed();
+  report.rowsPerSecond = perSecond(report.rowsRead, report.seconds);
+  report.storedPerSecond = perSecond(report.rows, report.seconds);
+  if (backfill) {
+    backfill.running = false;
+    backfill.finished = ctx.clock.now();
+    backfill.seconds = report.seconds;
+  }
   await parts(ctx).state.saveRun({
     id: crypto.randomUUID(),
     kind,
@@ -207,6 +311,10 @@ export async function runUnits(
     error: report.failed[0]?.error,
   }).catch((e) => ctx.log.warn("could not save the run record", { error: errorText(e) }));
   return report;
+}
+
+function perSecond(rows: number, seconds: number): number {
+  return seconds > 0 ? Math.round(rows / seconds) : 0;
 }
 
 /** What a reading costs in the engine's memory, about: the object, its time, shared fields. */

@@ -21,8 +21,17 @@ import { dateFromTicks, formatTicks, TICKS_PER_MS } from "./types.ts";
 import type { TagInfo } from "./types.ts";
 import { advancedMarks, syncStart } from "./watermarks.ts";
 
-/** The tag list, from the cache while it is fresh, else discovered and cached. */
+/**
+ * The tag list, from the cache while it is fresh, else discovered and cached. The health keeps
+ * its names: a tag the source no longer gives (a narrowed filter) leaves the freshness view.
+ */
 export async function tagList(ctx: PipelineContext): Promise<TagInfo[]> {
+  const tags = await cachedTagList(ctx);
+  ctx.health.tags = new Set(tags.map((t) => t.name));
+  return tags;
+}
+
+async function cachedTagList(ctx: PipelineContext): Promise<TagInfo[]> {
   const key = `${ctx.spec.name}:tags`;
   const cached = await ctx.engine.cache.get(key).catch(() => undefined);
   if (cached) return JSON.parse(cached) as TagInfo[];
@@ -111,8 +120,9 @@ async function syncLocked(ctx: PipelineContext, state: PipelineState): Promise<R
   };
   if (ok) ctx.health.lastSuccess = at;
   ctx.health.syncRows = (ctx.health.syncRows ?? 0) + report.rows;
-  ctx.log.info("sync finished", {
-    rows: report.rows,
+  ctx.log[ok ? "info" : "warn"]("sync finished", {
+    rows_read: report.rowsRead,
+    rows_stored: report.rows,
     already_stored: report.skippedRows,
     units: report.units,
     failed: report.failed.length,

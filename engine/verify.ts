@@ -9,6 +9,8 @@ import { parts } from "./context.ts";
 import { chunkTags, planUnits } from "./plan.ts";
 import type { Unit } from "./plan.ts";
 import { eachBounded, runUnits } from "./pool.ts";
+import { etaSeconds, logProgress, startTicker } from "./progress.ts";
+import type { Progress } from "./progress.ts";
 import type { TagInfo, Ticks } from "./types.ts";
 
 export interface WindowCount {
@@ -46,7 +48,7 @@ export async function verify(
   to: Ticks,
   windowMs: number,
 ): Promise<VerifyReport> {
-  const t0 = performance.now();
+  const started = ctx.clock.now().getTime();
   const { source, sink } = parts(ctx);
   const units = await planUnits(
     chunkTags(tags, ctx.spec.chunking.tags_per_query),
@@ -62,29 +64,64 @@ export async function verify(
     stored: 0,
     seconds: 0,
   };
-  await eachBounded(units, ctx.spec.chunking.parallelism, ctx.signal, async (unit) => {
-    const window = { from: unit.from, to: unit.to };
-    const names = unit.tags.map((t) => t.name);
-    const [held, stored] = await Promise.all([
-      source.count!(unit.tags, window, ctx.signal),
-      sink.counts!.count(names, window),
-    ]);
-    for (const tag of names) {
-      const h = held.get(tag) ?? 0;
-      const s = stored.get(tag) ?? 0;
-      report.compared++;
-      report.historian += h;
-      report.stored += s;
-      if (h !== s) {
-        report.differ.push({ tag, from: unit.from, to: unit.to, historian: h, stored: s });
-      }
-    }
-  });
+  let done = 0;
+  const progress = (): Progress => {
+    const seconds = Math.max(0, (ctx.clock.now().getTime() - started) / 1000);
+    return {
+      kind: "verify",
+      units: units.length,
+      done,
+      failed: 0,
+      running: 0,
+      rowsInFlight: 0,
+      rowsRead: report.historian,
+      rowsStored: report.stored,
+      alreadyStored: 0,
+      seconds,
+      rowsPerSecond: 0,
+      storedPerSecond: 0,
+      etaSeconds: etaSeconds(seconds, units.length ? done / units.length : 0),
+      differ: report.differ.length,
+    };
+  };
+  // Counting a year of a plant takes a while: say how far it has come.
+  const reporter = ctx.progress ?? logProgress(ctx.log);
+  const stopTicker = startTicker(ctx.clock, reporter.intervalMs, () => reporter.update(progress()));
+  ctx.health.current = progress;
+  try {
+    await countUnits();
+  } finally {
+    stopTicker();
+    ctx.health.current = undefined;
+  }
+  reporter.finish(progress());
   report.differ.sort((a, b) =>
     a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : a.from < b.from ? -1 : a.from > b.from ? 1 : 0
   );
-  report.seconds = (performance.now() - t0) / 1000;
+  report.seconds = (ctx.clock.now().getTime() - started) / 1000;
   return report;
+
+  async function countUnits() {
+    await eachBounded(units, ctx.spec.chunking.parallelism, ctx.signal, async (unit) => {
+      const window = { from: unit.from, to: unit.to };
+      const names = unit.tags.map((t) => t.name);
+      const [held, stored] = await Promise.all([
+        source.count!(unit.tags, window, ctx.signal),
+        sink.counts!.count(names, window),
+      ]);
+      for (const tag of names) {
+        const h = held.get(tag) ?? 0;
+        const s = stored.get(tag) ?? 0;
+        report.compared++;
+        report.historian += h;
+        report.stored += s;
+        if (h !== s) {
+          report.differ.push({ tag, from: unit.from, to: unit.to, historian: h, stored: s });
+        }
+      }
+      done++;
+    });
+  }
 }
 
 /** Re-reads the windows that differ (the tags of one window together) and writes what is missing. */

@@ -67,7 +67,12 @@ Deno.test({
       assert.ok(row, found.stdout);
       assert.match(row, new RegExp(`^${tag.replace(/\./g, "\\.")}\\s+${day}T00:00:00Z\\s+`));
       assert.match(row, /\s1440\s+0\s+1440$/, "a day at one minute, all of it missing");
-      assert.match(lines.at(-1)!, /: 1 differ \(historian \d+ readings, stored \d+\)$/);
+      assert.match(lines.at(-2)!, /: 1 differ \(historian \d+ readings, stored \d+\)$/);
+      assert.equal(
+        lines.at(-1),
+        "1 tag-windows differ (1440 readings missing from the store): run the same verify with " +
+          "--repair to re-read exactly those windows, write what is missing and verify again",
+      );
 
       const repaired = await cli(["verify", "--repair", ...range], env);
       assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
