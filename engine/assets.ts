@@ -4,8 +4,8 @@
  * globs (`Hamburg.L1.*`) or /regexes/ whose named groups, like the tag's own metadata
  * (`{tag}`, `{unit}`, `{description}`, `{type}`), can be used in attribute values.
  */
-import type { Assets } from "./spec/storage.ts";
-import type { AssetRow, TagInfo } from "./types.ts";
+import type { Assets, SummariesSpec } from "./spec/storage.ts";
+import type { AssetRow, Interpolation, TagInfo } from "./types.ts";
 
 const METADATA = ["tag", "unit", "description", "type"] as const;
 
@@ -81,4 +81,28 @@ export function resolveAssets(
       source,
     };
   });
+}
+
+/** No asset model: every tag is listed with no attributes (for the summaries' tag metadata). */
+export const NO_ASSETS: Assets = { columns: [], rules: [] };
+
+/**
+ * What the summaries need of a tag, from the tag fields the spec names: its interpolation
+ * (AVEVA's InterpolationType 0 stair-step, 1 linear, or the words; anything else, such as 254
+ * "system default" left unresolved, is linear, the Historian's default for real values) and its
+ * integral divisor (1 unless a positive number).
+ */
+export function summaryMetadata(
+  summaries: SummariesSpec,
+  tag: TagInfo,
+): { interpolation: Interpolation; integralDivisor: number } {
+  const field = (ref: string | undefined) =>
+    ref === undefined ? undefined : tag.fields?.[ref.slice("fields.".length)];
+  const i = field(summaries.interpolation);
+  const stairstep = i === 0 || i === "0" || (typeof i === "string" && /^stair/i.test(i.trim()));
+  const d = Number(field(summaries.integral_divisor));
+  return {
+    interpolation: stairstep ? "stairstep" : "linear",
+    integralDivisor: Number.isFinite(d) && d > 0 ? d : 1,
+  };
 }

@@ -5,7 +5,7 @@
  * the sink has committed it; killed at any moment, a rerun redoes only the units not recorded,
  * and the sink's exactly-once writes make the redo harmless.
  */
-import { resolveAssets } from "./assets.ts";
+import { NO_ASSETS, resolveAssets, summaryMetadata } from "./assets.ts";
 import type { PipelineContext, RunReport } from "./context.ts";
 import { emptyReport, parts } from "./context.ts";
 import { withLock } from "./lock.ts";
@@ -46,8 +46,12 @@ async function backfillLocked(
   const { sink } = parts(ctx);
   // The asset dimension, refreshed from discovery: a rule edited since the last start re-labels
   // every tag, and derived tables that join it find the tags before their readings arrive.
-  if (ctx.spec.assets && tags.length > 0) {
-    await sink.setAssets(resolveAssets(ctx.spec.assets, tags, siteOf(ctx.spec)));
+  // The summaries' tag metadata (interpolation, integral divisor) travels with the same rows.
+  const { assets, summaries } = ctx.spec;
+  if ((assets || summaries) && tags.length > 0) {
+    const rows = resolveAssets(assets ?? NO_ASSETS, tags, siteOf(ctx.spec));
+    if (summaries) rows.forEach((r, i) => Object.assign(r, summaryMetadata(summaries, tags[i]!)));
+    await sink.setAssets(rows);
     ctx.health.assetsAt = new Date();
   }
   ctx.health.watermarks = state.watermarks;

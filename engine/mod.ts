@@ -21,6 +21,7 @@ export type {
   DerivedTable,
   ReadingsTable,
   StorageModel,
+  SummariesSpec,
   Table,
 } from "./spec/storage.ts";
 export type { ValueSpec } from "./spec/values.ts";

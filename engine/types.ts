@@ -76,7 +76,14 @@ export interface AssetRow {
   type: TagType;
   /** The pipeline that discovered it (a site, once several feed one store). */
   source: string;
+  /** For summaries: how an analog value moves between stored points (spec `summaries`). */
+  interpolation?: Interpolation;
+  /** For summaries: what the tag's Integral is divided by (its unit's IntegralDivisor). */
+  integralDivisor?: number;
 }
+
+/** Linear: between two values the signal moves in a straight line; stair-step: it holds. */
+export type Interpolation = "linear" | "stairstep";
 
 export function ticksFromDate(date: Date): Ticks {
   return BigInt(date.getTime()) * TICKS_PER_MS;

@@ -18,7 +18,14 @@ import type { Ticks } from "../types.ts";
 import { cronProblem } from "./cron.ts";
 import { duration } from "./duration.ts";
 import { byteSize } from "./size.ts";
-import { aggregation, aggregationInput, assets, isReadingsTable, table } from "./storage.ts";
+import {
+  aggregation,
+  aggregationInput,
+  assets,
+  isReadingsTable,
+  summaries,
+  table,
+} from "./storage.ts";
 import type { StorageModel, Table } from "./storage.ts";
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -216,6 +223,9 @@ export function specSchema(
       "The one retry layer: backoff with jitter around every source and sink call",
     ),
     assets: assets.optional().describe("The asset model: where each tag sits in the plant"),
+    summaries: summaries.optional().describe(
+      "AVEVA's summary views (AnalogSummaryHistory, StateSummaryHistory), kept by the store",
+    ),
   });
   const extraShape = Object.fromEntries(
     Object.entries(extra).map(([key, section]) => [key, section.schema.optional()]),
@@ -236,8 +246,8 @@ export function siteOf(spec: { site?: string; name: string }): string {
 
 /** The storage model a spec declares, as the sink prepares (or explains) it. */
 export function storageModelOf(spec: Spec): StorageModel {
-  const { tables, aggregations, assets } = spec;
-  return { tables, aggregations, assets, site: siteOf(spec) };
+  const { tables, aggregations, assets, summaries } = spec;
+  return { tables, aggregations, assets, summaries, site: siteOf(spec) };
 }
 
 /** The readings table's column holding the tag, if any. */
@@ -363,5 +373,39 @@ function checkStorageReferences(spec: StorageModel, ctx: z.core.$RefinementCtx) 
   }
   if (names.length > 0 && !Object.values(spec.tables).some((t) => t.from === "readings")) {
     issue(["tables"], "no table receives the readings: declare one with `from: readings`");
+  }
+  checkSummaries(spec, issue);
+}
+
+/** The summaries read a readings table's columns and need names of their own. */
+function checkSummaries(
+  spec: StorageModel,
+  issue: (path: (string | number)[], message: string) => void,
+) {
+  const s = spec.summaries;
+  if (!s) return;
+  const source = spec.tables[s.from];
+  if (!source || !isReadingsTable(source)) {
+    const readings = Object.entries(spec.tables).filter(([, t]) => isReadingsTable(t));
+    issue(
+      ["summaries", "from"],
+      `"${s.from}" is not a table receiving readings; such tables: ${
+        readings.map(([n]) => n).join(", ") || "none"
+      }`,
+    );
+    return;
+  }
+  for (const key of ["tag_column", "time_column", "value_column", "text_column"] as const) {
+    const column = s[key];
+    if (column !== undefined && !(column in source.columns)) {
+      issue(["summaries", key], `table ${s.from} has no column "${column}"`);
+    }
+  }
+  const taken = [...Object.keys(spec.tables), ...Object.keys(spec.aggregations)];
+  if (spec.assets?.table) taken.push(spec.assets.table);
+  for (const key of ["analog_table", "state_table"] as const) {
+    if (taken.includes(s[key])) {
+      issue(["summaries", key], `"${s[key]}" is already the name of another table`);
+    }
   }
 }

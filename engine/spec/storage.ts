@@ -117,6 +117,76 @@ export const aggregation = z.strictObject({
   settings: storageSettings.optional(),
 });
 
+/** A tag field a source provides, addressed as `fields.<name>`. */
+const tagField = z.string().regex(/^fields\.[A-Za-z_][A-Za-z0-9_]*$/, {
+  message: "expected fields.<name>, a per-tag field the source provides",
+});
+
+/**
+ * AVEVA's summary views, kept by the store from a readings table (docs/summaries.md has the
+ * rules): per tag and cycle, time-weighted statistics of analog tags (AnalogSummaryHistory) and
+ * time in state of discrete and string tags (StateSummaryHistory). A unit's commit recomputes
+ * exactly the cycles its points decide, from the point before them to the tag's next point.
+ */
+export const summaries = z.strictObject({
+  from: ident.describe("The readings table the summaries are computed from"),
+  description: z.string().optional(),
+  tag_column: ident.describe("Its tag column"),
+  time_column: ident.describe("Its time column"),
+  value_column: ident.describe("Its numeric value column (NULL on a gap marker)"),
+  text_column: ident.optional().describe("Its text value column, for string states"),
+  quality: z.string().min(1).describe(
+    "Expression in the store's terms giving a row's OPC quality code: 192–255 good, 64–191 " +
+      "uncertain, anything else bad",
+  ),
+  quality_rule: z.enum(["extended", "good"]).default("extended").describe(
+    "AVEVA's wwQualityRule: extended counts good and uncertain values, good only good ones " +
+      "(uncertain values are then left out like gaps)",
+  ),
+  interpolation: tagField.optional().describe(
+    "The tag field saying how an analog tag's value moves between points: linear or " +
+      "stair-step (AVEVA's InterpolationType 0 stair-step, 1 linear, 254 system default); " +
+      "linear when absent",
+  ),
+  integral_divisor: tagField.optional().describe(
+    "The tag field holding the divisor of its Integral (its engineering unit's " +
+      "IntegralDivisor: 3600 turns m3/h over seconds into m3); 1 when absent",
+  ),
+  cycles: z.array(z.strictObject({
+    every: duration({ min: 1_000 }).describe('Cycle length on the UTC grid, e.g. "1m"'),
+    keep: duration({ min: 86_400_000 }).optional().describe(
+      "How long rows of this cycle are kept, counted from the cycle start; for good when absent",
+    ),
+  })).min(1).describe(
+    "The cycles, shortest first, each a multiple of the one before (the coarser rows are " +
+      "rolled up from the finer ones)",
+  ),
+  analog_table: ident.default("AnalogSummaryHistory").describe(
+    "Name under which analog summaries are read (one row per tag and cycle)",
+  ),
+  state_table: ident.default("StateSummaryHistory").describe(
+    "Name under which states are read (one row per tag, cycle and state)",
+  ),
+}).superRefine((s, ctx) => {
+  s.cycles.forEach((c, i) => {
+    const before = s.cycles[i - 1];
+    if (before && (c.every <= before.every || c.every % before.every !== 0)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["cycles", i, "every"],
+        message: `must be a multiple of the cycle before it (${before.every / 1000} s), and longer`,
+      });
+    }
+  });
+  if (s.analog_table === s.state_table) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["state_table"],
+      message: "must differ from analog_table",
+    });
+  }
+});
+
 /** One asset-model rule: tags matching `tags` get these attributes. */
 export const assetRule = z.strictObject({
   tags: z.string().min(1).describe(
@@ -172,6 +242,7 @@ export type DerivedTable = z.output<typeof derivedTable>;
 export type Table = z.output<typeof table>;
 export type Aggregation = z.output<typeof aggregation>;
 export type Assets = z.output<typeof assets>;
+export type SummariesSpec = z.output<typeof summaries>;
 
 /** True for a table fed by the source's readings; false for a table derived from another. */
 export function isReadingsTable(table: Table): table is ReadingsTable {
@@ -183,6 +254,8 @@ export interface StorageModel {
   tables: Record<string, Table>;
   aggregations: Record<string, Aggregation>;
   assets?: Assets;
+  /** AVEVA's summary views, computed by the store from a readings table. */
+  summaries?: SummariesSpec;
   /**
    * The site the rows belong to (the spec's `site`, default its name). Where a readings table
    * has a site column, the sink scopes everything it reads back, counts and recomputes to it.

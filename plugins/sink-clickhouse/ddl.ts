@@ -11,6 +11,7 @@ import {
   orderedAggregations,
   siteColumnOf,
 } from "../../engine/mod.ts";
+import { summaryDdl } from "./summaries.ts";
 import {
   CLUSTER_DEFAULTS,
   localName,
@@ -155,6 +156,8 @@ export interface TableShape {
   orderBy: string[];
   partitionBy?: string;
   ttl?: { column: string; keep: number };
+  /** A TTL clause of its own (` TTL …`), for rules `ttl` cannot say (one per resolution). */
+  ttlSql?: string;
   /** Moves to other volumes of the table's storage policy, before `ttl` deletes. */
   moves?: Move[];
   settings?: Record<string, unknown>;
@@ -179,7 +182,7 @@ export function createTable(
     ` ENGINE = ${engineFor(shape.engine, t, placement)}` +
     (shape.partitionBy ? ` PARTITION BY ${shape.partitionBy}` : "") +
     ` ORDER BY (${shape.orderBy.map(q).join(", ")})` +
-    ttlClause(shape.ttl, shape.moves) +
+    (shape.ttlSql ?? ttlClause(shape.ttl, shape.moves)) +
     settingsFor(shape.engine, shape.settings, t);
 }
 
@@ -438,6 +441,7 @@ export function modelDdl(t: Target, pipeline: string, model: StorageModel): Ddl[
       ...tableDdl(t, name, tiered(t, name, shape, agg.bucket_column), placementOf(model, name)),
     );
   }
+  out.push(...summaryDdl(t, model));
   return out;
 }
 

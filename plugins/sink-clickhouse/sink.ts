@@ -51,6 +51,8 @@ import { encoderFor, RowWriter } from "./rowbinary.ts";
 import { explainModel } from "./explain.ts";
 import { createQueries } from "./query.ts";
 import { createState, recordUnit } from "./state.ts";
+import { prepareSummaries, recomputeSummaries, setSummaryTags } from "./summaries.ts";
+import type { PreparedSummaries } from "./summaries.ts";
 
 interface PreparedTable {
   name: string;
@@ -70,6 +72,9 @@ interface Prepared {
   assetColumns: string[];
   assetsTable: string;
   metadata: [string, string][];
+  /** Whether the model has an asset dimension (rows from discovery go there). */
+  hasAssets: boolean;
+  summaries?: PreparedSummaries;
 }
 
 export interface SinkDeps {
@@ -120,6 +125,8 @@ export function createSink(deps: SinkDeps): Sink {
     async setAssets(assets: AssetRow[]) {
       const p = need();
       if (assets.length === 0) return;
+      if (p.summaries) await setSummaryTags(conn, p.summaries, assets);
+      if (!p.hasAssets) return;
       const w = new RowWriter();
       const nullableFloat = encoderFor("Nullable(Float64)");
       const meta = p.metadata.map(([c]) => c);
@@ -164,6 +171,10 @@ export function createSink(deps: SinkDeps): Sink {
         for (const agg of p.aggregations) {
           await command(conn, `recomputing ${agg.name}`, agg.sql, params, NO_INSERT_MERGE);
         }
+      }
+      // Also without readings: the horizon moved, so the cycle holding it grew.
+      if (p.summaries) {
+        await recomputeSummaries(conn, p.summaries, unit.tags, unit.window, p.site);
       }
       if (unit.id !== undefined) await recordUnit(conn, p.pipeline, unit.id, unit.rows);
     },
@@ -480,5 +491,7 @@ function prepareModel(db: string, model: StorageModel, pipeline: string): Prepar
     assetColumns: model.assets?.columns ?? [],
     assetsTable: assetsTable(pipeline, model),
     metadata: metadataColumns(model),
+    hasAssets: model.assets !== undefined,
+    summaries: prepareSummaries(db, model),
   };
 }
