@@ -8,7 +8,8 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { cors } from "hono/cors";
 import type { Logger } from "../engine/log.ts";
-import { errorText } from "../engine/log.ts";
+import { errorText, redact } from "../engine/log.ts";
+import { PluginError } from "../engine/errors.ts";
 import type { CacheState } from "../engine/cache_failover.ts";
 import type { Health } from "../engine/health.ts";
 import type { PluginHealth, QueryParams, QueryService } from "../engine/plugin.ts";
@@ -62,12 +63,14 @@ export type SiteHealth = Pick<
  */
 function healthView(
   deps: SiteHealth & Pick<ApiDeps, "sites">,
-  sinkReachable: boolean,
+  store: StoreState,
   problems: RouteProblems = new Map(),
 ): Record<string, unknown> {
   const h = deps.health;
   const now = BigInt(Date.now()) * 10_000n;
+  // Only the tags the pipeline runs now: one a narrowed filter left behind is not late.
   const lags = [...(h.watermarks ?? new Map<string, bigint>())]
+    .filter(([tag]) => !h.tags || h.tags.has(tag))
     .map(([tag, wm]) => [tag, Math.max(0, Number((now - wm) / 10_000_000n))] as const)
     .sort((a, b) => b[1] - a[1]);
   return {
@@ -77,11 +80,12 @@ function healthView(
     recent_errors: h.errors.slice(-10),
     source: deps.sourceHealth?.() ?? null,
     cache: deps.cacheState?.() ?? null,
-    sink: sinkReachable ? "reachable" : "unreachable",
+    sink: store.state,
+    ...(store.error && { sink_error: store.error }),
     ...(problems.size > 0 && { routes_failing: Object.fromEntries(problems) }),
     // Readings stored per minute over the last hour: [minute start (epoch ms), rows].
     throughput: [...h.throughput].sort((a, b) => a[0] - b[0]),
-    tags_known: h.watermarks?.size ?? 0,
+    tags_known: lags.length,
     freshness_seconds: deps.freshnessSeconds ?? null,
     lag_seconds: {
       max: lags[0]?.[1] ?? null,
@@ -93,11 +97,27 @@ function healthView(
     },
     ...(deps.sites && {
       sites: Object.fromEntries(
-        Object.entries(deps.sites).map(([site, s]) => [site, healthView(s, sinkReachable)]),
+        Object.entries(deps.sites).map(([site, s]) => [site, healthView(s, store)]),
       ),
     }),
   };
 }
+
+/** How the store answered a health route's totals: what the page shows on its Store card. */
+interface StoreState {
+  state: "reachable" | "unreachable" | "busy" | "failing";
+  /** What went wrong, in words: the answer's error and the cause under it. */
+  error?: string;
+}
+
+/** A store that could not be reached (down, cut off, overloaded): the cause can be told. */
+function unreachable(e: unknown): boolean {
+  return e instanceof PluginError &&
+    (e.unavailable || e.reason === "connection" || e.reason === "backpressure");
+}
+
+/** How long /health waits for the store's ping before calling it unreachable. */
+export const PING_TIMEOUT_MS = 5_000;
 
 export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
   const app = new Hono();
@@ -110,7 +130,11 @@ export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
 
   const problems = deps.routeProblems ?? Promise.resolve(new Map<string, string>());
   app.get("/health", async (c) => {
-    const sinkOk = deps.queries ? await deps.queries.ping().then(() => true, () => false) : false;
+    // A hung store must not hang the health check: past the timeout it is unreachable.
+    const { signal, clear } = deadline(PING_TIMEOUT_MS, c.req.raw.signal);
+    const sinkOk = deps.queries
+      ? await within(deps.queries.ping(), signal).then(() => true, () => false).finally(clear)
+      : (clear(), false);
     const source = deps.sourceHealth?.();
     const failing = await problems;
     const ok = sinkOk && source?.circuit !== "open" && failing.size === 0;
@@ -242,7 +266,9 @@ function routeHandler(
       );
     if (route.response === "object") {
       const body = { ...(rows[0] ?? {}) };
-      return route.health ? { ...body, health: healthView(deps, true, await problems) } : body;
+      return route.health
+        ? { ...body, health: healthView(deps, { state: "reachable" }, await problems) }
+        : body;
     }
     if (route.response === "series") {
       return rows.map((r) => ({ target: r.target, datapoints: r.datapoints }));
@@ -260,23 +286,53 @@ function routeHandler(
       note(path, status, (performance.now() - started) / 1000);
       return c.json(body, status, headers);
     };
+    /**
+     * A failed answer. A health route keeps its health (the page's whole point when the store
+     * is down): the totals are marked unavailable and the store's state says why.
+     */
+    const failed = async (
+      body: { error: string },
+      status: 500 | 502 | 503 | 504 | 422,
+      store: StoreState["state"],
+      cause?: unknown,
+      headers: Record<string, string> = {},
+    ) => {
+      if (!route.health) return respond(body, status, headers);
+      // Why the store cannot be reached is the operator's first question; a refusal or a
+      // failed SQL stays in the log (failure.ts), where its text belongs.
+      const detail = unreachable(cause) ? redact(errorText(cause)) : "";
+      const error = detail && !body.error.includes(detail)
+        ? `${body.error}: ${detail}`
+        : body.error;
+      const health = healthView(deps, { state: store, error }, await problems);
+      return respond({ ...body, totals: "unavailable", health }, status, headers);
+    };
     const parsed = readParams(route.params, c.req.queries() ?? {});
     if ("issues" in parsed) {
       return respond({ error: "invalid parameters", issues: parsed.issues }, 400);
     }
-    if (!deps.queries) return respond({ error: "the store is not available" }, 503);
+    if (!deps.queries) {
+      return failed({ error: "the store is not available" }, 503, "unreachable");
+    }
     const problem = (await problems).get(path);
-    if (problem) return respond({ error: `this route cannot run: ${problem}` }, 503);
+    if (problem) return failed({ error: `this route cannot run: ${problem}` }, 503, "failing");
     const { signal, clear } = deadline(route.timeout, c.req.raw.signal);
     try {
       const body = await within(answer(deps.queries, parsed.values, signal), signal);
       return respond(body ?? [], 200, { "Cache-Control": route.cache_control });
     } catch (e) {
       if (e instanceof Busy) {
-        return respond({ error: e.message }, 503, { "Retry-After": String(e.retryAfterSeconds) });
+        return failed({ error: e.message }, 503, "busy", undefined, {
+          "Retry-After": String(e.retryAfterSeconds),
+        });
       }
       const { status, error } = failureOf(e, path, route, deps.log);
-      return respond({ error }, status);
+      return failed(
+        { error },
+        status,
+        status === 504 || unreachable(e) ? "unreachable" : "failing",
+        e,
+      );
     } finally {
       clear();
     }

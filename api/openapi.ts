@@ -90,9 +90,28 @@ const error = (description: string) => ({
   content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
 });
 
+/** A failed answer of a health route: the error, the totals marked unavailable, the health. */
+const withHealth = (description: string) => ({
+  description: `${description}. The health is still given: {error, totals: "unavailable", health}`,
+  content: {
+    "application/json": {
+      schema: {
+        type: "object",
+        required: ["error", "totals", "health"],
+        properties: {
+          error: { type: "string" },
+          totals: { const: "unavailable" },
+          health: { $ref: "#/components/schemas/Health" },
+        },
+      },
+    },
+  },
+});
+
 export function openApi(spec: ApiSpec): Record<string, unknown> {
   const paths: Record<string, unknown> = {};
   for (const [path, route] of Object.entries(spec.routes)) {
+    const failed = route.health ? withHealth : error;
     paths[path] = {
       get: {
         operationId: operationId(path),
@@ -122,15 +141,15 @@ export function openApi(spec: ApiSpec): Record<string, unknown> {
           "400": error("Invalid parameters: {error, issues: [{path, message}]}"),
           "405": error("Only GET (and HEAD) are allowed; the Allow header says so"),
           ...(spec.token ? { "401": error("Missing or wrong bearer token") } : {}),
-          "422": error(
+          "422": failed(
             "The result or the query's memory is larger than the route's caps (max_rows, max_bytes, max_memory)",
           ),
-          "500": error("The route's SQL or the query failed"),
-          "502": error("The store answered, but not as it should"),
-          "503": error(
+          "500": failed("The route's SQL or the query failed"),
+          "502": failed("The store answered, but not as it should"),
+          "503": failed(
             "The store is unavailable or refused the query, the route cannot run, or every query slot is taken",
           ),
-          "504": error("The request took longer than the route's timeout"),
+          "504": failed("The request took longer than the route's timeout"),
         },
       },
     };
@@ -171,7 +190,17 @@ export function openApi(spec: ApiSpec): Record<string, unknown> {
             recent_errors: { type: "array", items: { type: "object" } },
             source: { type: ["object", "null"] },
             cache: { type: ["object", "null"] },
-            sink: { type: "string", enum: ["reachable", "unreachable"] },
+            sink: {
+              type: "string",
+              enum: ["reachable", "unreachable", "busy", "failing"],
+              description:
+                "How the store answered this request's totals: unreachable (down, or no answer within the route's timeout), busy (every query slot taken), failing (it answered with an error)",
+            },
+            sink_error: { type: "string", description: "Why, when the store is not reachable" },
+            tags_known: {
+              type: "integer",
+              description: "Tags the pipeline runs now (its last discovery) with a watermark",
+            },
             lag_seconds: { type: "object" },
             sites: {
               type: "object",

@@ -20,6 +20,8 @@ const ARGS = [
 
 interface Demo {
   url: string;
+  /** The demo's process (the embedded store runs as its child). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ async function demo(env: Record<string, string> = {}): Promise<Demo> {
   })();
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
     async stop() {
       child.kill("SIGTERM");
       await child.status;
@@ -199,5 +202,218 @@ Deno.test({
     } finally {
       await app.stop();
     }
+  },
+});
+
+/**
+ * Where each tick label of a uPlot chart is drawn, in CSS pixels of its canvas: uPlot draws
+ * labels on the canvas, so their boxes come from its layout (positions and texts) and the
+ * canvas's own text metrics. A script for the browser.
+ */
+const LABEL_BOXES = `((name) => {
+  const u = charts[name];
+  const ctx = document.createElement("canvas").getContext("2d");
+  return u.axes.map((a) => {
+    ctx.font = a.font[0];
+    const px = devicePixelRatio;
+    const lineHeight = a.font[1] * a.lineGap / px;
+    return (a._values ?? []).map((v, k) => {
+      const at = u.valToPos(a._splits[k], a.scale);
+      const lines = String(v ?? "").split("\\n");
+      const w = Math.max(...lines.map((t) => ctx.measureText(t).width)) / px;
+      const h = lines.length * lineHeight;
+      // x axis (bottom): centred on the tick; y axis (left): right-aligned, centred vertically.
+      return a.side === 2
+        ? { text: String(v), left: u.bbox.left / px + at - w / 2, right: u.bbox.left / px + at + w / 2, top: 0, bottom: h }
+        : { text: String(v), left: a._pos / px - w, right: a._pos / px, top: u.bbox.top / px + at - h / 2, bottom: u.bbox.top / px + at + h / 2 };
+    });
+  });
+})`;
+
+interface Box {
+  text: string;
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+}
+
+const GAP = 4;
+
+/** Asserts that no two tick labels of the chart overlap and none is cut at the canvas's left. */
+async function assertLabelsApart(page: Page, chart: string, where: string) {
+  const axes = await page.evaluate(`${LABEL_BOXES}(${JSON.stringify(chart)})`) as Box[][];
+  assert.ok(axes[0]!.length >= 2, `${where}: ${chart} has time labels`);
+  for (const labels of axes) {
+    for (let i = 0; i < labels.length; i++) {
+      assert.ok(labels[i]!.left >= -0.5, `${where}: "${labels[i]!.text}" is cut at the left`);
+      for (let j = i + 1; j < labels.length; j++) {
+        const [a, b] = [labels[i]!, labels[j]!];
+        // Apart by a few pixels at least: labels that touch read as one ("12:30am12:45am").
+        const apart = a.right + GAP <= b.left || b.right + GAP <= a.left ||
+          a.bottom <= b.top || b.bottom <= a.top;
+        assert.ok(apart, `${where}: ${chart} labels "${a.text}" and "${b.text}" overlap`);
+      }
+    }
+  }
+}
+
+/** Asserts that every freshness cell shows whole, inside its scrolling box, at this width. */
+async function assertLagsWhole(page: Page, where: string) {
+  const found = await page.evaluate(`(() => {
+    const box = document.querySelector("#lags").closest(".scroll");
+    const edge = box.getBoundingClientRect();
+    const cells = [...document.querySelectorAll("#lags td, .lags th")];
+    return {
+      cells: cells.length,
+      cut: cells.filter((c) => c.scrollWidth > c.clientWidth || c.getBoundingClientRect().right > edge.right + 0.5)
+        .map((c) => c.textContent),
+      sideways: box.scrollWidth > box.clientWidth,
+    };
+  })()`) as { cells: number; cut: string[]; sideways: boolean };
+  assert.ok(found.cells > 2, `${where}: the freshness table has rows`);
+  assert.deepEqual(found.cut, [], `${where}: cells cut off`);
+  assert.equal(found.sideways, false, `${where}: the freshness table scrolls sideways`);
+}
+
+/** The processes the demo started (the embedded store among them). */
+async function children(pid: number): Promise<{ pid: number; args: string }[]> {
+  const out = await new Deno.Command("ps", { args: ["-o", "pid=,args=", "--ppid", String(pid)] })
+    .output();
+  return new TextDecoder().decode(out.stdout).trim().split("\n").filter(Boolean).map((l) => {
+    const [, id, args] = /^\s*(\d+)\s+(.*)$/.exec(l)!;
+    return { pid: Number(id), args: args! };
+  });
+}
+
+Deno.test({
+  name:
+    "the status page at 1400 and 390 px: no cut-off lag column, no overlapping axis labels, UTC throughout; the explorer's URL restores its view; /docs shows defaults and values; a hung store is shown as unreachable",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const app = await demo();
+    try {
+      await withBrowser(async (browser) => {
+        const tags: { tag: string }[] = await (await fetch(
+          `${app.url}/consumption/wonderware_tags?limit=1000`,
+        )).json();
+        const numeric = tags.map((r) => r.tag).find((t) => t.endsWith(".Temperature"))!;
+
+        for (const [width, height] of [[1400, 1000], [390, 844]] as const) {
+          await t.step(`${width} px: whole cells, labels apart, UTC`, async () => {
+            const page = await browser.newPage({ viewport: { width, height } });
+            await page.goto(`${app.url}/?tag=${encodeURIComponent(numeric)}`);
+            await page.waitForFunction(LOADED);
+            await page.waitForFunction(`window.__chart?.tag === ${JSON.stringify(numeric)}`);
+            await assertLagsWhole(page, `${width} px`);
+            await assertLabelsApart(page, "throughput", `${width} px`);
+            await assertLabelsApart(page, "chart", `${width} px`);
+            const text = (await page.textContent("body"))!;
+            assert.match(await page.textContent("#updated") ?? "", /^updated \d\d:\d\d:\d\d UTC$/);
+            assert.ok(text.includes("all times UTC"));
+            assert.doesNotMatch(text, /\d(am|pm)\b|\b(AM|PM)\b/, "no 12-hour local times");
+            const overflow = await page.evaluate(
+              "document.documentElement.scrollWidth > window.innerWidth + 1",
+            );
+            assert.equal(overflow, false, "no sideways scrolling");
+            await page.screenshot({ path: `${shots}/layout-${width}.png`, fullPage: true });
+            await page.close();
+          });
+        }
+
+        await t.step(
+          "the explorer's tag, range and resolution are in the URL and restored",
+          async () => {
+            const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+            await page.goto(app.url + "/");
+            await page.waitForFunction(LOADED);
+            await page.fill("#tag-search", numeric);
+            await page.click(`#tags button[data-tag="${numeric}"]`);
+            await page.selectOption("#range", "custom");
+            await page.fill("#from", "2020-01-01T00:00");
+            await page.fill("#to", "2020-01-02T06:30");
+            await page.dispatchEvent("#to", "change");
+            await page.selectOption("#mode", "1min");
+            await page.waitForFunction('window.__chart?.mode === "1min"');
+            const url = new URL(page.url());
+            assert.equal(url.searchParams.get("tag"), numeric);
+            assert.equal(url.searchParams.get("range"), "custom");
+            assert.equal(url.searchParams.get("from"), "2020-01-01T00:00");
+            assert.equal(url.searchParams.get("to"), "2020-01-02T06:30");
+            assert.equal(url.searchParams.get("mode"), "1min");
+
+            const linked = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+            await linked.goto(url.href);
+            await linked.waitForFunction('window.__chart?.mode === "1min"');
+            const chart = await linked.evaluate("window.__chart") as Record<string, unknown>;
+            assert.equal(chart.tag, numeric);
+            assert.equal(chart.from, Date.parse("2020-01-01T00:00:00Z"), "the from time, as UTC");
+            assert.equal(chart.to, Date.parse("2020-01-02T06:30:00Z"));
+            assert.equal(await linked.inputValue("#range"), "custom");
+            assert.equal(await linked.inputValue("#mode"), "1min");
+            assert.equal(await linked.isVisible("#from"), true);
+            assert.match((await linked.textContent("#chart-title"))!, /2020-01-01 00:00:00 UTC/);
+            await linked.close();
+            await page.close();
+          },
+        );
+
+        await t.step("/docs shows each parameter's values and default", async () => {
+          const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+          await page.goto(app.url + "/docs");
+          await page.waitForSelector("#docs h2 code");
+          const docs = (await page.textContent("#docs"))!;
+          assert.ok(docs.includes("one of auto, raw, 1min; default auto"), "enum and default");
+          assert.ok(docs.includes("2 to 100000; default 1000"), "bounds and default");
+          assert.ok(docs.includes("1 to 100 items"), "a list's size");
+          await page.close();
+        });
+
+        await t.step(
+          "the store hung: the page says unreachable, with why, within a refresh and the route's timeout",
+          async () => {
+            const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+            await page.goto(app.url + "/");
+            await page.waitForFunction(
+              'document.getElementById("store").textContent === "reachable"',
+            );
+            const store = (await children(app.pid)).filter((c) =>
+              c.args.includes("clickhouse-embedded")
+            );
+            assert.equal(store.length, 1, "the embedded store is the demo's child");
+            Deno.kill(store[0]!.pid, "SIGSTOP");
+            try {
+              // The status route's timeout (10 s) plus a refresh (5 s), and some slack.
+              await page.waitForFunction(
+                'document.getElementById("store").textContent === "unreachable"',
+                undefined,
+                { timeout: 30_000 },
+              );
+              assert.match(
+                (await page.textContent("#store-detail"))!,
+                /took longer than this route's timeout of 10000 ms/,
+              );
+              assert.equal(await page.textContent("#tags-count"), "unavailable");
+              assert.match((await page.textContent("#errors"))!, /store: the query took longer/);
+              assert.notEqual(await page.textContent("#source"), "…", "the health is still shown");
+              assert.ok(Number(await number(page, "known")) > 0, "freshness still shown");
+              await page.screenshot({ path: `${shots}/store-hung.png`, fullPage: true });
+            } finally {
+              Deno.kill(store[0]!.pid, "SIGCONT");
+            }
+            await page.waitForFunction(
+              'document.getElementById("store").textContent === "reachable"',
+              undefined,
+              { timeout: 40_000 },
+            );
+            await page.close();
+          },
+        );
+      });
+    } finally {
+      await app.stop();
+    }
+    console.log(`screenshots: ${shots}`);
   },
 });

@@ -15,12 +15,17 @@ h2 { font-size: 1rem; margin: 0 0 .5rem; }
 .card { border: 1px solid var(--line); border-radius: 4px; padding: .4rem .6rem; }
 .card b { display: block; font-size: 1.1rem; }
 .card span { color: var(--muted); font-size: .8rem; }
+.card .detail { display: block; overflow-wrap: anywhere; }
 .ok { color: var(--ok); } .bad { color: var(--bad); } .warn { color: var(--warn); }
 .bar { height: 10px; background: #e8ecf0; border-radius: 5px; overflow: hidden; margin: .4rem 0; }
 .bar div { height: 100%; background: var(--accent); }
 table { border-collapse: collapse; width: 100%; }
 td, th { text-align: left; padding: .2rem .4rem; border-bottom: 1px solid var(--line); white-space: nowrap; }
 td.num, th.num { text-align: right; }
+/* The tag column takes what the lag column leaves and wraps long names: nothing is cut off. */
+table.lags { table-layout: fixed; }
+table.lags th.num, table.lags td.num { width: 5.5rem; }
+table.lags td:first-child { white-space: normal; overflow-wrap: anywhere; }
 .scroll { max-height: 320px; overflow: auto; }
 input, select, button { font: inherit; padding: .25rem .4rem; }
 .row { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; margin-bottom: .5rem; }
