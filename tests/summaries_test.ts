@@ -35,13 +35,62 @@ const CYCLES = [600_000_000n, 36_000_000_000n, 864_000_000_000n];
 /** Tags per unit: a whole series set at once (the summaries plan in a request body). */
 const CHUNK = 10_000;
 
-async function openSink(store: TestStore, rule: Rule) {
+/** A shipped pipeline and how its source describes the generated series. */
+interface Pipeline {
+  file: string;
+  /** The tag fields discovery would give. */
+  fields(s: GeneratedTag): Record<string, unknown>;
+  /** What the source stores of a point (Ignition: milliseconds, a quality class). */
+  stored(p: RefPoint): RefPoint;
+}
+
+const WONDERWARE: Pipeline = {
+  file: "pipelines/wonderware.yaml",
+  fields: (s) => ({ InterpolationType: s.linear ? 254 : 0, IntegralDivisor: s.divisor }),
+  stored: (p) => p,
+};
+
+/** Ignition keeps milliseconds and says good, uncertain or bad; no integral divisor. */
+const IGNITION: Pipeline = {
+  file: "pipelines/ignition.yaml",
+  fields: (s) => ({ interpolation: s.linear ? "linear" : "stairstep" }),
+  stored: (p) => ({
+    ...p,
+    t: p.t / 10_000n * 10_000n,
+    opc: p.opc >= 192 && p.opc <= 255 ? 192 : p.opc >= 64 && p.opc < 192 ? 64 : 0,
+  }),
+};
+
+/** The series as `pipeline`'s source stores them (points at one millisecond kept once). */
+function storedBy(pipeline: Pipeline, series: GeneratedTag[]): GeneratedTag[] {
+  const once = (points: RefPoint[]) => {
+    const byTime = new Map<bigint, RefPoint>();
+    for (const p of points.map(pipeline.stored)) byTime.set(p.t, p);
+    return [...byTime.values()];
+  };
+  return series.map((s) => {
+    const initial = once(s.initial);
+    const late = once(s.late);
+    const merged = new Map(initial.map((p) => [p.t, p]));
+    for (const p of late) merged.set(p.t, p);
+    return {
+      ...s,
+      divisor: pipeline === IGNITION ? 1 : s.divisor,
+      initial,
+      late,
+      points: [...merged.values()].sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0)),
+    };
+  });
+}
+
+async function openSink(store: TestStore, rule: Rule, pipeline = WONDERWARE) {
   const env: Record<string, string> = {
     CLICKHOUSE_URL: store.url,
     CLICKHOUSE_DB: testDatabase(),
     WONDERWARE_HOST: "unused",
+    IGNITION_DATABASE_URL: "postgres://unused@127.0.0.1:1/unused",
   };
-  const loaded = await loadSpec("pipelines/wonderware.yaml", {
+  const loaded = await loadSpec(pipeline.file, {
     plugins,
     sections,
     env: (n) => env[n],
@@ -65,12 +114,12 @@ async function openSink(store: TestStore, rule: Rule) {
   return { sink, spec: loaded.spec, database: env.CLICKHOUSE_DB! };
 }
 
-/** The tags as discovery would list them: AVEVA's InterpolationType and IntegralDivisor. */
-async function setTags(sink: Sink, spec: Spec, series: GeneratedTag[]) {
+/** The tags as discovery would list them (Wonderware: AVEVA's InterpolationType, IntegralDivisor). */
+async function setTags(sink: Sink, spec: Spec, series: GeneratedTag[], pipeline = WONDERWARE) {
   const infos: TagInfo[] = series.map((s) => ({
     name: s.name,
     type: s.type,
-    fields: { InterpolationType: s.linear ? 254 : 0, IntegralDivisor: s.divisor },
+    fields: pipeline.fields(s),
   }));
   const rows = resolveAssets(spec.assets!, infos, spec.name);
   rows.forEach((r, i) => Object.assign(r, summaryMetadata(spec.summaries!, infos[i]!)));
@@ -309,6 +358,20 @@ for (const rule of ["extended", "good"] as const) {
     }
   });
 }
+
+Deno.test("summaries of the Ignition pipeline (milliseconds, quality classes) equal the reference", async () => {
+  const store = await startTestStore();
+  const { sink, spec, database } = await openSink(store, "extended", IGNITION);
+  try {
+    const series = storedBy(IGNITION, generateSeries(1_000, FROM, HORIZON, 30));
+    await setTags(sink, spec, series, IGNITION);
+    await backfillThenLate(sink, series);
+    await compare(store, database, series, "extended");
+  } finally {
+    await sink.close();
+    await store.stop();
+  }
+});
 
 Deno.test("reference: a state key is its number, or its text", () => {
   assert.equal(stateKey({ t: 0n, value: 1, text: "1", opc: 192 }), "n1");

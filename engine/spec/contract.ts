@@ -78,5 +78,21 @@ function fieldIssues(spec: Spec, source: PluginDefinition): ModelIssue[] {
       });
     }
   }
+  // The summaries read per-tag fields: the interpolation and the integral divisor.
+  for (const key of ["interpolation", "integral_divisor"] as const) {
+    const ref = spec.summaries?.[key];
+    if (ref === undefined) continue;
+    const field = ref.slice("fields.".length);
+    const declared = fields[field];
+    if (declared?.per === "tag") continue;
+    const guess = closest(field, names);
+    issues.push({
+      path: ["summaries", key],
+      message: declared
+        ? `the ${source.name} source's field "${field}" varies per ${declared.per}, not per tag`
+        : `the ${source.name} source provides no field "${field}"` +
+          (guess ? ` (did you mean "fields.${guess}"?)` : ""),
+    });
+  }
   return issues;
 }

@@ -75,7 +75,7 @@ export async function discoverTags(
     out.push({
       name,
       type: TYPES[current.datatype ?? 1] ?? "analog",
-      fields: { ...tag },
+      fields: { ...tag, interpolation: current.datatype === 1 ? "linear" : "stairstep" },
     });
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -14,6 +14,14 @@ export const FIELDS: Readonly<Record<string, FieldSpec>> = {
     nullable: false,
     description: "The path as sqlth_te stores it",
   },
+  interpolation: {
+    type: "string",
+    per: "tag",
+    nullable: false,
+    description:
+      "How summaries move its value between stored points, by its current data type: linear for " +
+      "floats, stairstep for integers (and booleans), which hold between changes",
+  },
   datatype: {
     type: "int",
     per: "row",

@@ -62,9 +62,14 @@ export interface ReaderDeps {
 /** A History row named a wwTagKey none of the tags asked for has. */
 class UnknownKey extends Error {}
 
-/** The Historian's summary quality (0 good, 16 doubtful, 1 bad) in the engine's terms. */
-export function normalizedQuality(quality: number): Quality {
-  return quality === 0 ? "good" : quality === 16 ? "uncertain" : "bad";
+/**
+ * The Historian's summary quality (0 good, 16 doubtful, 1 bad) in the engine's terms. Its 0 also
+ * holds OPC uncertain values (Application Server stores OPC Good and Uncertain both as 0), so an
+ * OPCQuality of 64–191 says `uncertain` (historian.md §4.1, §4.3).
+ */
+export function normalizedQuality(quality: number, opc: number | null = null): Quality {
+  if (quality === 0) return opc !== null && opc >= 64 && opc < 192 ? "uncertain" : "good";
+  return quality === 16 ? "uncertain" : "bad";
 }
 
 /** Binds the tags' names as typed parameters; the list of their placeholders, for `IN (…)`. */
@@ -257,7 +262,7 @@ export async function* readHistory(
       time,
       value,
       text,
-      quality: normalizedQuality(quality),
+      quality: normalizedQuality(quality, opc),
       qualityCode: quality,
       fields: fieldsOf(t, detail, opc),
     });

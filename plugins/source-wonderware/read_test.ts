@@ -8,7 +8,7 @@ import { parseTicks } from "../../engine/types.ts";
 import type { Reading, TagInfo } from "../../engine/types.ts";
 import { startSimulator } from "../../simulator/mod.ts";
 import type { SimulatorOptions } from "../../simulator/mod.ts";
-import { readHistory } from "./read.ts";
+import { normalizedQuality, readHistory } from "./read.ts";
 import type { ReaderDeps } from "./read.ts";
 
 async function bothWays(
@@ -92,4 +92,14 @@ Deno.test("rows decoded from the TDS stream pause with a slow consumer and lose 
       assert.deepEqual(decoded, driven);
     },
   );
+});
+
+Deno.test("normalizedQuality() says uncertain for OPCQuality 64–191, which Quality stores as good", () => {
+  assert.equal(normalizedQuality(0, 192), "good");
+  assert.equal(normalizedQuality(0, 216), "good");
+  assert.equal(normalizedQuality(0, null), "good");
+  assert.equal(normalizedQuality(0, 64), "uncertain");
+  assert.equal(normalizedQuality(0, 191), "uncertain");
+  assert.equal(normalizedQuality(16, 192), "uncertain");
+  assert.equal(normalizedQuality(1, 0), "bad");
 });
