@@ -1,9 +1,9 @@
 /**
- * The stored summaries, read back through the sink's query capability: AnalogSummaryHistory and
- * StateSummaryHistory under AVEVA's names and columns (the contract every pipeline's summary
- * tables keep, issue 29), with typed parameters in the store's placeholder syntax — the same
- * declared-SQL contract the API's routes use. Times come back as 100-ns ticks in text, so
- * nothing is rounded on the way.
+ * The stored summaries, read back through the sink's query capability: the views the spec's
+ * `summaries:` names (AnalogSummaryHistory and StateSummaryHistory by default) with AVEVA's
+ * columns, the contract every pipeline's summaries keep, with typed parameters in the store's
+ * placeholder syntax — the same declared-SQL contract the API's routes use. Times come back as
+ * 100-ns ticks in text, so nothing is rounded on the way.
  */
 import type { QueryService } from "./plugin.ts";
 import { formatTicks } from "./types.ts";
@@ -91,15 +91,26 @@ export interface SummaryStore {
   rows(tags: readonly string[], window: TimeWindow, resolutionMs: number): Promise<Summaries>;
 }
 
+/** Where the rows are: the two views (the spec's names) and, where sites share them, this site. */
+export interface SummaryTables {
+  analog: string;
+  state: string;
+  site?: { column: string; value: string };
+}
+
 /** The stored summaries through the sink's query capability. */
-export function sqlSummaryStore(queries: QueryService): SummaryStore {
+export function sqlSummaryStore(queries: QueryService, tables: SummaryTables): SummaryStore {
   return {
-    rows: (tags, window, resolutionMs) => storedSummaries(queries, tags, window, resolutionMs),
+    rows: (tags, window, resolutionMs) =>
+      storedSummaries(queries, tables, tags, window, resolutionMs),
   };
 }
 
+const quoted = (name: string) => `\`${name.replaceAll("`", "``")}\``;
+
 async function storedSummaries(
   queries: QueryService,
+  tables: SummaryTables,
   tags: readonly string[],
   window: TimeWindow,
   resolutionMs: number,
@@ -109,16 +120,14 @@ async function storedSummaries(
     resolution: resolutionMs,
     from: storeTime(window.from),
     to: storeTime(window.to),
+    site: tables.site?.value ?? "",
   };
+  const site = tables.site ? `${quoted(tables.site.column)} = {site:String} AND ` : "";
+  const from = (view: string, columns: string[]) =>
+    `SELECT ${select(columns)} FROM ${quoted(view)} WHERE ${site}${where}`;
   const [analog, state] = await Promise.all([
-    queries.query(
-      `SELECT ${select(ANALOG_COLUMNS)} FROM AnalogSummaryHistory WHERE ${where}`,
-      params,
-    ),
-    queries.query(
-      `SELECT ${select(STATE_COLUMNS)} FROM StateSummaryHistory WHERE ${where}`,
-      params,
-    ),
+    queries.query(from(tables.analog, ANALOG_COLUMNS), params),
+    queries.query(from(tables.state, STATE_COLUMNS), params),
   ]);
   return {
     analog: analog.map((r) => typed<AnalogSummaryRow>(r)),

@@ -17,11 +17,13 @@ import { eachBounded } from "./pool.ts";
 import { compareSummaries, DEFAULT_TOLERANCE } from "./summary_diff.ts";
 import type { SummaryDifference } from "./summary_diff.ts";
 import { sqlSummaryStore } from "./summary_store.ts";
-import type { SummaryStore } from "./summary_store.ts";
+import type { SummaryStore, SummaryTables } from "./summary_store.ts";
+import { siteOf } from "./spec/schema.ts";
+import { siteColumnOf } from "./spec/storage.ts";
 import { TICKS_PER_MS } from "./types.ts";
 import type { Summaries, TagInfo, Ticks } from "./types.ts";
 
-/** The cycles the summary tables keep: 1 minute, 1 hour, 1 day. */
+/** The cycles compared when neither the options nor the spec say: 1 minute, 1 hour, 1 day. */
 export const SUMMARY_RESOLUTIONS = [60_000, 3_600_000, 86_400_000];
 
 export interface SummaryReport {
@@ -36,19 +38,33 @@ export interface SummaryReport {
 export interface SummaryOptions {
   windowMs: number;
   tolerance?: number;
+  /** The cycles compared, in ms (default: the spec's `summaries.cycles`). */
   resolutions?: number[];
   /** Where the stored summaries are read (default: the sink's query capability). */
   store?: SummaryStore;
 }
 
-/** What `verify --summaries` needs and a plugin may lack, said plainly. */
+/** What `verify --summaries` needs and a spec or plugin may lack, said plainly. */
 export function summariesProblem(ctx: PipelineContext): string | undefined {
   const { source } = ctx.engine;
+  if (!ctx.spec.summaries) return `the spec ${ctx.spec.name} keeps no summaries (no summaries:)`;
   if (!source?.summaries) {
     return `the ${ctx.spec.source.plugin} source cannot compute the historian's summaries`;
   }
   if (!ctx.engine.queries) return `the ${ctx.spec.sink.plugin} sink cannot be queried`;
   return undefined;
+}
+
+/** The spec's summary views, and this site's rows where sites share them. */
+function summaryTables(ctx: PipelineContext): SummaryTables {
+  const s = ctx.spec.summaries!;
+  const from = ctx.spec.tables[s.from];
+  const column = from ? siteColumnOf(from) : undefined;
+  return {
+    analog: s.analog_table,
+    state: s.state_table,
+    site: column ? { column, value: siteOf(ctx.spec) } : undefined,
+  };
 }
 
 /** The windows [a, b) of `windowMs` on the UTC grid covering [from, to], cut at both ends. */
@@ -112,7 +128,9 @@ export async function verifySummaries(
 ): Promise<SummaryReport> {
   const t0 = performance.now();
   const { source, state } = parts(ctx);
-  const store = options.store ?? sqlSummaryStore(ctx.engine.queries!);
+  const store = options.store ?? sqlSummaryStore(ctx.engine.queries!, summaryTables(ctx));
+  const resolutions = options.resolutions ??
+    ctx.spec.summaries?.cycles.map((c) => c.every) ?? SUMMARY_RESOLUTIONS;
   const tolerance = options.tolerance ?? DEFAULT_TOLERANCE;
   const report: SummaryReport = {
     tags: tags.length,
@@ -136,7 +154,7 @@ export async function verifySummaries(
   const jobs: { tags: TagInfo[]; from: Ticks; to: Ticks; resolution: number }[] = [];
   for (const chunk of chunkTags(tags, ctx.spec.chunking.tags_per_query)) {
     for (const [a, b] of windows(from, to, options.windowMs)) {
-      for (const resolution of options.resolutions ?? SUMMARY_RESOLUTIONS) {
+      for (const resolution of resolutions) {
         const r = BigInt(resolution) * TICKS_PER_MS;
         const first = ((a + r - 1n) / r) * r;
         const last = (b / r) * r;

@@ -140,14 +140,46 @@ Deno.test("verifySummaries() cuts the range's edges to whole cycles", async () =
   }
 });
 
-Deno.test("summariesProblem() says what the plugins lack", async () => {
+const SUMMARIES = `
+tables:
+  H:
+    from: readings
+    columns:
+      t: { type: "DateTime64(7, 'UTC')", value: time }
+      tag: { type: String, value: tag }
+      v: { type: Nullable(Float64), value: value }
+    order_by: [tag, t]
+summaries: { from: H, tag_column: tag, time_column: t, value_column: v, quality: "192", cycles: [{ every: 1m }, { every: 1h }] }
+`;
+
+Deno.test("summariesProblem() says what the spec or the plugins lack", async () => {
   const source = createFakeSource([], D0, D0 + DAY, MINUTE);
-  const r = await fakeRig(source, createFakeSink(), YAML);
+  for (
+    const [yaml, problem] of [
+      [YAML, "the spec fake keeps no summaries (no summaries:)"],
+      [YAML + SUMMARIES, "the fake source cannot compute the historian's summaries"],
+    ]
+  ) {
+    const r = await fakeRig(source, createFakeSink(), yaml);
+    try {
+      assert.equal(summariesProblem(r.ctx), problem);
+    } finally {
+      await r.close();
+    }
+  }
+});
+
+Deno.test("verifySummaries() compares the cycles the spec's summaries keep", async () => {
+  const fake = createFakeSummaries(TAGS, D0, D0 + 2n * DAY, RESOLUTIONS);
+  const source = createFakeSource([], D0, D0 + 2n * DAY, MINUTE);
+  source.summaries = (tags, window, resolutionMs) => fake.source(tags, window, resolutionMs);
+  const r = await fakeRig(source, createFakeSink(), YAML + SUMMARIES);
   try {
-    assert.equal(
-      summariesProblem(r.ctx),
-      "the fake source cannot compute the historian's summaries",
-    );
+    const report = await verifySummaries(r.ctx, TAGS, D0, D0 + DAY, {
+      windowMs: 86_400_000,
+      store: fake.store,
+    });
+    assert.deepEqual([...report.compared.keys()].sort((a, b) => a - b), [60_000, 3_600_000]);
   } finally {
     await r.close();
   }
