@@ -184,3 +184,25 @@ Deno.test("verifySummaries() compares the cycles the spec's summaries keep", asy
     await r.close();
   }
 });
+
+Deno.test("verify --summaries: a bad --tolerance, --repair, or --tolerance alone exit 2 saying why", async () => {
+  const cli = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "main.ts", "verify", ...args],
+      env: { LOG_LEVEL: "error" },
+    }).output();
+    return [out.code, new TextDecoder().decode(out.stderr)];
+  };
+  assert.deepEqual(await cli("--summaries", "--tolerance", "lots"), [
+    2,
+    'Cannot use --tolerance "lots": give a relative tolerance from 0 to below 1, e.g. 1e-9\n',
+  ]);
+  assert.deepEqual(await cli("--summaries", "--repair"), [
+    2,
+    "Cannot use --repair with --summaries: summaries are recomputed from the stored readings; verify and repair the readings first\n",
+  ]);
+  assert.deepEqual(await cli("--tolerance", "1e-6"), [
+    2,
+    "Cannot use --tolerance without --summaries: counts are compared exactly\n",
+  ]);
+});
