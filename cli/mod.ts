@@ -8,6 +8,7 @@ import { backfillCommand, runCommand } from "./run.ts";
 import { schemaCommand } from "./schema.ts";
 import { validateCommand } from "./validate.ts";
 import { verifyCommand } from "./verify.ts";
+import { migrateCommand } from "./migrate.ts";
 import { demoCommand } from "./demo.ts";
 import { demoSitesCommand } from "./demo_sites.ts";
 import { runSitesCommand } from "./sites.ts";
@@ -130,6 +131,35 @@ that is dropped afterwards). Exit 0 when all are valid; exit 1 and print one lin
     options: { connect: { type: "boolean" } },
     run: (files, v) => validateCommand(files.length ? files : [DEFAULT_SPEC], v.connect === true),
   },
+  migrate: {
+    help:
+      `Usage: main.ts migrate [spec] [--apply] [--allow-loss] [--chunk-tags N] [--chunk-window 1d]
+
+Prints the plan that brings the tables of the spec's store (default ${DEFAULT_SPEC}) to the spec:
+per table what differs and the exact statements (MODIFY TTL, ADD/MODIFY/DROP COLUMN, a codec,
+MODIFY SETTING, a materialized view created again), a new aggregation created and filled from
+the rows already stored, and what cannot change in place (an engine, a key) rebuilt: a new
+table filled by INSERT … SELECT, EXCHANGE TABLES, the old one dropped.
+
+--apply runs the plan, chunk by chunk (chunking.tags_per_query tags × chunking.window, or
+--chunk-tags and --chunk-window), each chunk recorded in the pipeline state: an interrupted
+apply resumes where it stopped, and applying twice changes nothing. Stop the pipeline first.
+--allow-loss also applies steps that discard stored values (a column the spec no longer has).
+Exit 0 when the plan was printed or applied, 1 when it could not be applied.`,
+    options: {
+      apply: { type: "boolean" },
+      "allow-loss": { type: "boolean" },
+      "chunk-tags": { type: "string" },
+      "chunk-window": { type: "string" },
+    },
+    run: ([file], v) =>
+      migrateCommand(file ?? DEFAULT_SPEC, {
+        apply: v.apply === true,
+        allowLoss: v["allow-loss"] === true,
+        chunkTags: v["chunk-tags"] as string | undefined,
+        chunkWindow: v["chunk-window"] as string | undefined,
+      }),
+  },
   schema: {
     help: `Usage: main.ts schema [file]
 
@@ -153,6 +183,7 @@ Commands:
                        --summaries: the summary tables, column by column)
   validate [spec...]   Check specs; print every problem as file:line:col path: message
                        (--connect: have the store check tables and route SQL too)
+  migrate [spec]       Print the plan that brings existing tables to the spec (--apply: run it)
   sim [options]        Run the Historian simulator (see sim --help)
   schema [file]        Write the JSON Schema of pipeline specs (default: stdout)
 

@@ -6,6 +6,7 @@
 import { ConfigError } from "../engine/errors.ts";
 import type { ConfigIssue } from "../engine/errors.ts";
 import { createLogger, errorText, loggerOptionsFromEnv } from "../engine/log.ts";
+import { formatPlan, pendingSteps } from "../engine/migration.ts";
 import { systemClock } from "../engine/plugin.ts";
 import type { Sink } from "../engine/plugin.ts";
 import type { LoadedSpec } from "../engine/spec/load.ts";
@@ -19,8 +20,14 @@ export async function validateCommand(files: string[], connect = false): Promise
     try {
       const loaded = await load(file);
       if (connect) {
-        const issues = await explained(loaded);
-        if (issues.length > 0) throw new ConfigError(issues);
+        const { issues, plan } = await explained(loaded);
+        if (issues.length > 0) {
+          console.error(new ConfigError(issues).message);
+          // The tables differ from the spec: what migrate would do about it.
+          if (plan) console.error(`\n${plan}`);
+          failed = true;
+          continue;
+        }
       }
       console.log(`${file}: valid${connect ? " (checked against the store)" : ""}`);
     } catch (e) {
@@ -32,18 +39,23 @@ export async function validateCommand(files: string[], connect = false): Promise
   return failed ? 1 : 0;
 }
 
-/** The store's own verdict on the spec's model and route SQL. */
-async function explained(loaded: LoadedSpec): Promise<ConfigIssue[]> {
+/**
+ * The store's own verdict on the spec's model and route SQL, and, where the existing tables
+ * differ from the spec, one issue per table at its place in the spec and migrate's plan.
+ */
+async function explained(loaded: LoadedSpec): Promise<{ issues: ConfigIssue[]; plan?: string }> {
   const { spec } = loaded;
   const { definition, options } = loaded.plugins.sink;
   const here = ["sink", definition.name];
   if (!definition.provides?.includes("explain")) {
-    return [
-      loaded.locate(
-        here,
-        `the ${definition.name} sink cannot check statements; --connect needs one that can`,
-      ),
-    ];
+    return {
+      issues: [
+        loaded.locate(
+          here,
+          `the ${definition.name} sink cannot check statements; --connect needs one that can`,
+        ),
+      ],
+    };
   }
   const secrets = new Set<string>();
   const log = createLogger({
@@ -60,18 +72,33 @@ async function explained(loaded: LoadedSpec): Promise<ConfigIssue[]> {
       secrets,
       dataDir: "data/sink-" + definition.name,
       setting: (key) => loaded.setting(`sink.${definition.name}.${key}`),
+      spec: loaded.file,
     });
   } catch (e) {
-    return [loaded.locate(here, `cannot connect: ${errorText(e)}`)];
+    return { issues: [loaded.locate(here, `cannot connect: ${errorText(e)}`)] };
   }
   try {
     const api = apiOf(spec);
-    const issues = await sink.explain!.explain(
-      storageModelOf(spec),
-      spec.name,
-      api ? routeStatements(api) : [],
-    );
-    return issues.map((i) => loaded.locate(i.path, i.message));
+    const model = storageModelOf(spec);
+    const issues = (await sink.explain!.explain(model, spec.name, api ? routeStatements(api) : []))
+      .map((i) => loaded.locate(i.path, i.message));
+    // A model the store refuses has no plan: its problems come first.
+    if (!sink.migrate || issues.length) return { issues };
+    const plan = await sink.migrate.plan(model, spec.name, {
+      tagsPerChunk: spec.chunking.tags_per_query,
+      window: spec.chunking.window,
+    });
+    const command = `deno task migrate ${loaded.file}`;
+    const pending = pendingSteps(plan);
+    for (const step of pending) {
+      issues.push(loaded.locate(
+        step.path.length ? step.path : here,
+        `${step.name} in ${plan.target} differs from the spec (${
+          step.changes.join("; ")
+        }): run would refuse to start; \`${command}\` prints the plan (below), \`${command} --apply\` runs it`,
+      ));
+    }
+    return { issues, plan: pending.length ? formatPlan(plan, command) : undefined };
   } finally {
     await sink.close();
   }

@@ -86,6 +86,7 @@ export async function startEngine(loaded: LoadedSpec, options: EngineOptions): P
       secrets,
       dataDir: `${dataDir}/${kind}-${definition.name}`,
       setting: (key) => loaded.setting(`${kind}.${definition.name}.${key}`),
+      spec: loaded.file,
     };
     const plugin = await definition.create(pluginOptions, context);
     opened.push({ kind, close: () => plugin.close() });

@@ -4,6 +4,7 @@
  */
 export * from "./types.ts";
 export * from "./plugin.ts";
+export * from "./migration.ts";
 export { ConfigError, PluginError } from "./errors.ts";
 export type { ErrorReason } from "./errors.ts";
 export type { Fields, Logger } from "./log.ts";

@@ -11,6 +11,7 @@
  */
 import type { z } from "zod";
 import type { Logger } from "./log.ts";
+import type { MigrateService } from "./migration.ts";
 import type { StorageModel } from "./spec/storage.ts";
 import type { ValueSpec } from "./spec/values.ts";
 import type { AssetRow, ReadingBatch, Summaries, TagInfo, Ticks, TimeWindow } from "./types.ts";
@@ -55,6 +56,8 @@ export interface PluginContext {
    * (`source.wonderware.host`). Absent in tests that build a context by hand.
    */
   setting?(key: string): string;
+  /** The spec file the pipeline was loaded from, for messages that name a command to run on it. */
+  spec?: string;
 }
 
 /**
@@ -200,8 +203,9 @@ export interface RunRecord {
 export interface Sink {
   /**
    * Creates the declared tables, derived tables and aggregations, or checks that existing ones
-   * match; running it twice changes nothing. A table that exists with another definition is a
-   * PluginError listing the differences; nothing is dropped or altered.
+   * match; running it twice changes nothing. A table that exists with another definition (or
+   * a new aggregation with stored rows to fill it from) is a PluginError listing the differences
+   * and the migration plan; nothing is dropped or altered.
    */
   prepare(model: StorageModel, pipeline: string): Promise<void>;
   /** Replaces the asset model (tag → place in the plant). */
@@ -227,6 +231,8 @@ export interface Sink {
   explain?: ExplainService;
   /** Stored readings per tag in a window, deduplicated (declared as `provides: ["count"]`). */
   counts?: { count(tags: readonly string[], window: TimeWindow): Promise<Counts> };
+  /** Plans and applies what brings existing tables to the spec (declared as `provides: ["migrate"]`). */
+  migrate?: MigrateService;
   close(): Promise<void>;
 }
 
@@ -285,7 +291,7 @@ export interface ExplainService {
   ): Promise<ModelIssue[]>;
 }
 
-export type Capability = "state" | "query" | "explain" | "count" | "summaries";
+export type Capability = "state" | "query" | "explain" | "count" | "summaries" | "migrate";
 
 /** The type of a field a source provides, as tables may store it. */
 export type FieldType = "int" | "float" | "string" | "bool" | "time";

@@ -8,20 +8,42 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import { BATCH_FIELDS, createTable, literal, onCluster, q } from "./ddl.ts";
 import type { Ddl, Target } from "./ddl.ts";
 import { localName } from "./cluster.ts";
+import { clausesOf, settingsOf } from "./_clauses.ts";
 
-interface TableInfo {
+export interface TableInfo {
   engine: string;
   engine_full: string;
   sorting_key: string;
   partition_key: string;
+  primary_key: string;
+  sampling_key: string;
   as_select: string;
 }
 
-interface ColumnInfo {
+export interface ColumnInfo {
   name: string;
   type: string;
   default_kind: string;
   default_expression: string;
+  /** `CODEC(…)`, or "" for the table's default compression. */
+  compression_codec: string;
+}
+
+/**
+ * A declared table or view against what exists under its name, both in ClickHouse's canonical
+ * forms: `existing` is absent for what is new; tables carry the declared definition read back
+ * from a scratch copy (`declared`, `want`) beside the existing one (`have`).
+ */
+export interface Inspection {
+  ddl: Ddl;
+  existing?: TableInfo;
+  /** Views: the spec's SELECT as ClickHouse formats it. */
+  select?: string;
+  declared?: TableInfo;
+  have?: ColumnInfo[];
+  want?: ColumnInfo[];
+  /** Distributed tables: what differs, if anything. */
+  problem?: string;
 }
 
 async function select<T>(
@@ -34,89 +56,134 @@ async function select<T>(
   >();
 }
 
-function tableInfo(c: ClickHouseClient, database: string, name: string) {
+export function tableInfo(c: ClickHouseClient, database: string, name: string) {
   return select<TableInfo>(
     c,
-    "SELECT engine, engine_full, sorting_key, partition_key, as_select FROM system.tables WHERE database = {d:String} AND name = {n:String}",
+    "SELECT engine, engine_full, sorting_key, partition_key, primary_key, sampling_key, as_select FROM system.tables WHERE database = {d:String} AND name = {n:String}",
     { d: database, n: name },
   );
 }
 
-function columnInfo(c: ClickHouseClient, database: string, name: string) {
+export function columnInfo(c: ClickHouseClient, database: string, name: string) {
   return select<ColumnInfo>(
     c,
-    "SELECT name, type, default_kind, default_expression FROM system.columns WHERE database = {d:String} AND table = {n:String} ORDER BY position",
+    "SELECT name, type, default_kind, default_expression, compression_codec FROM system.columns WHERE database = {d:String} AND table = {n:String} ORDER BY position",
     { d: database, n: name },
   );
 }
 
 /** One line per difference, `table: what differs`; empty when everything matches or is new. */
 export async function driftOf(c: ClickHouseClient, target: Target, ddl: Ddl[]): Promise<string[]> {
-  const problems: string[] = [];
+  return problemsOf(target, await inspect(c, target, ddl));
+}
+
+/** Every declared table and view (not the database) against what exists. Nothing is altered. */
+export async function inspect(
+  c: ClickHouseClient,
+  target: Target,
+  ddl: Ddl[],
+): Promise<Inspection[]> {
+  const out: Inspection[] = [];
   for (const d of ddl) {
     if (d.kind === "database") continue;
     const [existing] = await tableInfo(c, target.database, d.name);
-    if (!existing) continue;
-    if (d.kind === "distributed") {
-      const problem = await distributedDrift(c, d, existing);
-      if (problem) problems.push(problem);
-      continue;
-    }
-    if (d.kind === "view") {
+    if (!existing) {
+      out.push({ ddl: d });
+    } else if (d.kind === "distributed") {
+      out.push({ ddl: d, existing, problem: await distributedDrift(c, d, existing) });
+    } else if (d.kind === "view") {
       const [{ f } = { f: "" }] = await select<{ f: string }>(
         c,
         "SELECT formatQuerySingleLine({s:String}) AS f",
         { s: d.select },
       );
-      if (existing.as_select !== f) {
+      out.push({ ddl: d, existing, select: f });
+    } else {
+      out.push({ ddl: d, existing, ...await declaredTable(c, target, d) });
+    }
+  }
+  return out;
+}
+
+/** The declared table as ClickHouse canonicalizes it: created under a scratch name, read, dropped. */
+async function declaredTable(c: ClickHouseClient, target: Target, d: Ddl) {
+  const scratch = `__spec_check_${d.name}_${crypto.randomUUID().slice(0, 8)}`;
+  await c.command({ query: createTable({ database: target.database }, scratch, d.shape!) });
+  try {
+    const [declared] = await tableInfo(c, target.database, scratch);
+    const have = await columnInfo(c, target.database, d.name);
+    const want = await columnInfo(c, target.database, scratch);
+    return { declared: declared!, have, want };
+  } finally {
+    await c.command({ query: `DROP TABLE IF EXISTS ${q(target.database)}.${q(scratch)} SYNC` });
+  }
+}
+
+/** The differences of inspected tables and views, one line each, as people read them. */
+export function problemsOf(target: Target, inspections: Inspection[]): string[] {
+  const problems: string[] = [];
+  for (const { ddl: d, existing, select, declared, have, want, problem } of inspections) {
+    if (!existing) continue;
+    if (d.kind === "distributed") {
+      if (problem) problems.push(problem);
+      continue;
+    }
+    if (d.kind === "view") {
+      if (existing.as_select !== select) {
         problems.push(
-          `${d.name}: the view selects\n    ${existing.as_select}\n    the spec says\n    ${f}`,
+          `${d.name}: the view selects\n    ${existing.as_select}\n    the spec says\n    ${select}`,
         );
       }
       continue;
     }
-    const scratch = `__spec_check_${d.name}_${crypto.randomUUID().slice(0, 8)}`;
-    await c.command({ query: createTable({ database: target.database }, scratch, d.shape!) });
-    try {
-      const [declared] = await tableInfo(c, target.database, scratch);
-      const have = await columnInfo(c, target.database, d.name);
-      const want = await columnInfo(c, target.database, scratch);
-      const migration = perBatchMigration(
-        `${q(target.database)}.${q(d.name)}${onCluster(target)}`,
-        have,
-        want,
-      );
-      if (migration) problems.push(`${d.name}: ${migration.message}`);
-      const rest = (cs: ColumnInfo[]) => cs.filter((c) => !migration?.columns.has(c.name));
-      problems.push(...compareColumns(d.name, rest(have), rest(want)));
-      const strip = (e: string) => e.replace(/^Replicated/, "");
-      if (target.cluster) {
-        for (const key of ["sorting_key", "partition_key"] as const) {
-          if (existing[key] !== declared![key]) {
-            problems.push(
-              `${d.name}: ${key.replace("_", " ")} is (${existing[key]}), the spec says (${
-                declared![key]
-              })`,
-            );
-          }
-        }
-        if (strip(existing.engine) !== strip(declared!.engine)) {
+    const migration = perBatchMigration(
+      `${q(target.database)}.${q(d.name)}${onCluster(target)}`,
+      have!,
+      want!,
+    );
+    if (migration) problems.push(`${d.name}: ${migration.message}`);
+    const rest = (cs: ColumnInfo[]) => cs.filter((c) => !migration?.columns.has(c.name));
+    problems.push(...compareColumns(d.name, rest(have!), rest(want!)));
+    const strip = (e: string) => e.replace(/^Replicated/, "");
+    if (target.cluster) {
+      for (const key of ["sorting_key", "partition_key"] as const) {
+        if (existing[key] !== declared![key]) {
           problems.push(
-            `${d.name}: engine is ${existing.engine}, the spec says ${declared!.engine}`,
+            `${d.name}: ${key.replace("_", " ")} is (${existing[key]}), the spec says (${
+              declared![key]
+            })`,
           );
         }
-      } else if (existing.engine_full !== declared!.engine_full) {
+      }
+      if (strip(existing.engine) !== strip(declared!.engine)) {
         problems.push(
-          `${d.name}: engine, keys, TTL or settings are\n    ${existing.engine_full}\n    the spec says\n    ${
-            declared!.engine_full
-          }`,
+          `${d.name}: engine is ${existing.engine}, the spec says ${declared!.engine}`,
         );
       }
-    } finally {
-      await c.command({ query: `DROP TABLE IF EXISTS ${q(target.database)}.${q(scratch)} SYNC` });
+    } else if (!sameEngine(existing.engine_full, declared!.engine_full)) {
+      problems.push(
+        `${d.name}: engine, keys, TTL or settings are\n    ${existing.engine_full}\n    the spec says\n    ${
+          declared!.engine_full
+        }`,
+      );
     }
   }
   return problems;
+}
+
+/**
+ * Whether two `engine_full`s say the same: clause for clause, settings in any order (ClickHouse
+ * appends a setting changed by ALTER … MODIFY SETTING at the end).
+ */
+export function sameEngine(a: string, b: string): boolean {
+  if (a === b) return true;
+  const [x, y] = [clausesOf(a), clausesOf(b)];
+  const sx = settingsOf(x.SETTINGS);
+  const sy = settingsOf(y.SETTINGS);
+  delete x.SETTINGS;
+  delete y.SETTINGS;
+  return JSON.stringify(x) === JSON.stringify(y) && sx.size === sy.size &&
+    [...sx].every(([k, v]) => sy.get(k) === v);
 }
 
 /**
@@ -150,11 +217,11 @@ async function distributedDrift(
  * Historian's echoed options on every row): the statements that migrate the table in place,
  * each row keeping its values, in the JSON form the ALIAS columns read.
  */
-function perBatchMigration(
+export function perBatchMigration(
   table: string,
   existing: ColumnInfo[],
   declared: ColumnInfo[],
-): { message: string; columns: Set<string> } | undefined {
+): { message: string; columns: Set<string>; statements: string[] } | undefined {
   if (existing.some((c) => c.name === BATCH_FIELDS)) return undefined;
   const byName = new Map(existing.map((c) => [c.name, c]));
   const moved = declared.filter((w) =>
@@ -187,10 +254,9 @@ function perBatchMigration(
   return {
     message: `${moved.length} columns stored here per row are kept once per batch by the spec (${
       moved.map((m) => m.name).join(", ")
-    }); to migrate the table in place, every row keeping its values, run in order:\n    ${
-      statements.map((s) => `${s};`).join("\n    ")
-    }\n    then start again`,
+    }): migrate moves them in place, every row keeping its values (the plan's statements)`,
     columns: new Set([BATCH_FIELDS, ...moved.map((m) => m.name)]),
+    statements,
   };
 }
 
@@ -213,6 +279,13 @@ function compareColumns(table: string, existing: ColumnInfo[], declared: ColumnI
         `${table}: column ${want.name} defaults to ${
           have.default_expression || "nothing"
         }, the spec says ${want.default_expression || "nothing"}`,
+      );
+    }
+    if (have.compression_codec !== want.compression_codec) {
+      out.push(
+        `${table}: column ${want.name} is compressed with ${
+          have.compression_codec || "the default codec"
+        }, the spec says ${want.compression_codec || "the default codec"}`,
       );
     }
     byName.delete(want.name);

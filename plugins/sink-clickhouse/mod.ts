@@ -109,7 +109,13 @@ export async function createClickHouseSink(opts: Options, context: PluginContext
       parsed.host,
       fix,
     );
-  const sink = createSink({ conn, readerConn, log: context.log, onClose: stopEmbedded });
+  const sink = createSink({
+    conn,
+    readerConn,
+    log: context.log,
+    onClose: stopEmbedded,
+    spec: context.spec,
+  });
   let version: string;
   try {
     await sink.queries!.ping();
@@ -134,6 +140,6 @@ export default definePlugin({
     "ClickHouse over HTTP (npm:@clickhouse/client); the embedded store when no URL is set",
   options,
   create: createClickHouseSink,
-  provides: ["state", "query", "explain", "count"],
+  provides: ["state", "query", "explain", "count", "migrate"],
   checkModel,
 });

@@ -13,7 +13,7 @@
  * - a commit recomputes the unit's aggregates from the deduplicated raw rows, then records the
  *   unit: repeating it after a crash at any point gives the same result (aggregates.ts).
  */
-import { isReadingsTable, PluginError, siteColumnOf } from "../../engine/mod.ts";
+import { isReadingsTable, pendingSteps, PluginError, siteColumnOf } from "../../engine/mod.ts";
 import type {
   AssetRow,
   Counts,
@@ -30,7 +30,7 @@ import type {
 } from "../../engine/mod.ts";
 import { aggregateSql } from "./aggregates.ts";
 import type { AggregateSql } from "./aggregates.ts";
-import { attempt, command, insertBytes, NO_INSERT_MERGE, reasonOf, rows } from "./_client.ts";
+import { command, insertBytes, NO_INSERT_MERGE, reasonOf, rows } from "./_client.ts";
 import type { Conn } from "./_client.ts";
 import { PLUGIN } from "./_client.ts";
 import {
@@ -42,7 +42,7 @@ import {
   tagColumnOf,
   timeColumnOf,
 } from "./ddl.ts";
-import { driftOf } from "./drift.ts";
+import { createMigrate, planMigration, planOf, refusal } from "./migrate.ts";
 import type { Ddl } from "./ddl.ts";
 import { chTime, encodeRows, insertShape, planColumns } from "./insert.ts";
 import type { ColumnPlan, InsertShape } from "./insert.ts";
@@ -83,6 +83,8 @@ export interface SinkDeps {
   readerConn?: Conn;
   log: Logger;
   onClose?: () => Promise<void>;
+  /** The spec file, for the command a refusal names (`deno task migrate <spec>`). */
+  spec?: string;
 }
 
 export function createSink(deps: SinkDeps): Sink {
@@ -100,20 +102,14 @@ export function createSink(deps: SinkDeps): Sink {
     async prepare(model: StorageModel, pipeline: string) {
       const ddl = modelDdl(target, pipeline, model);
       await command(conn, `creating database ${target.database}`, ddl[0]!.sql);
-      const problems = await attempt(
-        conn,
-        "checking existing tables",
-        () => driftOf(conn.root, target, ddl),
-      );
+      // What differs, and what migrate would do about it (a new aggregation to fill included).
+      const { problems, planned } = await planMigration(conn, model, pipeline);
       problems.push(...await leftovers(conn, ddl, problems));
-      if (problems.length > 0) {
-        throw new PluginError(
-          PLUGIN,
-          `tables in ${target.database} differ from the spec; nothing was changed or dropped:\n  ${
-            problems.join("\n  ")
-          }`,
-          { reason: "invalid" },
-        );
+      const plan = planOf(conn, planned);
+      if (problems.length > 0 || pendingSteps(plan).length > 0) {
+        throw new PluginError(PLUGIN, refusal(target.database, problems, plan, deps.spec), {
+          reason: "invalid",
+        });
       }
       for (const statement of ddl.slice(1)) {
         await command(conn, `creating ${statement.name}`, statement.sql);
@@ -189,6 +185,7 @@ export function createSink(deps: SinkDeps): Sink {
     explain: {
       explain: (model, pipeline, statements) => explainModel(conn, model, pipeline, statements),
     },
+    migrate: createMigrate(conn),
 
     release(unit: string) {
       held.delete(unit);
