@@ -16,6 +16,8 @@ import type { TestStore } from "./_clickhouse.ts";
 export interface PlantVersion {
   keep?: string;
   partitionBy?: string;
+  /** The raw table's sort key, a YAML flow list. */
+  orderBy?: string;
   qualityDetail?: string;
   /** Extra raw columns, YAML lines. */
   columns?: string[];
@@ -67,7 +69,7 @@ ${
     (v.columns ?? []).map((c) => `      ${c}\n`).join("")
   }      IngestedAt: { type: "DateTime64(3, 'UTC')", value: ingested_at }
     engine: ReplacingMergeTree(IngestedAt)
-    order_by: [TagName, DateTime]
+    order_by: ${v.orderBy ?? "[TagName, DateTime]"}
     partition_by: ${v.partitionBy ?? "toYYYYMM(DateTime)"}
     ttl: { column: DateTime, keep: ${v.keep ?? "90d"} }
 ${v.settings ? `    settings: ${v.settings}\n` : ""}${v.derived ? derived(v.derived) : ""}${

@@ -123,7 +123,7 @@ Deno.test({
           assert.match(
             lines[0]!,
             new RegExp(
-              `^${file}:\\d+:\\d+ tables\\.WonderwareHistory: WonderwareHistory in database ${db} at [\\d.:]+ differs from the spec \\(retention \\(TTL\\) is DateTime \\+ toIntervalDay\\(90\\), the spec says DateTime \\+ toIntervalDay\\(180\\); column OPCQuality Nullable\\(Int32\\) is new\\): run would refuse to start; \`deno task migrate ${file}\` prints the plan \\(below\\)`,
+              `^${file}:\\d+:\\d+ tables\\.WonderwareHistory: WonderwareHistory in database ${db} at [\\d.:]+ differs from the spec \\(retention \\(TTL\\) is DateTime \\+ toIntervalDay\\(90\\), the spec says DateTime \\+ toIntervalDay\\(180\\) \\(stored parts are re-evaluated by a background mutation, see system\\.mutations\\); column OPCQuality Nullable\\(Int32\\) is new\\): run would refuse to start; \`deno task migrate ${file}\` prints the plan \\(below\\)`,
             ),
           );
           assert.equal(lines[1], "");

@@ -61,9 +61,12 @@ export function tableDiff(table: string, ins: Inspection): TableDiff {
 
 function ttl(table: string, have: string | undefined, want: string | undefined, diff: TableDiff) {
   if (have === want) return;
-  diff.changes.push(`retention (TTL) is ${have ?? "none"}, the spec says ${want ?? "none"}`);
   // The stored parts' TTL is recalculated (and applied) by a background mutation: rows kept
   // longer stay, rows past a shorter retention are deleted (materialize_ttl_after_modify).
+  diff.changes.push(
+    `retention (TTL) is ${have ?? "none"}, the spec says ${want ?? "none"} (stored parts are ` +
+      "re-evaluated by a background mutation, see system.mutations)",
+  );
   diff.alters.push({
     sql: want ? `ALTER TABLE ${table} MODIFY TTL ${want}` : `ALTER TABLE ${table} REMOVE TTL`,
   });
