@@ -8,6 +8,7 @@ import { NO_INSERT_MERGE } from "./_client.ts";
 import { q } from "./ddl.ts";
 import type { Ddl } from "./ddl.ts";
 import type { TableDiff } from "./_migrate_diff.ts";
+import { countChunks, pending, runAlters, stepOf } from "./_migrate_plan.ts";
 import type { Planner } from "./_migrate_plan.ts";
 import {
   chunkSize,
@@ -50,11 +51,11 @@ export async function fillStep(
     since: kind === "refill" && keep ? Date.now() - keep + agg.bucket : undefined,
   };
   const prefix = `${markOf(kind, name)}:${await hashOf(sql)}`;
-  const counted = p.filling.has(agg.from) ? undefined : await p.count(source, prefix);
+  const counted = p.filling.has(agg.from) ? undefined : await countChunks(p, source, prefix);
   p.filling.add(name);
   const changes = [
     ...(diff?.changes ?? [`new aggregation of ${agg.from}`]),
-    ...(p.pending(kind, name) ? ["an interrupted apply was filling it"] : []),
+    ...(pending(p, kind, name) ? ["an interrupted apply was filling it"] : []),
     ...(kind === "refill"
       ? [
         `every bucket is recomputed from ${agg.from}${
@@ -63,7 +64,7 @@ export async function fillStep(
       ]
       : []),
   ];
-  const step = p.step(name, "fill", {
+  const step = stepOf(p, name, "fill", {
     changes,
     statements: create ? [create] : (diff?.alters ?? []).map((a) => a.sql),
     chunks: {
@@ -80,7 +81,7 @@ export async function fillStep(
     run: async () => {
       await mark(p.conn, p.pipeline, markOf(kind, name), STARTED);
       if (create) await exec(p.conn, `creating ${name}`, create);
-      await p.alters(name, diff?.alters ?? []);
+      await runAlters(p, name, diff?.alters ?? []);
       const chunks = await listChunks(p.conn, source, p.options);
       const ran = await runChunks(
         p.conn,
@@ -114,7 +115,7 @@ export function fillDerivedStep(p: Planner, d: Ddl, from: string): Planned {
   }) ${view.select}`;
   p.filling.add(d.name);
   const prefix = markOf("fill", d.name);
-  const step = p.step(d.name, "fill", {
+  const step = stepOf(p, d.name, "fill", {
     changes: [`new table derived from ${from}`],
     statements: [d.sql],
     chunks: {

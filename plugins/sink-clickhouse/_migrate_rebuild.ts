@@ -15,6 +15,7 @@ import { columnInfo, tableInfo } from "./drift.ts";
 import type { Inspection } from "./drift.ts";
 import { isStored, tableDiff } from "./_migrate_diff.ts";
 import type { TableDiff } from "./_migrate_diff.ts";
+import { countChunks, manualStep, pending, stepOf, tableOf } from "./_migrate_plan.ts";
 import type { Planner } from "./_migrate_plan.ts";
 import {
   chunkSize,
@@ -79,12 +80,12 @@ export async function rebuildStep(
     q(name)
   } WHERE ${where} ORDER BY ${order}`;
   const prefix = `${markOf("rebuild", name)}:${await hashOf(create)}`;
-  const counted = await p.count(source, prefix);
+  const counted = await countChunks(p, source, prefix);
   const then = [
     `EXCHANGE TABLES ${db}.${q(copy)} AND ${db}.${q(name)}`,
     `DROP TABLE ${db}.${q(copy)} SYNC`,
   ];
-  const step = p.step(name, "rebuild", {
+  const step = stepOf(p, name, "rebuild", {
     changes: [
       ...diff.rebuild,
       ...diff.changes,
@@ -162,8 +163,8 @@ export async function resumeRebuild(p: Planner, ins: Inspection): Promise<Planne
   const name = ins.ddl.name;
   const copy = rebuiltName(name);
   const db = p.conn.db;
-  if (!p.pending("rebuild", name)) {
-    return p.manual(p.step(name, "manual", {
+  if (!pending(p, "rebuild", name)) {
+    return manualStep(stepOf(p, name, "manual", {
       changes: [
         `${copy} exists, but no rebuild of ${name} is under way: drop it by hand (DROP TABLE ${db}.${
           q(copy)
@@ -171,10 +172,10 @@ export async function resumeRebuild(p: Planner, ins: Inspection): Promise<Planne
       ],
     }));
   }
-  const diff = ins.existing ? tableDiff(p.table(name), ins) : undefined;
+  const diff = ins.existing ? tableDiff(tableOf(p, name), ins) : undefined;
   if (diff && diff.changes.length + diff.rebuild.length === 0) {
     const drop = `DROP TABLE ${db}.${q(copy)} SYNC`;
-    const step = p.step(name, "rebuild", {
+    const step = stepOf(p, name, "rebuild", {
       changes: [`an interrupted rebuild exchanged the tables: the old rows are left in ${copy}`],
       then: [drop],
     });
@@ -188,7 +189,7 @@ export async function resumeRebuild(p: Planner, ins: Inspection): Promise<Planne
     };
   }
   if (!ins.existing || !diff) {
-    return p.manual(p.step(name, "manual", {
+    return manualStep(stepOf(p, name, "manual", {
       changes: [`${copy} exists but ${name} does not: rename ${copy} to ${name} by hand`],
     }));
   }
