@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { inspect, settingsClause } from "./_sql.ts";
+import { withSettings } from "./_statement.ts";
 
 Deno.test("inspect() finds the keyword and a trailing FORMAT clause", () => {
   assert.deepEqual(inspect("SELECT 1 \nFORMAT JSONEachRow"), {
@@ -54,5 +55,24 @@ Deno.test("settingsClause() quotes text values and rejects odd names", () => {
   assert.throws(
     () => settingsClause([["a; DROP", "1"]]),
     /Code: 115\. DB::Exception: Unknown setting a; DROP/,
+  );
+});
+
+Deno.test("withSettings() joins a statement's own SETTINGS clause, an INSERT … SELECT's too", () => {
+  const caps: [string, string][] = [["max_memory_usage", "100"], ["max_threads", "2"]];
+  const select = "SELECT 1 SETTINGS max_threads = 1";
+  assert.equal(
+    withSettings(select, caps, inspect(select)),
+    "SELECT 1 SETTINGS max_memory_usage = 100, max_threads = 1",
+  );
+  const insert = "INSERT INTO t SELECT number FROM numbers(3) SETTINGS max_threads = 1";
+  assert.equal(
+    withSettings(insert, caps, inspect(insert)),
+    "INSERT INTO t SELECT number FROM numbers(3) SETTINGS max_memory_usage = 100, max_threads = 1",
+  );
+  const values = "INSERT INTO t VALUES (1)";
+  assert.equal(
+    withSettings(values, caps, inspect(values)),
+    "INSERT INTO t SETTINGS max_memory_usage = 100, max_threads = 2 VALUES (1)",
   );
 });

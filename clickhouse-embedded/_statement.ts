@@ -22,9 +22,11 @@ export function withSettings(
   settings: [string, string][],
   info?: StatementInfo,
 ): string {
-  if (info?.keyword !== "INSERT" && info?.settingsAt !== undefined) {
-    // The statement's own SETTINGS clause: ours join it (one clause only), and its own
-    // values, already checked against the caps, win.
+  const noData = info?.keyword !== "INSERT" ||
+    (info.valuesAt === undefined && info.formatAt === undefined);
+  if (noData && info?.settingsAt !== undefined) {
+    // The statement's own SETTINGS clause (a SELECT's, an INSERT … SELECT's): ours join it
+    // (one clause only), and its own values, already checked against the caps, win.
     const own = new Set(
       [...sql.slice(info.settingsAt).matchAll(/([A-Za-z_]\w*)\s*=/g)].map((m) =>
         m[1]!.toLowerCase()
