@@ -26,20 +26,25 @@ export function analogFromRaw(s: SummarySql, cycleMs: number, where: string): st
   const rt = cycleMs * 10_000;
   const keys = keyColumns(s);
   const site = s.site ? "{site:String}, " : "";
-  const valued = "v IS NOT NULL";
-  const inside = `inside AND ${valued}`;
+  const covered = "v IS NOT NULL AND len > 0";
+  const inside = "inside AND v IS NOT NULL";
   const held = "NOT inside AND (len > 0 OR nt = -1)";
-  const vt = "(assumeNotNull(v), t)";
-  const perCycle = `SELECT tag, k, any(dv) AS dv, sumIf(len, ${valued}) AS cov, ` +
-    `groupUniqArrayIf(opc, ${valued} AND len > 0) AS opcs, ` +
-    `arraySort(p -> p.1, groupArrayIf((x0, len / ${TICKS_PER_SECOND}, assumeNotNull(y0), ` +
-    `assumeNotNull(y1)), ${valued} AND len > 0)) AS ps, countIf(${inside}) AS n, ` +
-    `argMinIf(${vt}, t, ${inside}) AS fst, argMaxIf(${vt}, t, ${inside}) AS lst, ` +
-    `argMinIf(${vt}, ${vt}, ${inside}) AS mn, ` +
-    `argMinIf(${vt}, (-assumeNotNull(v), t), ${inside}) AS mx, ` +
+  const y0 = "assumeNotNull(y0)";
+  const y1 = "assumeNotNull(y1)";
+  // Scalar aggregates where they do (tuples cost), the pieces as three arrays for the spread.
+  const perCycle = `SELECT tag, k, any(dv) AS dv, sumIf(len, ${covered}) AS cov, ` +
+    `groupUniqArrayIf(opc, ${covered}) AS opcs, ` +
+    `sumIf(len / ${TICKS_PER_SECOND} * (${y0} + ${y1}) / 2, ${covered}) AS area, ` +
+    `groupArrayIf(len / ${TICKS_PER_SECOND}, ${covered}) AS pl, ` +
+    `groupArrayIf(${y0}, ${covered}) AS pa, groupArrayIf(${y1}, ${covered}) AS pb, ` +
+    `countIf(${inside}) AS n, ` +
+    `argMinIf(v, t, ${inside}) AS fv, minIf(t, ${inside}) AS ft, ` +
+    `argMaxIf(v, t, ${inside}) AS lv, maxIf(t, ${inside}) AS lt, ` +
+    `minIf(v, ${inside}) AS mnv, argMinIf(t, (assumeNotNull(v), t), ${inside}) AS mnt, ` +
+    `maxIf(v, ${inside}) AS mxv, argMinIf(t, (-assumeNotNull(v), t), ${inside}) AS mxt, ` +
     // The piece from before the start: the point in effect at it, unless the next point sits
     // exactly on the start (a piece of length 0 that only names the point before).
-    `anyIf((v, t), ${held}) AS held, countIf(${held}) > 0 AS anyHeld, ` +
+    `anyIf(v, ${held}) AS hv, anyIf(t, ${held}) AS ht, countIf(${held}) > 0 AS anyHeld, ` +
     `anyIf(t, NOT inside) AS prev, countIf(NOT inside) > 0 AS anyPrev, ` +
     `minIf(t, inside) AS firstT, countIf(inside) > 0 AS anyInside ` +
     `FROM (${pieces(s, rt, where, false)}) GROUP BY tag, k`;
@@ -49,37 +54,45 @@ export function analogFromRaw(s: SummarySql, cycleMs: number, where: string): st
     "dv",
     "cov",
     "opcs",
-    "ps",
+    "area",
+    "pl",
+    "pa",
+    "pb",
     "n",
-    "fst",
-    "lst",
-    "mn",
-    "mx",
-    "held",
+    "fv",
+    "ft",
+    "lv",
+    "lt",
+    "mnv",
+    "mnt",
+    "mxv",
+    "mxt",
+    "hv",
+    "ht",
+    "anyHeld",
     "prev",
+    "anyPrev",
     "firstT",
     "anyInside",
-    "anyHeld",
-    "anyPrev",
   ];
-  const withArea = level(cols, ["arraySum(p -> p.2 * (p.3 + p.4) / 2, ps) AS area"], perCycle);
-  const withAvg = level([...cols, "area"], [
+  const withAvg = level(cols, [
     `if(cov > 0, area / (cov / ${TICKS_PER_SECOND}), NULL) AS avg`,
-  ], withArea);
+    `if(cov > 0, area / (cov / ${TICKS_PER_SECOND}), 0) AS m`,
+  ], perCycle);
   // The spread in a second pass, around the cycle's average.
-  const withSpread = level([...cols, "area", "avg"], [
-    "arraySum(p -> p.2 * ((p.3 - ifNull(avg, 0)) * (p.3 - ifNull(avg, 0)) + (p.3 - ifNull(avg, 0)) " +
-    "* (p.4 - ifNull(avg, 0)) + (p.4 - ifNull(avg, 0)) * (p.4 - ifNull(avg, 0))) / 3, ps) AS spread",
+  const withSpread = level([...cols, "avg"], [
+    "arraySum((l, a, b) -> l * ((a - m) * (a - m) + (a - m) * (b - m) + (b - m) * (b - m)) / 3, " +
+    "pl, pa, pb) AS spread",
   ], withAvg);
-  const heldAt = (part: 1 | 2) =>
-    `if(anyHeld AND held.1 IS NOT NULL, ${part === 1 ? "held.1" : time7("held.2")}, NULL)`;
+  const heldValue = "if(anyHeld AND hv IS NOT NULL, hv, NULL)";
+  const heldTime = `if(anyHeld AND hv IS NOT NULL, ${time7("ht")}, NULL)`;
   const select =
     `SELECT ${site}tag, ${cycleMs}, ${time7(`k * ${rt}`)}, ${time7(`(k + 1) * ${rt}`)}, ` +
     `${analogQuality("cov", "opcs", rt)}, cov / ${rt} * 100, ` +
-    `if(n > 0, fst.1, ${heldAt(1)}), if(n > 0, ${time7("fst.2")}, ${heldAt(2)}), ` +
-    `if(n > 0, lst.1, ${heldAt(1)}), if(n > 0, ${time7("lst.2")}, ${heldAt(2)}), ` +
-    `if(n > 0, mn.1, NULL), if(n > 0, ${time7("mn.2")}, NULL), ` +
-    `if(n > 0, mx.1, NULL), if(n > 0, ${time7("mx.2")}, NULL), ` +
+    `if(n > 0, fv, ${heldValue}), if(n > 0, ${time7("ft")}, ${heldTime}), ` +
+    `if(n > 0, lv, ${heldValue}), if(n > 0, ${time7("lt")}, ${heldTime}), ` +
+    `if(n > 0, mnv, NULL), if(n > 0, ${time7("mnt")}, NULL), ` +
+    `if(n > 0, mxv, NULL), if(n > 0, ${time7("mxt")}, NULL), ` +
     `avg, if(cov > 0, sqrt(greatest(spread / (cov / ${TICKS_PER_SECOND}), 0)), NULL), ` +
     `if(cov > 0, area / dv, NULL), n, cov, area, spread, opcs, ` +
     `if(anyPrev, ${time7("prev")}, NULL), if(anyInside, ${time7("firstT")}, NULL), now64(3) ` +
