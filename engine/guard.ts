@@ -2,7 +2,7 @@
  * The one retry layer. Every call the engine makes to a source or a sink goes through here:
  * a circuit breaker per plugin (a store or historian that is down is not hammered by every
  * worker), and backoff with jitter for errors the plugin classified as retriable. Plugins never
- * retry on their own, so a fault costs exactly the budget documented in the README:
+ * retry on their own, so a fault costs exactly the budget documented in docs/architecture.md:
  *
  * - a sink call (a write of the batch in hand, a commit, a state or asset write) is attempted
  *   up to `retry.attempts` times; the batch is kept, the source is not read again for it;

@@ -329,7 +329,7 @@ export interface PluginDefinition<
   kind: K;
   /** The key that selects this plugin in a spec, e.g. `redis` under `cache:`. */
   name: string;
-  /** One line for `--help`, the JSON Schema and the README. */
+  /** One line for `--help`, the JSON Schema and docs/reference. */
   description: string;
   /** A strict zod schema with defaults; it is the plugin's whole configuration contract. */
   options: S;

@@ -58,7 +58,7 @@ of Deno ${DENO}, unzipped) and build that one target, e.g.
 One runtime serves one target: DENORT_BIN with several targets is refused.
 
 Beside the executable on the server: the spec (wonderware.yaml, read from the executable's
-folder by default) and the environment variables it names; see the README, "The binary".`;
+folder by default) and the environment variables it names; see docs/operations.md, "The binary".`;
 
 export function outputName(target: string): string {
   return `dist/historian-sync-${denoJson.version}-${target}${

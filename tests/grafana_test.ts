@@ -101,7 +101,7 @@ Deno.test("Grafana's expansion has no defaults and expands ${NAME} twice: the fi
 Deno.test("the provisioned data source logs in to the embedded store as its read-only reader", async () => {
   const store = await startTestStore();
   try {
-    // What the README tells an operator to do: the reader's line of credentials.env.
+    // What docs/security.md tells an operator to do: the reader's line of credentials.env.
     const file = await Deno.readTextFile(store.credentialsFile);
     const address = new URL(store.url);
     const ds = await provisioned({

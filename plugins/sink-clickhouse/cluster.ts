@@ -36,7 +36,7 @@ export interface ClusterLayout {
   deduplicationWindowMs: number;
 }
 
-/** Defaults, chosen for the sink's retry horizon (see the README's cluster section). */
+/** Defaults, chosen for the sink's retry horizon (see docs/cluster.md). */
 export const CLUSTER_DEFAULTS = {
   shardingKey: "cityHash64({site}, {tag})",
   replicaPath: "/clickhouse/tables/{shard}/{database}/{table}",
