@@ -83,7 +83,10 @@ export const readingsTable = z.strictObject({
 });
 
 export const derivedTable = z.strictObject({
-  from: ident.describe("The table this one is derived from"),
+  from: ident.refine((v) => v !== "readings", {
+    message:
+      '"readings" is the source\'s readings: a table with `from: readings` takes `value:` columns (a derived table reads a table of another name)',
+  }).describe("The table this one is derived from"),
   join: z.literal("assets").optional().describe("Join each row with the asset model on its tag"),
   description: z.string().optional(),
   columns: z.record(
