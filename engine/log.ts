@@ -93,16 +93,25 @@ function jsonReplacer(_key: string, value: unknown): unknown {
   return value;
 }
 
+/**
+ * Fields as `k=v` after the message; a value of several lines (a migration plan, a list of
+ * problems) is set out after the line as an indented block under its key, as a person reads it.
+ */
 function textFields(fields: Fields): string {
-  const parts = Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => {
+  const blocks: string[] = [];
+  const parts = Object.entries(fields).filter(([, v]) => v !== undefined).flatMap(([k, v]) => {
     const text = v instanceof Error
       ? errorText(v)
       : typeof v === "string"
       ? v
       : JSON.stringify(v, jsonReplacer);
-    return `${k}=${/[\s"=]/.test(text) ? JSON.stringify(text) : text}`;
+    if (text.includes("\n")) {
+      blocks.push(`\n  ${k}:\n${text.trimEnd().split("\n").map((l) => `    ${l}`).join("\n")}`);
+      return [];
+    }
+    return [`${k}=${/[\s"=]/.test(text) ? JSON.stringify(text) : text}`];
   });
-  return parts.length ? "  " + parts.join(" ") : "";
+  return (parts.length ? "  " + parts.join(" ") : "") + blocks.join("");
 }
 
 /** An error's message followed by its causes, `a: b: c`, without stack traces. */

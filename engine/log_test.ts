@@ -71,3 +71,13 @@ Deno.test("errorText() joins causes without repeating them", () => {
   );
   assert.equal(errorText(new Error("a", { cause: new Error("b") })), "a: b");
 });
+
+Deno.test("a text log line sets out a field of several lines as an indented block", () => {
+  const lines: string[] = [];
+  const log = createLogger({ format: "text", write: (l) => lines.push(l) });
+  log.error("tables differ", { error: "Plan: 1 change\n\n1. T: MODIFY TTL", table: "T" });
+  assert.match(
+    lines.join(""),
+    /tables differ {2}table=T\n {2}error:\n {4}Plan: 1 change\n {4}\n {4}1\. T: MODIFY TTL/,
+  );
+});
