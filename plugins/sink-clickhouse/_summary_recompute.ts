@@ -14,7 +14,7 @@ import type { Ticks, TimeWindow } from "../../engine/mod.ts";
 import { command, rows } from "./_client.ts";
 import type { Conn } from "./_client.ts";
 import { q } from "./ddl.ts";
-import { chTicks, planWhere, ticks } from "./_summary_sql.ts";
+import { chTicks, planWhere, ticks, unionInserts } from "./_summary_sql.ts";
 import { analogFromRaw, analogRollup } from "./_summary_analog.ts";
 import { statesFromRaw, statesRollup } from "./_summary_states.ts";
 import type { SummarySql } from "./_summary_sql.ts";
@@ -115,20 +115,26 @@ export async function recomputeSummaries(
       { ...ranges, plan: id, site },
       COMPUTE,
     );
-    for (let i = 1; i < p.cycles.length; i++) {
-      const from = p.cycles[i - 1]!;
-      const cycle = p.cycles[i]!;
+    // Every coarser cycle from the finest rows just written, in one statement.
+    const coarse = p.cycles.slice(1);
+    if (coarse.length === 0) continue;
+    const spans: Record<string, string> = {};
+    for (const cycle of coarse) {
       const rt = BigInt(cycle) * 10_000n;
-      const first = min(chosen.map((t) => t.s0)) * rt0 / rt * rt;
-      const last = (max(chosen.map((t) => t.s1)) * rt0 / rt + 1n) * rt;
-      await command(
-        conn,
-        `rolling up ${kind} per ${cycle / 1000} s`,
-        state ? statesRollup(s, finest, from, cycle) : analogRollup(s, finest, from, cycle),
-        { plan: id, site, r_from: chTicks(first), r_to: chTicks(last) },
-        COMPUTE,
-      );
+      spans[`r${rt}_from`] = chTicks(min(chosen.map((t) => t.s0)) * rt0 / rt * rt);
+      spans[`r${rt}_to`] = chTicks((max(chosen.map((t) => t.s1)) * rt0 / rt + 1n) * rt);
     }
+    await command(
+      conn,
+      `rolling up ${kind} per ${coarse.map((c) => `${c / 1000} s`).join(", ")}`,
+      unionInserts(
+        coarse.map((cycle) =>
+          state ? statesRollup(s, finest, finest, cycle) : analogRollup(s, finest, finest, cycle)
+        ),
+      ),
+      { plan: id, site, ...spans },
+      COMPUTE,
+    );
   }
 }
 

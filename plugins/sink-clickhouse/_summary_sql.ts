@@ -232,15 +232,16 @@ export const keyColumns = (s: SummarySql) => [...(s.site ? [s.site] : []), "TagN
 
 /**
  * Stored finer rows under the coarse cycles (`rt` ticks) above the finest cycles s0..s1 of the
- * plan's tags (finest cycles of `rt0` ticks), within {r_from}..{r_to}.
+ * plan's tags (finest cycles of `rt0` ticks), within {r<rt>_from}..{r<rt>_to} (named by the
+ * coarse cycle, so several rollups can share one statement).
  */
 export function rollupRange(s: SummarySql, state: boolean, rt0: number, rt: number): string {
   const plan = `${s.plan} WHERE id = {plan:String} AND state = ${state ? 1 : 0}`;
   return `(TagName, intDiv(${ticks("StartDateTime")}, ${rt})) IN (SELECT tag, ` +
     `arrayJoin(range(intDiv(s0 * ${rt0}, ${rt}), intDiv(s1 * ${rt0}, ${rt}) + 1)) FROM ${plan}) ` +
     `AND TagName IN (SELECT tag FROM ${plan}) ` +
-    `AND StartDateTime >= {r_from:DateTime64(7, 'UTC')} AND StartDateTime < ` +
-    `{r_to:DateTime64(7, 'UTC')}`;
+    `AND StartDateTime >= {r${rt}_from:DateTime64(7, 'UTC')} AND StartDateTime < ` +
+    `{r${rt}_to:DateTime64(7, 'UTC')}`;
 }
 
 /** The smaller of two nullable values (NULL only when both are). */
@@ -248,3 +249,9 @@ export const least = (a: string, b: string) =>
   `if(${a} IS NULL, ${b}, if(${b} IS NULL, ${a}, least(${a}, ${b})))`;
 export const greatest = (a: string, b: string) =>
   `if(${a} IS NULL, ${b}, if(${b} IS NULL, ${a}, greatest(${a}, ${b})))`;
+
+/** One INSERT of several `INSERT INTO t (…) SELECT …` statements into the same table and columns. */
+export function unionInserts(statements: string[]): string {
+  const head = /^INSERT INTO \S+ \([^)]*\) /;
+  return statements.map((sql, i) => (i === 0 ? sql : sql.replace(head, ""))).join(" UNION ALL ");
+}
