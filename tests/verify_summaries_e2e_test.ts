@@ -28,12 +28,13 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const store = await startTestStore();
-    // Analog tags at 10 s: linear (Temperature), stair-step (Pressure) and divided (Speed,
-    // rpm ÷ 60); two discrete tags at 10 s and a text tag at 5 minutes; with the plant's outages
+    // Analog tags at 10 s: linear (Temperature), stair-step (Pressure), divided (Speed,
+    // rpm ÷ 60) and linear, divided, at sub-millisecond times (Flow, ÷ 3600: a linear segment
+    // across a unit boundary once was not recomputed); two discrete tags at 10 s and a text tag at 5 minutes; with the plant's outages
     // (gap markers). Backfilled in day units, so cycles and occurrences span units.
     const sim = await startSimulator({
       ...SIM_LOGIN,
-      plant: { analog: 3, discrete: 2, string: 1, analogRateMs: 10_000, historyMs: 2 * 24 * HOUR },
+      plant: { analog: 4, discrete: 2, string: 1, analogRateMs: 10_000, historyMs: 2 * 24 * HOUR },
     });
     try {
       const db = testDatabase();
@@ -56,7 +57,7 @@ Deno.test({
       const summary = clean.stdout.trim().split("\n").at(-1)!;
       assert.match(
         summary,
-        /^verify --summaries: 6 tags, \d+ at 1m, \d+ at 1h, \d+ at 1d cycles compared in [\d.]+ s: 0 differ \(floating-point values within a relative 1e-9\)$/,
+        /^verify --summaries: 7 tags, \d+ at 1m, \d+ at 1h, \d+ at 1d cycles compared in [\d.]+ s: 0 differ \(floating-point values within a relative 1e-9\)$/,
       );
       const [m, h] = [...summary.matchAll(/(\d+) at 1[mh]/g)].map((x) => Number(x[1]));
       assert.ok(m! > 3 * 1.9 * 1440 && h! > 3 * 1.9 * 24, summary);
