@@ -219,8 +219,13 @@ async function planTags(
   const both = `(${data(s.analogData)} UNION ALL ${data(s.stateData)})`;
   const cycleOf = (expr: string) => `intDiv(${ticks(expr)}, ${rt})`;
   const nTicks = (expr: string) => `if(${expr} IS NULL, NULL, toString(${ticks(expr)}))`;
-  const sql = `WITH r1 AS (SELECT tag, _prev_time AS prev FROM ${both} ` +
-    `WHERE StartDateTime = {c1:DateTime64(7, 'UTC')}) ` +
+  // r1: the point in effect at the first cycle's start, from that cycle's stored row, or from
+  // the cycle before when the first has none yet (a horizon on the cycle's very start leaves
+  // it unstored): without it a linear segment ending in that cycle was not recomputed when the
+  // unit after it brought its next point (verify found it at day-unit boundaries).
+  const sql = `WITH r1 AS (SELECT tag, argMax(_prev_time, StartDateTime) AS prev FROM ${both} ` +
+    `WHERE StartDateTime IN ({c0:DateTime64(7, 'UTC')}, {c1:DateTime64(7, 'UTC')}) ` +
+    `GROUP BY tag) ` +
     `SELECT T.tag AS tag, m.kind AS kind, m.interpolation AS interpolation, m.divisor AS divisor, ` +
     `toString(${ticks("h.h")}) AS h, ${nTicks("r1.prev")} AS p1, ${nTicks("r0.prev")} AS p0, ` +
     `toString(lp.a) AS a, arrayMap(x -> toString(x), n.firsts) AS firsts ` +
@@ -240,12 +245,13 @@ async function planTags(
     `AND _first_time IS NOT NULL GROUP BY tag) AS n ON n.tag = T.tag ` +
     `LEFT JOIN (SELECT ${q(s.tag)} AS tag, max(${ticks(q(s.time))}) AS a FROM ${s.raw} ` +
     `WHERE ${where(s.site)}${q(s.tag)} IN ${planned} AND ${q(s.time)} >= ` +
-    `{c1:DateTime64(7, 'UTC')} AND ${q(s.time)} <= {f:DateTime64(7, 'UTC')} GROUP BY tag) ` +
+    `{c0:DateTime64(7, 'UTC')} AND ${q(s.time)} <= {f:DateTime64(7, 'UTC')} GROUP BY tag) ` +
     `AS lp ON lp.tag = T.tag ` +
     `SETTINGS join_use_nulls = 1`;
   const found = await rows<BoundsRow>(conn, "planning the summaries' recompute", sql, {
     plan: listed,
     site,
+    c0: chTicks((firstCycle - 1n) * rt),
     c1: chTicks(firstCycle * rt),
     ct: chTicks(lastCycle * rt),
     f: chTicks(window.from),
@@ -257,7 +263,7 @@ async function planTags(
     const horizon = r.h !== null ? BigInt(r.h) : window.to;
     const p1 = r.p1 !== null ? BigInt(r.p1) : undefined;
     // The point at or before `from`: the latest of the one the stored row says was in effect
-    // at the window's first cycle and the raw points of that cycle up to `from`.
+    // at the window's first cycle and the raw points of that cycle (and the one before) up to `from`.
     const inCycle = r.a !== null ? BigInt(r.a) : undefined;
     const a = inCycle !== undefined && (p1 === undefined || inCycle > p1) ? inCycle : p1;
     const s0 = back && a !== undefined ? a / rt : firstCycle;
