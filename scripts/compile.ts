@@ -78,6 +78,7 @@ export function compileCommand(
     "compile",
     "--allow-all",
     "--unstable-cron",
+    "--unstable-no-legacy-abort",
     "--no-check",
     // Only the npm packages main.ts imports (the drivers through literal dynamic imports): not
     // the lockfile's every package, which would embed chDB (540 MB) and the test browser driver.
