@@ -205,13 +205,7 @@ export function specSchema(
         "How long a discovered tag list is cached",
       ),
     }).prefault({}).describe("Incremental sync"),
-    tables: z.record(
-      z.string().regex(IDENT, "use letters, digits and _ only").refine((n) => n !== "readings", {
-        message:
-          '"readings" is reserved (`from: readings` means the source\'s readings): name the table otherwise',
-      }),
-      table,
-    ).default({})
+    tables: z.record(z.string().regex(IDENT, "use letters, digits and _ only"), table).default({})
       .describe("Tables the sink creates and keeps"),
     aggregations: z.record(z.string().regex(IDENT, "use letters, digits and _ only"), aggregation)
       .default({})

@@ -85,7 +85,7 @@ export const readingsTable = z.strictObject({
 export const derivedTable = z.strictObject({
   from: ident.refine((v) => v !== "readings", {
     message:
-      '"readings" is the source\'s readings: a table with `from: readings` takes `value:` columns (a derived table reads a table of another name)',
+      "`from: readings` means the source's readings, whose columns take `value:`: a derived table cannot read a table named readings (give that table another name)",
   }).describe("The table this one is derived from"),
   join: z.literal("assets").optional().describe("Join each row with the asset model on its tag"),
   description: z.string().optional(),
