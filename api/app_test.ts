@@ -9,6 +9,7 @@ import { createHealth, noteError } from "../engine/health.ts";
 import { systemClock } from "../engine/plugin.ts";
 import type { Sink } from "../engine/plugin.ts";
 import { loadSpec } from "../engine/spec/load.ts";
+import { storageModelOf } from "../engine/spec/schema.ts";
 import { parseTicks } from "../engine/types.ts";
 import type { Reading, TagInfo } from "../engine/types.ts";
 import { plugins } from "../plugins/registry.ts";
@@ -92,8 +93,9 @@ async function setup(url: string, env: Record<string, string> = {}) {
     secrets: new Set(),
     dataDir: "/nonexistent",
   });
-  const { tables, aggregations, assets } = loaded.spec;
-  await sink.prepare({ tables, aggregations, assets }, loaded.spec.name);
+  const { assets } = loaded.spec;
+  // The whole model, summaries included: the 1-minute averages come from them.
+  await sink.prepare(storageModelOf(loaded.spec), loaded.spec.name);
   await sink.setAssets(resolveAssets(assets!, TAGS, "wonderware"));
   const rs = readings();
   for (let i = 0; i < rs.length; i += 1_000) {
@@ -313,7 +315,7 @@ Deno.test({
       );
 
       await t.step(
-        "wonderware_timeseries 1min: equal to a recomputation from raw; fill_gaps marks the hole",
+        "wonderware_timeseries 1min: AnalogSummaryHistory's time-weighted averages; fill_gaps marks the outage, not a held value",
         async () => {
           const r = await get(ts("&aggregation=1min&max_data_points=100000"));
           assert.equal(r.status, 200);
@@ -321,20 +323,31 @@ Deno.test({
             (r.body as unknown as { target: string; datapoints: [number | null, number][] }[]).find(
               (s) => s.target === TAGS[1]!.name,
             )!;
+          // Time-weighted since issue 29 (the arithmetic mean of the minute's points before):
+          // Speed ramps 0 → 60 over each of its first minutes, so its first minute is 30, not 25.
           const expected = await sink.queries!.query<{ v: number; t: string }>(
-            `SELECT avg(Value) AS v, toString(toInt64(toUnixTimestamp(toStartOfMinute(DateTime))) * 1000) AS t FROM WonderwareHistory FINAL
-           WHERE TagName = {tag:String} GROUP BY toStartOfMinute(DateTime) ORDER BY toStartOfMinute(DateTime)`,
+            `SELECT Average AS v, toString(toUnixTimestamp64Milli(StartDateTime)) AS t
+             FROM AnalogSummaryHistory
+             WHERE TagName = {tag:String} AND wwResolution = 60000 AND Average IS NOT NULL
+             ORDER BY StartDateTime`,
             { tag: TAGS[1]!.name },
           );
           assert.deepEqual(speed.datapoints, expected.map((e) => [e.v, Number(e.t)]));
+          assert.deepEqual(speed.datapoints[0], [30, START_MS]);
           const filled = await get(ts("&aggregation=1min&max_data_points=100000&fill_gaps=true"));
-          const gaps =
+          const gaps = (tag: string) =>
             (filled.body as unknown as { target: string; datapoints: [number | null, number][] }[])
-              .find((s) => s.target === TAGS[1]!.name)!.datapoints.filter((p) => p[0] === null);
+              .find((s) => s.target === tag)!.datapoints.filter((p) => p[0] === null)
+              .map((p) => p[1]);
           assert.deepEqual(
-            gaps.map((p) => p[1]),
-            [START_MS + 60 * 60_000],
-            "one null marker where the 20-minute hole begins",
+            gaps(TAGS[0]!.name),
+            [START_MS + GAP_S * 1000],
+            "one null marker at the minute of the gap markers (nothing covered)",
+          );
+          assert.deepEqual(
+            gaps(TAGS[1]!.name),
+            [],
+            "Speed's 20 minutes without points hold its last value: no gap",
           );
         },
       );

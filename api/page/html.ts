@@ -63,7 +63,7 @@ export function pageHtml(title: string, routes: Record<string, string>): string 
       <select id="range" aria-label="time range"><option value="3600000">last hour</option><option value="86400000" selected>last day</option><option value="604800000">last week</option><option value="custom">custom</option></select>
       <label id="from-label" hidden>from (UTC) <input id="from" type="datetime-local" aria-label="from (UTC)"></label>
       <label id="to-label" hidden>to (UTC) <input id="to" type="datetime-local" aria-label="to (UTC)"></label>
-      <select id="mode" aria-label="resolution"><option value="raw">raw</option><option value="1min">1 minute (min/max band)</option></select>
+      <select id="mode" aria-label="resolution"><option value="raw">raw</option><option value="1min">1 minute (time-weighted, min/max band)</option></select>
     </div>
     <div id="tags"></div>
     <p id="chart-title" class="muted"></p>

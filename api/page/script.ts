@@ -2,7 +2,7 @@
  * The status page's script, run by the browser: it reads the status, tags, series and minute
  * routes named in `api.page`, refreshes itself every 5 s, asks for the API token once when a
  * route answers 401 and keeps it for the tab, and draws charts with uPlot (gap markers as
- * breaks, text tags as steps with their labels, a min/max band for minutes).
+ * breaks, text tags as steps with their labels, time-weighted minutes with a min/max band).
  *
  * It stays useful when things break: a status answer that failed still carries the health, so
  * the page says which part is down and why. Every time is shown in UTC, and says so. The
@@ -286,8 +286,8 @@ async function draw() {
       const rows = await get(cfg.minutes + "?tag=" + encodeURIComponent(selected) + "&start_ts=" + from + "&end_ts=" + to);
       if (stale()) return;
       const data = [rows.map((r) => r.t / 1000), rows.map((r) => r.avg), rows.map((r) => r.min), rows.map((r) => r.max)];
-      window.__chart = { tag: selected, mode: "1min", points: rows.length, gaps: 0, from, to };
-      $("chart-title").textContent = selected + ": 1-minute average with its min/max band (" + rows.length + " minutes)" + range;
+      window.__chart = { tag: selected, mode: "1min", points: rows.length, gaps: rows.filter((r) => r.avg === null).length, from, to };
+      $("chart-title").textContent = selected + ": 1-minute time-weighted average with the min/max band of its points (" + rows.length + " minutes)" + range;
       plot("chart", el, {
         height: 300,
         series: [{}, { label: "avg", stroke: "#1f6feb", spanGaps: false }, { label: "min", stroke: "rgba(31,111,235,.35)" }, { label: "max", stroke: "rgba(31,111,235,.35)" }],
