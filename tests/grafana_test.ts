@@ -14,6 +14,7 @@ import { formats, interpolate, render } from "./_grafana_render.ts";
 import type { VariableValue } from "./_grafana_render.ts";
 import {
   grafanaClient,
+  HORIZON,
   HOSTILE,
   MACRO_NAMED,
   openPlant,
@@ -21,7 +22,10 @@ import {
   RANGE,
   READINGS,
   seconds,
+  STATES,
 } from "./_grafana_plant.ts";
+import { analogRows, stateRows } from "./_summary_reference.ts";
+import type { RefTag } from "./_summary_reference.ts";
 
 interface Panel {
   title: string;
@@ -34,7 +38,8 @@ const dashboard = JSON.parse(Deno.readTextFileSync("grafana/dashboards/plant.jso
 };
 const panel = (title: string) => dashboard.panels.find((p) => p.title.startsWith(title))!;
 const RAW = panel("Tag values").targets[0]!.rawSql;
-const BAND = panel("1-minute average");
+const BAND = panel("1-minute time-weighted average");
+const IN_STATE = panel("Time in state");
 const DATASOURCE = "grafana/provisioning/datasources/clickhouse.yaml";
 const PROVISIONING = [DATASOURCE, "grafana/provisioning/dashboards/historian-sync.yaml"];
 
@@ -186,38 +191,104 @@ Deno.test("the raw panel returns exactly the chosen tags' readings in the time r
   }
 });
 
-Deno.test("the 1-minute band repeats per tag and returns exactly that tag's minutes in the range", async () => {
+Deno.test("the 1-minute band repeats per tag and returns exactly that tag's time-weighted minutes in the range", async () => {
   // A band belongs to one series: Grafana repeats the panel, each copy with one tag.
   assert.equal(BAND.repeat, "tag");
   const plant = await openPlant();
   try {
     for (const tag of [...PLAIN, ...HOSTILE]) {
       const rows = await plant.rows(render(BAND.targets[0]!.rawSql, { tag }, RANGE));
-      const got = rows.map((r) => [unix(r.time), r.avg, r.min, r.max]);
-      assert.deepEqual(got, minutesOf(tag), JSON.stringify(tag));
+      const want = minutesOf(tag);
+      assert.deepEqual(
+        rows.map((r) => [unix(r.time), r.min, r.max]),
+        want.map(([m, , min, max]) => [m, min, max]),
+        JSON.stringify(tag),
+      );
+      for (const [i, r] of rows.entries()) close(r.avg, want[i]![1], `${tag} ${unix(r.time)}`);
     }
   } finally {
     await plant.close();
   }
 });
 
-/** [minute, avg, min, max] of one tag's readings, for the minutes the band panel shows. */
-function minutesOf(tag: string): [number, number, number, number][] {
-  const byMinute = new Map<number, number[]>();
-  for (const r of READINGS) {
-    if (r.tag !== tag || r.value === null) continue;
-    const minute = Math.floor(seconds(r) / 60) * 60;
-    byMinute.set(minute, [...byMinute.get(minute) ?? [], r.value]);
-  }
-  return [...byMinute].filter(([m]) => m >= Math.floor(RANGE.from / 60) * 60 && m <= RANGE.to)
-    .sort(([a], [b]) => a - b)
-    .map(([m, v]) => [m, v.reduce((a, b) => a + b) / v.length, Math.min(...v), Math.max(...v)]);
+const MINUTE = 600_000_000n;
+
+/** A tag of the plant as the summaries' reference reads it (linear: no interpolation given). */
+function refTag(tag: string, kind: RefTag["kind"]): RefTag {
+  const points = READINGS.filter((r) => r.tag === tag)
+    .map((r) => ({ t: r.time, value: r.value, text: r.text, opc: 192 }));
+  return { name: tag, kind, linear: true, divisor: 1, points, horizon: HORIZON };
 }
+
+function close(got: unknown, want: number | null, what: string) {
+  if (got === null || want === null) return assert.equal(got, want, what);
+  assert.ok(Math.abs(Number(got) - want) <= 1e-9 * Math.max(1, Math.abs(want)), `${what}: ${got}`);
+}
+
+/**
+ * [minute, time-weighted average, min, max] of one tag by the summaries' plain reference
+ * (tests/_summary_reference.ts), for the minutes the band panel shows.
+ */
+function minutesOf(tag: string): [number, number | null, number | null, number | null][] {
+  return analogRows(refTag(tag, "analog"), MINUTE, "extended")
+    .map((r) => [Number(r.start / 10_000_000n), r.average, r.minimum, r.maximum] as const)
+    .filter(([m]) => m >= Math.floor(RANGE.from / 60) * 60 && m <= RANGE.to)
+    .map(([m, avg, min, max]) => [m, avg, min, max]);
+}
+
+/**
+ * [tag, state, seconds, percent of the range] by the reference: the 1-minute cycles that start
+ * inside the range, added up per tag and state.
+ */
+function timeInState(tags: Set<string>): string[] {
+  const lo = Math.ceil(RANGE.from / 60) * 60;
+  const hi = Math.ceil(RANGE.to / 60) * 60;
+  const out: string[] = [];
+  for (const tag of STATES.filter((t) => tags.has(t))) {
+    const total = new Map<string, number>();
+    for (const r of stateRows(refTag(tag, "state"), MINUTE, "extended")) {
+      const start = Number(r.start / 10_000_000n);
+      if (start < lo || start >= hi) continue;
+      total.set(r.vValue, (total.get(r.vValue) ?? 0) + r.timeTotal);
+    }
+    for (const [state, ms] of total) {
+      out.push(JSON.stringify([tag, state, ms / 1000, round(ms / (hi - lo) / 10)]));
+    }
+  }
+  return out.sort();
+}
+
+const round = (x: number) => Math.round(x * 1e9) / 1e9;
+
+Deno.test("the time-in-state panel returns exactly the chosen state tags' time per state in the range", async () => {
+  const plant = await openPlant();
+  try {
+    const selections: VariableValue[] = [
+      [STATES[0]!],
+      STATES[1]!, // a single value as a string
+      STATES,
+      ...STATES.slice(2).map((t) => [t]),
+      [...PLAIN, ...HOSTILE, ...STATES], // analog tags have no states
+      [],
+    ];
+    for (const selection of selections) {
+      const rows = await plant.rows(render(IN_STATE.targets[0]!.rawSql, { tag: selection }, RANGE));
+      const got = rows.map((r) =>
+        JSON.stringify([r.tag, r.state, r.time_in_state, round(Number(r.percent_of_range))])
+      ).sort();
+      const want = timeInState(chosen(selection));
+      assert.ok(want.length > 0 || chosen(selection).size === 0);
+      assert.deepEqual(got, want, JSON.stringify(selection));
+    }
+  } finally {
+    await plant.close();
+  }
+});
 
 Deno.test("every query of the dashboard answers as Grafana sends it, as the reader", async () => {
   const plant = await openPlant();
   try {
-    const tags = [...PLAIN, ...HOSTILE];
+    const tags = [...PLAIN, ...HOSTILE, ...STATES];
     for (const p of dashboard.panels) {
       for (const t of p.targets) {
         const res = await plant.send(render(t.rawSql, { tag: tags }, RANGE));
