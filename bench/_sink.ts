@@ -1,8 +1,12 @@
-/** For benchmarks: the shipped spec's ClickHouse sink against a given URL, tables prepared. */
+/**
+ * For benchmarks: the shipped spec's ClickHouse sink against a given URL, tables prepared (the
+ * summaries' too with `summaries: true`).
+ */
 import type { Logger } from "../engine/log.ts";
 import { systemClock } from "../engine/plugin.ts";
 import type { Sink } from "../engine/plugin.ts";
 import { loadSpec } from "../engine/spec/load.ts";
+import { storageModelOf } from "../engine/spec/schema.ts";
 import type { LoadedSpec } from "../engine/spec/load.ts";
 import clickhouse from "../plugins/sink-clickhouse/mod.ts";
 import { plugins } from "../plugins/registry.ts";
@@ -12,6 +16,7 @@ export async function preparedSink(
   store: { url: string; credentials: { writer: { user: string; password: string } } },
   log: Logger,
   dataDir: string,
+  options: { summaries?: boolean } = {},
 ): Promise<{ sink: Sink; loaded: LoadedSpec }> {
   const env: Record<string, string> = {
     CLICKHOUSE_URL: store.url,
@@ -32,6 +37,7 @@ export async function preparedSink(
     dataDir,
   });
   const { tables, aggregations, assets } = loaded.spec;
-  await sink.prepare({ tables, aggregations, assets }, loaded.spec.name);
+  const model = options.summaries ? storageModelOf(loaded.spec) : { tables, aggregations, assets };
+  await sink.prepare(model, loaded.spec.name);
   return { sink, loaded };
 }

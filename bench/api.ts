@@ -4,8 +4,10 @@
  * 120 tags stored in total, plus wonderware_status; 10 more tags × 30 days at 10 s for a
  * month-long series query; the asset dimension's routes (machine, machine_type, sensor_type) and
  * one machine's readings over 10 minutes and an hour (sensor_data), and over 10 minutes for a
- * different machine on every request; and the status route while
- * ten heavy series requests run. Requests go through app.request() (the Hono app without a socket) to the embedded ClickHouse over HTTP,
+ * different machine on every request; the status route while
+ * ten heavy series requests run; and AVEVA's AnalogSummaryHistory through wonderware_summary for
+ * 100 tags × 24 h at 1-minute resolution (144,000 rows) and at 1 hour (2,400). The summaries are
+ * computed in each unit's commit, as the engine does. Requests go through app.request() (the Hono app without a socket) to the embedded ClickHouse over HTTP,
  * on a settled store (the load's merges done), each route after three uncounted warm-up requests.
  *
  *   deno task bench:api [--tags 120] [--requests 30]
@@ -30,7 +32,7 @@ const dir = await Deno.makeTempDir({ prefix: "bench-api-" });
 const log = createLogger({ level: "warn" });
 const store = await startEmbedded({ port: 0, path: dir, log, clock: systemClock });
 try {
-  const { sink, loaded } = await preparedSink(store, log, dir);
+  const { sink, loaded } = await preparedSink(store, log, dir, { summaries: true });
   const { assets } = loaded.spec;
   const tags: TagInfo[] = Array.from({ length: TAGS }, (_, i) => ({
     name: `Hamburg.L${i % 4 + 1}.Press${String(i + 1).padStart(3, "0")}.Temperature`,
@@ -142,6 +144,15 @@ try {
   const sensorDataNew = await measure((i) =>
     last(600, tags[(i + 1) % tags.length]!.name.split(".")[2]!)
   );
+  // AVEVA's AnalogSummaryHistory for 100 tags over their day: 1,440 minutes each, or 24 hours.
+  const hundred = tags.slice(0, 100).map((t) => t.name).join(",");
+  const summary = (resolution: string) =>
+    `/consumption/wonderware_summary?tags=${hundred}&${range}&resolution=${resolution}`;
+  const first = await app.request(summary("1m"));
+  const rows = (await first.json() as unknown[]).length;
+  if (rows !== 100 * 1440) throw new Error(`wonderware_summary 1m: ${rows} rows, not 144,000`);
+  const summary1m = await measure(summary("1m"));
+  const summary1h = await measure(summary("1h"));
   // The status route while ten heavy series requests run (over and over).
   let heavy = true;
   const heavyPath = `/consumption/wonderware_timeseries?tags=${ten}&${range}&max_data_points=1000`;
@@ -160,6 +171,10 @@ try {
   console.log(`status: p50 ${status.p50} ms, p95 ${status.p95} ms`);
   console.log(`timeseries 30 days: p50 ${monthly.p50} ms, p95 ${monthly.p95} ms`);
   console.log(`status under load: p50 ${underLoad.p50} ms, p95 ${underLoad.p95} ms`);
+  console.log(
+    `summary 100 tags × 24 h at 1 min (${rows} rows): p50 ${summary1m.p50} ms, p95 ${summary1m.p95} ms`,
+  );
+  console.log(`summary 100 tags × 24 h at 1 h: p50 ${summary1h.p50} ms, p95 ${summary1h.p95} ms`);
   for (
     const [name, m] of Object.entries({
       machines,
@@ -190,6 +205,11 @@ try {
     sensor_data_10min_p95_ms: sensorData10m.p95,
     sensor_data_1h_p95_ms: sensorData1h.p95,
     sensor_data_10min_new_machine_p95_ms: sensorDataNew.p95,
+    summary_1m_100_tags_24h_rows: rows,
+    summary_1m_100_tags_24h_p50_ms: summary1m.p50,
+    summary_1m_100_tags_24h_p95_ms: summary1m.p95,
+    summary_1h_100_tags_24h_p50_ms: summary1h.p50,
+    summary_1h_100_tags_24h_p95_ms: summary1h.p95,
   }));
 } finally {
   await store.stop();
