@@ -14,6 +14,7 @@ export {
   isReadingsTable,
   orderedAggregations,
   siteColumnOf,
+  storedColumnOf,
 } from "./spec/storage.ts";
 export type {
   Aggregation,

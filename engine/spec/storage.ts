@@ -56,23 +56,52 @@ const columnType = z.string().min(1).describe(
   'Column type in the store\'s terms, e.g. "Nullable(Float64)"',
 );
 
+/** How the store compresses a column; the sink checks the codecs against the column's type. */
+const columnCodec = z.string().min(1).describe(
+  'Compression codecs in the store\'s terms, applied in order, e.g. "Delta, ZSTD(3)"; the ' +
+    "store's default compression when absent",
+);
+
+/** How a readings table keeps a column (`per_row`, the default: a value on every row). */
+export const STORED = ["per_row", "per_batch", "alias", "unless_value"] as const;
+
+const readingsColumn = z.strictObject({
+  type: columnType,
+  value: readingValue.describe("The part of a reading this column holds"),
+  stored: z.enum(STORED).default("per_row").describe(
+    "per_batch: a field the same for every reading of a batch (the source declares it so) is " +
+      "kept once per batch, not once per row, and still read by its column's name. alias: not " +
+      "stored, read from the column that stores the same part of the reading (the Historian's " +
+      "StartDateTime of a raw row is its DateTime). unless_value: a text kept only where it is " +
+      "not the text of the row's number (the column holding `value`), which is what it reads " +
+      "back there (the Historian's vValue)",
+  ),
+  codec: columnCodec.optional(),
+}).superRefine((c, ctx) => {
+  const at = (path: string, message: string) =>
+    ctx.addIssue({ code: "custom", path: [path], message });
+  if (c.stored === "per_batch" && !c.value.startsWith("fields.")) {
+    at("stored", "only a source's field (fields.<name>) can be stored per batch");
+  }
+  if (c.stored === "unless_value" && c.value !== "text") {
+    at(
+      "stored",
+      "only the reading's text (value: text) can be kept unless it is the number's text",
+    );
+  }
+  if (c.stored === "alias" && (c.value === "tag" || c.value === "site")) {
+    at("stored", `the ${c.value} keys the rows: store it in one column, not as an alias`);
+  }
+  if (c.codec !== undefined && (c.stored === "per_batch" || c.stored === "alias")) {
+    at("codec", `a column stored ${c.stored} is computed when read: there is nothing to compress`);
+  }
+});
+
 export const readingsTable = z.strictObject({
   from: z.literal("readings"),
   description: z.string().optional(),
-  columns: z.record(
-    ident,
-    z.strictObject({
-      type: columnType,
-      value: readingValue.describe("The part of a reading this column holds"),
-      stored: z.enum(["per_row", "per_batch"]).default("per_row").describe(
-        "per_batch: a field the same for every reading of a batch (the source declares it so) is " +
-          "kept once per batch, not once per row, and still read by its column's name",
-      ),
-    }).refine((c) => c.stored === "per_row" || c.value.startsWith("fields."), {
-      path: ["stored"],
-      message: "only a source's field (fields.<name>) can be stored per batch",
-    }),
-  ).refine((c) => Object.keys(c).length > 0, "must declare at least one column"),
+  columns: z.record(ident, readingsColumn)
+    .refine((c) => Object.keys(c).length > 0, "must declare at least one column"),
   engine: z.string().min(1).default("MergeTree").describe(
     "Table engine, e.g. ReplacingMergeTree(IngestedAt)",
   ),
@@ -80,6 +109,22 @@ export const readingsTable = z.strictObject({
   partition_by: z.string().optional().describe("Partition expression, e.g. toYYYYMM(DateTime)"),
   ttl: ttl.optional(),
   settings: storageSettings.optional(),
+}).superRefine((t, ctx) => {
+  // What a computed column reads must be stored in the same table.
+  for (const [name, c] of Object.entries(t.columns)) {
+    const issue = (message: string) =>
+      ctx.addIssue({ code: "custom", path: ["columns", name, "stored"], message });
+    const stores = (part: string) =>
+      Object.entries(t.columns).some(([n, o]) =>
+        n !== name && o.value === part && (o.stored === "per_row" || o.stored === "unless_value")
+      );
+    if (c.stored === "alias" && c.value !== "tag" && c.value !== "site" && !stores(c.value)) {
+      issue(`no other column of this table stores the reading's ${c.value} for it to read`);
+    }
+    if (c.stored === "unless_value" && c.value === "text" && !stores("value")) {
+      issue("no column of this table stores the reading's number (value: value) to compare with");
+    }
+  }
 });
 
 export const derivedTable = z.strictObject({
@@ -91,7 +136,11 @@ export const derivedTable = z.strictObject({
   description: z.string().optional(),
   columns: z.record(
     ident,
-    z.strictObject({ type: columnType, expr: z.string().min(1).describe("SQL expression") }),
+    z.strictObject({
+      type: columnType,
+      expr: z.string().min(1).describe("SQL expression"),
+      codec: columnCodec.optional(),
+    }),
   )
     .refine((c) => Object.keys(c).length > 0, "must declare at least one column"),
   engine: z.string().min(1).default("MergeTree"),
@@ -114,7 +163,10 @@ export const aggregation = z.strictObject({
   time_column: ident.describe("Time column of the source table"),
   bucket: duration({ min: 1_000 }).describe('Bucket width, e.g. "1m"'),
   bucket_column: ident.describe("Name of the bucket start column"),
-  columns: z.record(ident, z.strictObject({ type: columnType, expr: z.string().min(1) }))
+  columns: z.record(
+    ident,
+    z.strictObject({ type: columnType, expr: z.string().min(1), codec: columnCodec.optional() }),
+  )
     .refine((c) => Object.keys(c).length > 0, "must declare at least one column"),
   ttl: duration({ min: 86_400_000 }).optional().describe("Retention counted from the bucket start"),
   settings: storageSettings.optional(),
@@ -333,4 +385,14 @@ export function orderedAggregations(model: StorageModel): [string, Aggregation][
 export function siteColumnOf(table: Table): string | undefined {
   if (!isReadingsTable(table)) return undefined;
   return Object.entries(table.columns).find(([, c]) => c.value === "site")?.[0];
+}
+
+/**
+ * The column of a readings table that stores `part` of the reading (`time`, `value`, …): not an
+ * alias of it. What `stored: alias` columns read, and what `unless_value` compares with.
+ */
+export function storedColumnOf(table: ReadingsTable, part: string): string | undefined {
+  return Object.entries(table.columns).find(([, c]) =>
+    c.value === part && (c.stored === "per_row" || c.stored === "unless_value")
+  )?.[0];
 }

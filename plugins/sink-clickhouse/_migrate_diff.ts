@@ -6,7 +6,7 @@
  */
 import { clausesOf, mentions, settingsOf } from "./_clauses.ts";
 import type { Clause } from "./_clauses.ts";
-import { perBatchMigration } from "./drift.ts";
+import { computedMigration, perBatchMigration } from "./drift.ts";
 import type { ColumnInfo, Inspection } from "./drift.ts";
 import { BATCH_FIELDS, literal, q } from "./ddl.ts";
 
@@ -55,7 +55,7 @@ export function tableDiff(table: string, ins: Inspection): TableDiff {
   ttl(table, have.TTL, want.TTL, diff);
   settings(table, settingsOf(have.SETTINGS), settingsOf(want.SETTINGS), diff);
   const keys = [ins.existing!.sorting_key, ins.existing!.partition_key, ins.existing!.primary_key];
-  columns(table, ins.have!, ins.want!, keys, diff);
+  columns(table, ins, keys, diff);
   return diff;
 }
 
@@ -117,26 +117,30 @@ export function columnDefinition(c: ColumnInfo): string {
 export const isStored = (c: ColumnInfo) =>
   c.default_kind !== "ALIAS" && c.default_kind !== "EPHEMERAL";
 
-function columns(
-  table: string,
-  have: ColumnInfo[],
-  want: ColumnInfo[],
-  keys: string[],
-  diff: TableDiff,
-) {
+function columns(table: string, ins: Inspection, keys: string[], diff: TableDiff) {
+  const [have, want] = [ins.have!, ins.want!];
   const alter = (sql: string, probe?: Alter["probe"]) =>
     diff.alters.push({ sql: `ALTER TABLE ${table} ${sql}`, probe });
   // An older model's per-row copies of per-batch fields: moved in place by its own statements.
-  const moved = perBatchMigration(table, have, want);
-  if (moved) {
-    const names = [...moved.columns].filter((c) => c !== BATCH_FIELDS);
+  const batch = perBatchMigration(table, have, want);
+  if (batch) {
+    const names = [...batch.columns].filter((c) => c !== BATCH_FIELDS);
     diff.changes.push(
       `${names.length} columns stored per row are kept once per batch by the spec (${
         names.join(", ")
       }): moved into ${BATCH_FIELDS}, every row keeping its values`,
     );
-    diff.alters.push(...moved.statements.map((sql) => ({ sql })));
+    diff.alters.push(...batch.statements.map((sql) => ({ sql })));
   }
+  // Stored columns the spec computes (StartDateTime, vValue): changed by their own statements.
+  const computed = computedMigration(table, have, want, ins.ddl.shape);
+  if (computed) {
+    diff.changes.push(computed.message);
+    diff.alters.push(...computed.statements.map((sql) => ({ sql })));
+  }
+  const moved = batch || computed
+    ? { columns: new Set([...batch?.columns ?? [], ...computed?.columns ?? []]) }
+    : undefined;
   const skip = (c: ColumnInfo) => moved?.columns.has(c.name) ?? false;
   const byName = new Map(have.filter((c) => !skip(c)).map((c) => [c.name, c]));
   let before: string | undefined;

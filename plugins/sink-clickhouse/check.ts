@@ -12,12 +12,14 @@ import type {
   Aggregation,
   AggregationInput,
   ModelIssue,
+  ReadingsTable,
   StorageModel,
   Table,
   ValueSpec,
 } from "../../engine/mod.ts";
 import { encoderFor } from "./rowbinary.ts";
-import { BATCH_FIELDS, perBatchColumns, placementOf, timeColumnOf } from "./ddl.ts";
+import { BATCH_FIELDS, perBatchColumns, placementOf, textColumn, timeColumnOf } from "./ddl.ts";
+import { codecProblem } from "./codec.ts";
 import { LOCAL_SUFFIX, localName } from "./cluster.ts";
 import type { Options } from "./options.ts";
 import {
@@ -71,6 +73,8 @@ export function checkModel(
       const misfit = !problem && "value" in c &&
         valueProblem(c.value, c.type, values, c.stored === "per_batch");
       if (misfit) issues.push({ path: [...path, "value"], message: misfit });
+      const codec = !problem && c.codec !== undefined && codecProblem(c.codec, c.type);
+      if (codec) issues.push({ path: [...path, "codec"], message: codec });
     }
     issues.push(...tableIssues(name, table));
     if (isReadingsTable(table)) {
@@ -81,6 +85,7 @@ export function checkModel(
             `the sink keeps this table's per-batch columns in a column of this name: rename it`,
         });
       }
+      issues.push(...computedIssues(name, table));
       continue;
     }
     const source = model.tables[table.from];
@@ -109,6 +114,10 @@ export function checkModel(
       if (problem) {
         issues.push({ path: ["aggregations", name, "columns", column, "type"], message: problem });
       }
+      const codec = !problem && c.codec !== undefined && codecProblem(c.codec, c.type);
+      if (codec) {
+        issues.push({ path: ["aggregations", name, "columns", column, "codec"], message: codec });
+      }
       if (!source) continue;
       for (const [, ref] of referencedColumns(c.expr)) {
         if (!(ref in source.columns)) {
@@ -120,6 +129,43 @@ export function checkModel(
           });
         }
       }
+    }
+  }
+  return issues;
+}
+
+/**
+ * Columns a readings table computes when read (`stored: alias`, `per_batch`, `unless_value`)
+ * cannot key, partition or age its rows; an `unless_value` column's texts are kept in a column
+ * of their own name, which the table must not declare.
+ */
+function computedIssues(name: string, table: ReadingsTable): ModelIssue[] {
+  const issues: ModelIssue[] = [];
+  const computed = (column: string) => {
+    const stored = table.columns[column]?.stored;
+    return stored && stored !== "per_row" ? stored : undefined;
+  };
+  const refuse = (path: (string | number)[], column: string, what: string) =>
+    issues.push({
+      path: ["tables", name, ...path],
+      message: `column "${column}" is computed when read (stored: ${
+        computed(column)
+      }): ${what} needs a stored column`,
+    });
+  table.order_by.forEach((c, i) => {
+    if (computed(c)) refuse(["order_by", i], c, "a sorting key");
+  });
+  if (table.ttl && computed(table.ttl.column)) {
+    refuse(["ttl", "column"], table.ttl.column, "a retention");
+  }
+  for (const [column, c] of Object.entries(table.columns)) {
+    const text = textColumn(column);
+    if (c.stored === "unless_value" && text in table.columns) {
+      issues.push({
+        path: ["tables", name, "columns", column, "stored"],
+        message:
+          `the sink keeps this column's texts in a column named "${text}", which this table declares too: rename one`,
+      });
     }
   }
   return issues;

@@ -10,6 +10,7 @@ import {
   isReadingsTable,
   orderedAggregations,
   siteColumnOf,
+  storedColumnOf,
 } from "../../engine/mod.ts";
 import { summaryDdl } from "./summaries.ts";
 import {
@@ -151,7 +152,13 @@ export interface Move {
 }
 
 export interface TableShape {
-  columns: [string, string, string?][]; // name, type, `DEFAULT …` or `ALIAS …`
+  columns: [string, string, string?][]; // name, type, `DEFAULT …`, `ALIAS …` and/or `CODEC(…)`
+  /**
+   * Readings tables: columns the spec computes from others that older models stored (for
+   * migrate): `stored: alias` columns by the column they read, `stored: unless_value` ones by
+   * the column keeping their text and the number's column.
+   */
+  computed?: Record<string, { alias: string } | { text: string; value: string }>;
   engine: string;
   orderBy: string[];
   partitionBy?: string;
@@ -209,25 +216,56 @@ export function perBatchAlias(column: string, type: string): string {
   return `JSONExtract(${q(BATCH_FIELDS)}, ${literal(column)}, ${literal(inner)})`;
 }
 
+/** A column's `CODEC(…)` clause ("" for the store's default compression). */
+export const codecClause = (codec: string | undefined) => codec ? `CODEC(${codec.trim()})` : "";
+
+/** Where a `stored: unless_value` column keeps the texts that are not its row's number. */
+export const textColumn = (column: string) => `_${column}`;
+
+/**
+ * A `stored: unless_value` column's value from what insert.ts keptText() stores: the kept text
+ * where the row has no number; the number's text where nothing is kept; NULL where the number's
+ * text is kept (the row had a number and no text); else the kept text.
+ */
+export function unlessValueAlias(text: string, value: string): string {
+  const [t, v] = [q(text), q(value)];
+  return `multiIf(isNull(${v}), ${t}, isNull(${t}), toString(${v}), ${t} = toString(${v}), NULL, ${t})`;
+}
+
 /**
  * The columns of a readings table: what the sink writes, `ingested_at` left to the store's
  * clock, per-batch columns as ALIAS columns over BATCH_FIELDS (which takes the place of the
- * first of them).
+ * first of them), `alias` columns reading the column that stores their part, `unless_value`
+ * columns as an ALIAS over the texts kept in textColumn() (which precedes it).
  */
 export function readingsShape(table: ReadingsTable): TableShape {
   const columns: TableShape["columns"] = [];
+  const computed: NonNullable<TableShape["computed"]> = {};
   for (const [name, c] of Object.entries(table.columns)) {
+    const codec = codecClause(c.codec);
     if (c.stored === "per_batch") {
       if (!columns.some(([n]) => n === BATCH_FIELDS)) {
         columns.push([BATCH_FIELDS, BATCH_FIELDS_TYPE]);
       }
       columns.push([name, c.type, `ALIAS ${perBatchAlias(name, c.type)}`]);
+    } else if (c.stored === "alias") {
+      const of = storedColumnOf(table, c.value)!;
+      columns.push([name, c.type, `ALIAS ${q(of)}`]);
+      computed[name] = { alias: of };
+    } else if (c.stored === "unless_value") {
+      const text = textColumn(name);
+      const value = storedColumnOf(table, "value")!;
+      columns.push([text, c.type, codec]);
+      columns.push([name, c.type, `ALIAS ${unlessValueAlias(text, value)}`]);
+      computed[name] = { text, value };
     } else {
-      columns.push(c.value === "ingested_at" ? [name, c.type, "DEFAULT now64(3)"] : [name, c.type]);
+      const clause = [c.value === "ingested_at" ? "DEFAULT now64(3)" : "", codec];
+      columns.push([name, c.type, clause.filter(Boolean).join(" ")]);
     }
   }
   return {
     columns,
+    computed,
     engine: table.engine,
     orderBy: table.order_by,
     partitionBy: table.partition_by,
@@ -238,7 +276,7 @@ export function readingsShape(table: ReadingsTable): TableShape {
 
 function derivedShape(table: DerivedTable): TableShape {
   return {
-    columns: Object.entries(table.columns).map(([name, c]) => [name, c.type]),
+    columns: Object.entries(table.columns).map(([name, c]) => [name, c.type, codecClause(c.codec)]),
     engine: table.engine,
     orderBy: table.order_by,
     partitionBy: table.partition_by,
@@ -256,7 +294,9 @@ function aggregationShape(agg: Aggregation, input: AggregationInput): TableShape
       ...(site ? [[site, input.columns[site]!] as [string, string]] : []),
       [agg.tag_column, input.columns[agg.tag_column]!],
       [agg.bucket_column, "DateTime('UTC')"],
-      ...Object.entries(agg.columns).map(([name, c]) => [name, c.type] as [string, string]),
+      ...Object.entries(agg.columns).map((
+        [name, c],
+      ) => [name, c.type, codecClause(c.codec)] as [string, string, string]),
       [COMPUTED_AT, "DateTime64(3, 'UTC')"],
     ],
     engine: `ReplacingMergeTree(${q(COMPUTED_AT)})`,
@@ -269,11 +309,12 @@ function aggregationShape(agg: Aggregation, input: AggregationInput): TableShape
 
 /** The tag column of a readings table (the one holding `value: tag`). */
 export function tagColumnOf(table: ReadingsTable): string | undefined {
-  return Object.entries(table.columns).find(([, c]) => c.value === "tag")?.[0];
+  return storedColumnOf(table, "tag");
 }
 
+/** The time column of a readings table (the one storing `value: time`, not an alias of it). */
 export function timeColumnOf(table: ReadingsTable): string | undefined {
-  return Object.entries(table.columns).find(([, c]) => c.value === "time")?.[0];
+  return storedColumnOf(table, "time");
 }
 
 /**

@@ -6,7 +6,8 @@
  */
 import type { ClickHouseClient } from "@clickhouse/client";
 import { BATCH_FIELDS, createTable, literal, onCluster, q } from "./ddl.ts";
-import type { Ddl, Target } from "./ddl.ts";
+import type { Ddl, TableShape, Target } from "./ddl.ts";
+import { keptText } from "./insert.ts";
 import { localName } from "./cluster.ts";
 import { clausesOf, settingsOf } from "./_clauses.ts";
 
@@ -136,10 +137,11 @@ export function problemsOf(target: Target, inspections: Inspection[]): string[] 
       }
       continue;
     }
-    const migration = perBatchMigration(
+    const migration = columnMigration(
       `${q(target.database)}.${q(d.name)}${onCluster(target)}`,
       have!,
       want!,
+      d.shape,
     );
     if (migration) problems.push(`${d.name}: ${migration.message}`);
     const rest = (cs: ColumnInfo[]) => cs.filter((c) => !migration?.columns.has(c.name));
@@ -257,6 +259,92 @@ export function perBatchMigration(
     }): migrate moves them in place, every row keeping its values (the plan's statements)`,
     columns: new Set([BATCH_FIELDS, ...moved.map((m) => m.name)]),
     statements,
+  };
+}
+
+/**
+ * Columns a table stores that the spec computes from others (`stored: alias`, `unless_value`:
+ * an older model stored StartDateTime and vValue on every row): the statements that migrate the
+ * table in place. An alias's stored copy is dropped (the spec says it held the same part of the
+ * reading as the column it now reads); an `unless_value` column's texts are first copied into
+ * the column that keeps them, except where they are their row's number's text.
+ */
+export function computedMigration(
+  table: string,
+  existing: ColumnInfo[],
+  declared: ColumnInfo[],
+  shape: TableShape | undefined,
+): { message: string; columns: Set<string>; statements: string[] } | undefined {
+  const have = new Map(existing.map((c) => [c.name, c]));
+  const stored = (name: string) => {
+    const c = have.get(name);
+    return c !== undefined && c.default_kind !== "ALIAS" && c.default_kind !== "EPHEMERAL";
+  };
+  const statements: string[] = [];
+  const columns = new Set<string>();
+  const said: string[] = [];
+  /** `AFTER <the declared column before name>`, where that one exists by then. */
+  const after = (name: string) => {
+    const i = declared.findIndex((c) => c.name === name);
+    const before = declared[i - 1]?.name;
+    return before && (have.has(before) || columns.has(before)) ? ` AFTER ${q(before)}` : "";
+  };
+  for (const [name, how] of Object.entries(shape?.computed ?? {})) {
+    const w = declared.find((c) => c.name === name);
+    if (!w || !stored(name)) continue;
+    if ("alias" in how) {
+      columns.add(name);
+      statements.push(
+        `ALTER TABLE ${table} DROP COLUMN ${q(name)}`,
+        `ALTER TABLE ${table} ADD COLUMN ${q(name)} ${w.type} ALIAS ${w.default_expression}${
+          after(name)
+        }`,
+      );
+      said.push(`${name} is read from ${how.alias} (its stored copy is dropped)`);
+      continue;
+    }
+    const text = declared.find((c) => c.name === how.text);
+    if (!text || have.has(how.text)) continue;
+    columns.add(how.text).add(name);
+    statements.push(
+      `ALTER TABLE ${table} ADD COLUMN ${q(how.text)} ${text.type} DEFAULT ${
+        keptText(name, how.value)
+      }${text.compression_codec ? ` ${text.compression_codec}` : ""}${after(how.text)}`,
+      `ALTER TABLE ${table} MATERIALIZE COLUMN ${q(how.text)} SETTINGS mutations_sync = 2`,
+      `ALTER TABLE ${table} MODIFY COLUMN ${q(how.text)} REMOVE DEFAULT`,
+      `ALTER TABLE ${table} DROP COLUMN ${q(name)}`,
+      `ALTER TABLE ${table} ADD COLUMN ${q(name)} ${w.type} ALIAS ${w.default_expression} AFTER ${
+        q(how.text)
+      }`,
+    );
+    said.push(
+      `${name} keeps in ${how.text} only the texts that are not the row's ${how.value} written out (every row reads the same)`,
+    );
+  }
+  if (statements.length === 0) return undefined;
+  return { message: said.join("; "), columns, statements };
+}
+
+/** Every in-place migration of a table's columns (per-batch fields, computed columns) together. */
+export function columnMigration(
+  table: string,
+  existing: ColumnInfo[],
+  declared: ColumnInfo[],
+  shape: TableShape | undefined,
+): { message: string; columns: Set<string>; statements: string[] } | undefined {
+  const computed = computedMigration(table, existing, declared, shape);
+  const parts = [
+    perBatchMigration(table, existing, declared),
+    computed && {
+      ...computed,
+      message: `${computed.message}: migrate changes this in place (the plan's statements)`,
+    },
+  ].filter((m) => m !== undefined);
+  if (parts.length === 0) return undefined;
+  return {
+    message: parts.map((m) => m.message).join("; "),
+    columns: new Set(parts.flatMap((m) => [...m.columns])),
+    statements: parts.flatMap((m) => m.statements),
   };
 }
 

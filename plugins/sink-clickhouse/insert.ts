@@ -4,11 +4,12 @@
  * options it echoes back) become typed parameters of an `INSERT … SELECT … FROM input(…)`.
  * That keeps rows small and skips per-row parsing of constant columns, which ClickHouse
  * otherwise pays on every LowCardinality column. Columns stored per batch are one parameter
- * together: the JSON object their ALIAS columns read (ddl.ts, BATCH_FIELDS).
+ * together: the JSON object their ALIAS columns read (ddl.ts, BATCH_FIELDS). A text stored
+ * `unless_value` travels as sent and the store keeps it only where it is not its number's text.
  */
-import { PluginError } from "../../engine/mod.ts";
+import { PluginError, storedColumnOf } from "../../engine/mod.ts";
 import type { QueryParams, Reading, ReadingsTable, Ticks } from "../../engine/mod.ts";
-import { BATCH_FIELDS, BATCH_FIELDS_TYPE, literal, perBatchColumns, q } from "./ddl.ts";
+import { BATCH_FIELDS, BATCH_FIELDS_TYPE, literal, perBatchColumns, q, textColumn } from "./ddl.ts";
 import { encoderFor } from "./rowbinary.ts";
 import type { RowWriter } from "./rowbinary.ts";
 import type { ValueEncoder } from "./rowbinary.ts";
@@ -26,7 +27,14 @@ const PARTS: Record<string, Part | undefined> = {
 
 /** One column of a readings table and where its value comes from. */
 export interface ColumnPlan {
+  /** The spec's column: its name in the insert's input, and what reads of the table name. */
   name: string;
+  /**
+   * The column written when it is not `name`: an `unless_value` column's texts (textColumn),
+   * written by `expr` over the insert's input (the text, or NULL where it is the number's).
+   */
+  stores?: string;
+  expr?: string;
   type: string;
   part?: Part;
   field?: string;
@@ -44,7 +52,7 @@ export interface ColumnPlan {
 export function planColumns(tableName: string, table: ReadingsTable, site = ""): ColumnPlan[] {
   const perBatch = perBatchColumns(table);
   const plans = Object.entries(table.columns).filter(([, c]) =>
-    c.value !== "ingested_at" && c.stored !== "per_batch"
+    c.value !== "ingested_at" && c.stored !== "per_batch" && c.stored !== "alias"
   ).map(
     ([name, c]): ColumnPlan => {
       let encode: ValueEncoder;
@@ -57,6 +65,11 @@ export function planColumns(tableName: string, table: ReadingsTable, site = ""):
         );
       }
       if (c.value === "site") return { name, type: c.type, constant: site, encode };
+      if (c.stored === "unless_value") {
+        const stores = textColumn(name);
+        const expr = keptText(name, storedColumnOf(table, "value")!);
+        return { name, stores, expr, type: c.type, part: "text", encode };
+      }
       const part = PARTS[c.value];
       return part
         ? { name, type: c.type, part, encode }
@@ -72,6 +85,20 @@ export function planColumns(tableName: string, table: ReadingsTable, site = ""):
     });
   }
   return plans;
+}
+
+/**
+ * What an `unless_value` column keeps of a row's text, so that its ALIAS (ddl.ts) gives every
+ * text back exactly: NULL where the text is the one ClickHouse itself makes of the row's number
+ * (toString), the number's text where the row has a number but no text, else the text as sent.
+ * NULLs are written over "" (an `if` returning the input's column would keep each text under
+ * the null map, and store it after all).
+ */
+export function keptText(text: string, value: string): string {
+  const [t, v] = [q(text), q(value)];
+  const none = `(ifNull(${t} = toString(${v}), 0) OR (isNull(${v}) AND isNull(${t})))`;
+  return `if(${none}, NULL, toNullable(if(${none}, '', if(isNull(${t}), ` +
+    `toString(assumeNotNull(${v})), assumeNotNull(${t})))))`;
 }
 
 /** A field of the batch itself, not one every object inherits (a field named `constructor`). */
@@ -128,7 +155,7 @@ export function insertShape(
   const perRow = plans.filter((p) => p.part || (p.field && rowFields.has(p.field)));
   const params: QueryParams = {};
   const exprs = plans.map((p, i) => {
-    if (perRow.includes(p)) return q(p.name);
+    if (perRow.includes(p)) return p.expr ?? q(p.name);
     const value = p.perBatch
       ? batchFieldsJson(p.perBatch, batchFields)
       : p.constant ?? ownField(batchFields, p.field!);
@@ -140,7 +167,7 @@ export function insertShape(
   return {
     encode: rowEncoder(plans, perRow),
     sql:
-      `INSERT INTO ${target} (${plans.map((p) => q(p.name)).join(", ")}) SELECT ${
+      `INSERT INTO ${target} (${plans.map((p) => q(p.stores ?? p.name)).join(", ")}) SELECT ${
         exprs.join(", ")
       } ` +
       `FROM input(${literal(structure)}) FORMAT RowBinary`,

@@ -172,8 +172,9 @@ Deno.test({
             );
             assert.equal(
               columns.length,
-              35,
-              "33 History columns (24 of them read from _batch_fields), IngestedAt, _batch_fields",
+              36,
+              "33 History columns (24 of them read from _batch_fields, StartDateTime from DateTime, " +
+                "vValue over _vValue), IngestedAt, _batch_fields, _vValue",
             );
             assert.deepEqual(columns[0], { name: "DateTime", type: "DateTime64(7, 'UTC')" });
             assert.deepEqual(columns[2], { name: "Value", type: "Nullable(Float64)" });
@@ -309,8 +310,8 @@ Deno.test({
               { db },
             );
             assert.deepEqual(kinds, [
-              { kind: "", n: 10 },
-              { kind: "ALIAS", n: 24 },
+              { kind: "", n: 9 },
+              { kind: "ALIAS", n: 26 },
               { kind: "DEFAULT", n: 1 },
             ]);
             const odd = {
@@ -415,7 +416,12 @@ Deno.test({
             const statements = error.message.split("\n").map((l) => l.trim()).filter((l) =>
               l.startsWith("ALTER TABLE")
             );
-            assert.equal(statements.length, 5);
+            assert.match(
+              error.message,
+              /vValue keeps in _vValue only the texts that are not the row's Value written out \(every row reads the same\); StartDateTime is read from DateTime \(its stored copy is dropped\)/,
+            );
+            // 5 for the per-batch columns, 2 for StartDateTime, 5 for vValue.
+            assert.equal(statements.length, 12);
             assert.ok(
               !error.message.includes("column wwRowCount"),
               "the migrated columns are not reported one by one as well",
@@ -425,7 +431,8 @@ Deno.test({
             const back = await sink.queries!.query(
               `SELECT count() AS n, any(wwRetrievalMode) AS mode, any(wwTagKey) AS key, any(wwValueDeadband) AS deadband,
                  any(SourceTag) AS source_tag, any(wwRowCount) AS row_count, toString(any(StateTime)) AS state_time,
-                 toString(any(PercentGood)) AS good FROM WonderwareHistory`,
+                 toString(any(PercentGood)) AS good, countIf(StartDateTime = DateTime) AS start,
+                 groupArrayIf(vValue, vValue IS NOT NULL) AS texts FROM WonderwareHistory`,
             );
             assert.deepEqual(back, [{
               n: 20,
@@ -436,6 +443,8 @@ Deno.test({
               row_count: null,
               state_time: "nan",
               good: "inf",
+              start: 20,
+              texts: readings(5).flatMap((r) => r.text === null ? [] : [r.text]),
             }]);
           } finally {
             await close();
@@ -727,6 +736,59 @@ Deno.test({
                 wwUnit: null,
               });
             }
+          } finally {
+            await close();
+          }
+        },
+      );
+
+      await t.step(
+        "vValue keeps only what is not Value written out, and reads back every text as sent; StartDateTime is DateTime",
+        async () => {
+          const db = testDatabase();
+          const { sink, close } = await prepared(store.url, db);
+          try {
+            const t0 = parseTicks("2026-11-01T00:00:00Z");
+            // As the Historian sends them: a number's text beside it (in JavaScript's spelling,
+            // which ClickHouse's differs from for 1e+21, -0, NaN), text alone, a gap, and odd
+            // pairs a source might send.
+            const pairs: [number | null, string | null][] = [
+              [12.5, "12.5"],
+              [0.1, "0.1"],
+              [1e21, "1e+21"],
+              [-0, "0"],
+              [Number.NaN, "NaN"],
+              [3, "3.000"],
+              [7, null],
+              [null, "Wheat-500g"],
+              [null, ""],
+              [null, null],
+              [2, ""],
+            ];
+            const rs: Reading[] = pairs.map(([value, text], i) => ({
+              tag: "Hamburg.L1.Press01.Temperature",
+              time: t0 + BigInt(i) * 10_000_000n,
+              value,
+              text,
+              quality: "good",
+              qualityCode: 0,
+              fields: { QualityDetail: 192, OPCQuality: 192 },
+            }));
+            await sink.write({ readings: rs, fields: FIELDS });
+            const back = await sink.queries!.query<{ text: string | null; same: number }>(
+              `SELECT vValue AS text, StartDateTime = DateTime AS same FROM WonderwareHistory FINAL ORDER BY DateTime`,
+            );
+            assert.deepEqual(back.map((r) => r.text), pairs.map(([, text]) => text));
+            assert.ok(back.every((r) => r.same === 1));
+            const kept = await sink.queries!.query<{ n: string }>(
+              "SELECT countIf(_vValue IS NOT NULL) AS n FROM WonderwareHistory",
+            );
+            // 12.5 and 0.1 are ClickHouse's own text of their number, the gap has none: nothing
+            // kept for them.
+            assert.equal(Number(kept[0]!.n), pairs.length - 3);
+            // What a rewrite of the sink's re-read compares: the same batch again stores nothing.
+            const again = await sink.write({ readings: rs, fields: FIELDS });
+            assert.equal(again.written, 0);
           } finally {
             await close();
           }
