@@ -24,7 +24,9 @@ Runtime (the default) or a system one (master, tempdb, model, msdb) gets error 4
 --allow-any-login
            accept any user and password instead (tests and demos only)
 --plant    YAML: seed, analog, discrete, string (tag counts), analog_rate, discrete_rate,
-           string_rate (storage rates, e.g. 1s), history (e.g. 30d), system_tags, timezone
+           string_rate (storage rates, e.g. 1s), history (e.g. 30d), system_tags, timezone,
+           shape (demo, or realistic: per-sensor decimals, scan rates and deadbands, stored on
+           change; the rates above then apply to the demo shape only)
 --dataset  folder with tags.csv and points.csv, served exactly
 --timezone the server's time zone (IANA or Windows name), default UTC
 --tls      offer TLS as SQL Server does (PRELOGIN, then TLS inside TDS), with a self-signed
@@ -49,6 +51,7 @@ export const plantFile = z.strictObject({
   history: duration({ min: 60_000 }).prefault("7d"),
   system_tags: z.boolean().default(true),
   timezone: z.string().optional(),
+  shape: z.enum(["demo", "realistic"]).default("demo"),
 });
 
 function flag(args: string[], name: string): string | undefined {
@@ -130,6 +133,7 @@ export async function runSim(args: string[]): Promise<number> {
         stringRateMs: plant.string_rate,
         historyMs: plant.history,
         systemTags: plant.system_tags,
+        shape: plant.shape,
       },
     });
     const delay = flag(args, "delay");

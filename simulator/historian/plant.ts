@@ -4,8 +4,11 @@
  * (the shipped asset model reads those names). Analog tags carry sines with noise, steps,
  * ramps and counters; discrete tags switch; string tags change recipe; some tags store with
  * sub-millisecond offsets; short bad-quality periods (communication loss, NaN) come and go.
+ * `shape: realistic` makes the plant of realistic.ts instead: fixed decimals, deadbands, scan
+ * rates from 1 s to minutes, stored on change (what benchmarks of bytes on disk need).
  */
 import type { Point, Series, TagKind, TagMeta } from "./series.ts";
+import { realisticPlant } from "./realistic.ts";
 
 export interface PlantOptions {
   seed: number;
@@ -20,6 +23,12 @@ export interface PlantOptions {
   historyMs: number;
   /** Include the Historian's own Sys* tags (excluded by default by extractors). */
   systemTags: boolean;
+  /**
+   * demo: every tag on its storage rate's grid, six-decimal values; realistic: per-sensor
+   * decimals, scan rates (1 s to 5 min) and deadbands, stored on change (the rates above then
+   * apply to the demo shape only).
+   */
+  shape?: "demo" | "realistic";
 }
 
 export const DEFAULT_PLANT: PlantOptions = {
@@ -50,18 +59,18 @@ const ANALOG = [
   { sensor: "Energy", unit: "kWh", min: 0, max: 1e9, interpolation: 0, divisor: 1 },
   { sensor: "Level", unit: "%", min: 0, max: 100, interpolation: 254, divisor: 1 },
 ];
-const RECIPES = ["Wheat-500g", "Rye-750g", "Spelt-1kg", "Oat-500g", "Cleaning"];
+export const RECIPES = ["Wheat-500g", "Rye-750g", "Spelt-1kg", "Oat-500g", "Cleaning"];
 const TICKS_PER_MS = 10_000n;
 
 /** A 32-bit mix of three numbers (splitmix-style), deterministic across runs. */
-function hash(a: number, b: number, c: number): number {
+export function hash(a: number, b: number, c: number): number {
   let h = (a * 0x9e3779b1) ^ (b * 0x85ebca77) ^ (c * 0xc2b2ae3d);
   h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
   h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-function machineName(m: number): { site: string; line: string; machine: string } {
+export function machineName(m: number): { site: string; line: string; machine: string } {
   return {
     site: SITES[m % SITES.length]!,
     line: `L${Math.floor(m / SITES.length) % 4 + 1}`,
@@ -131,6 +140,7 @@ export function generatePlant(options: PlantOptions, origin: bigint): GeneratedT
       { interpolation: 254, divisor: 1 },
     );
   }
+  if (options.shape === "realistic") return [...out, ...realisticPlant(options, origin, key)];
   for (let i = 0; i < options.analog; i++) {
     const m = machineName(Math.floor(i / 4));
     const s = ANALOG[(i % 4 + Math.floor(i / 4)) % ANALOG.length]!;
