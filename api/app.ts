@@ -17,7 +17,8 @@ import { deadline, within } from "./deadline.ts";
 import { failureOf } from "./failure.ts";
 import { Busy, createLimiter, createMemo } from "./limit.ts";
 import type { Limiter } from "./limit.ts";
-import { createRequestStats, metricsText } from "./metrics.ts";
+import { createRequestStats, metricsText, storageView, tableSizes } from "./metrics.ts";
+import type { TableSize } from "./metrics.ts";
 import { openApi } from "./openapi.ts";
 import { mountPage } from "./page/mod.ts";
 import { readParams } from "./params.ts";
@@ -123,6 +124,8 @@ export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
   const app = new Hono();
   const stats = createRequestStats();
   const note = stats.note;
+  // Rows and bytes on disk per table, for /metrics and the status route.
+  const sizes = tableSizes(deps.queries);
 
   if (spec.cors.length > 0) app.use("*", cors({ origin: spec.cors, allowMethods: ["GET"] }));
 
@@ -159,15 +162,15 @@ export function createApi(spec: ApiSpec, deps: ApiDeps): Hono {
 
   app.get("/openapi.json", (c) => c.json(openApi(spec)));
 
-  app.get("/metrics", (c) => {
-    return c.text(metricsText(deps.health, stats, deps.version), 200, {
+  app.get("/metrics", async (c) => {
+    return c.text(metricsText(deps.health, stats, deps.version, await sizes() ?? []), 200, {
       "Content-Type": "text/plain; version=0.0.4",
     });
   });
 
   const limiter = createLimiter(spec.max_concurrent_queries, spec.max_queued_queries);
   for (const [path, route] of Object.entries(spec.routes)) {
-    app.get(path, routeHandler(path, route, deps, note, limiter, problems));
+    app.get(path, routeHandler(path, route, deps, note, limiter, problems, sizes));
   }
   // Any other method on a known path: 405 with the methods that are allowed.
   for (const path of [...Object.keys(spec.routes), "/health", "/metrics", "/openapi.json"]) {
@@ -206,6 +209,7 @@ function routeHandler(
   note: (route: string, status: number, seconds: number) => void,
   limiter: Limiter,
   problems: Promise<RouteProblems>,
+  sizes: () => Promise<TableSize[] | undefined>,
 ) {
   const memo = route.memo ? createMemo<Record<string, unknown>[]>(route.memo) : undefined;
   const rawTags = route.variants?.fit?.raw_tags;
@@ -266,9 +270,10 @@ function routeHandler(
       );
     if (route.response === "object") {
       const body = { ...(rows[0] ?? {}) };
-      return route.health
-        ? { ...body, health: healthView(deps, { state: "reachable" }, await problems) }
-        : body;
+      if (!route.health) return body;
+      const health = healthView(deps, { state: "reachable" }, await problems);
+      const tables = await sizes();
+      return { ...body, health, ...(tables && { storage: storageView(tables) }) };
     }
     if (route.response === "series") {
       return rows.map((r) => ({ target: r.target, datapoints: r.datapoints }));

@@ -1,9 +1,71 @@
 /**
  * `/metrics` in Prometheus' text format: API requests by route and status, request latency as a
  * histogram (so a p95 can be computed), backfill progress, rows ingested, sync duration, the time
- * of the last successful sync, lag, errors by kind (counters that only go up), build info.
+ * of the last successful sync, lag, errors by kind (counters that only go up), build info, and
+ * per table of the store the rows and bytes on disk (what retention costs).
  */
 import type { Health } from "../engine/health.ts";
+import type { QueryService } from "../engine/plugin.ts";
+
+/** Rows and compressed bytes on disk of one table, over its active parts. */
+export interface TableSize {
+  table: string;
+  rows: number;
+  bytes: number;
+}
+
+/**
+ * The store's tables by size: ClickHouse's system.parts for the database the queries run in,
+ * active parts only. Parts not yet merged still count rows a ReplacingMergeTree will collapse,
+ * so right after a backfill the figures are above what the table settles at.
+ */
+export const TABLE_SIZES_SQL =
+  "SELECT table, toString(sum(rows)) AS rows, toString(sum(data_compressed_bytes)) AS bytes " +
+  "FROM system.parts WHERE database = currentDatabase() AND active AND NOT startsWith(table, '__') " +
+  "GROUP BY table ORDER BY table";
+
+/**
+ * Table sizes, read at most every `everyMs` (a scrape or a status request per second costs one
+ * query per period); undefined when the store does not answer within `waitMs` (a hung store
+ * holds up neither /metrics nor the status route).
+ */
+export function tableSizes(
+  queries: QueryService | undefined,
+  options: { everyMs?: number; waitMs?: number } = {},
+): () => Promise<TableSize[] | undefined> {
+  const { everyMs = 30_000, waitMs = 2_000 } = options;
+  let last: { at: number; sizes: Promise<TableSize[] | undefined> } | undefined;
+  return () => {
+    if (!queries) return Promise.resolve(undefined);
+    if (last && performance.now() - last.at < everyMs) return last.sizes;
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(new Error("no answer in time")), waitMs);
+    const sizes = queries.query<{ table: string; rows: string; bytes: string }>(
+      TABLE_SIZES_SQL,
+      {},
+      { timeoutMs: waitMs, signal: stop.signal },
+    ).then(
+      (rows) =>
+        rows.filter((r) => typeof r.table === "string").map((r) => ({
+          table: r.table,
+          rows: Number(r.rows),
+          bytes: Number(r.bytes),
+        })),
+      () => undefined,
+    ).finally(() => clearTimeout(timer));
+    last = { at: performance.now(), sizes };
+    return sizes;
+  };
+}
+
+/** Per table: rows, bytes on disk and bytes per row, as the status route answers them. */
+export function storageView(sizes: TableSize[]): Record<string, Record<string, number | null>> {
+  return Object.fromEntries(sizes.map((s) => [s.table, {
+    rows: s.rows,
+    bytes: s.bytes,
+    bytes_per_row: s.rows > 0 ? Math.round(s.bytes / s.rows * 100) / 100 : null,
+  }]));
+}
 
 /** Upper bounds of the latency buckets, in seconds. */
 export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -40,7 +102,12 @@ export function createRequestStats(): RequestStats {
 
 const label = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 
-export function metricsText(health: Health, stats: RequestStats, version = "unknown"): string {
+export function metricsText(
+  health: Health,
+  stats: RequestStats,
+  version = "unknown",
+  sizes: TableSize[] = [],
+): string {
   const lines: string[] = [];
   const metric = (name: string, type: string, help: string) =>
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -104,6 +171,22 @@ export function metricsText(health: Health, stats: RequestStats, version = "unkn
   metric("historian_sync_errors_total", "counter", "Errors by kind since the start");
   for (const [kind, n] of health.errorCounts) {
     lines.push(`historian_sync_errors_total{kind="${label(kind)}"} ${n}`);
+  }
+  if (sizes.length > 0) {
+    metric("historian_sync_table_rows", "gauge", "Rows stored per table (active parts)");
+    for (const s of sizes) {
+      lines.push(`historian_sync_table_rows{table="${label(s.table)}"} ${s.rows}`);
+    }
+    metric("historian_sync_table_bytes", "gauge", "Compressed bytes on disk per table");
+    for (const s of sizes) {
+      lines.push(`historian_sync_table_bytes{table="${label(s.table)}"} ${s.bytes}`);
+    }
+    metric("historian_sync_table_bytes_per_row", "gauge", "Bytes on disk per stored row");
+    for (const s of sizes.filter((s) => s.rows > 0)) {
+      lines.push(
+        `historian_sync_table_bytes_per_row{table="${label(s.table)}"} ${s.bytes / s.rows}`,
+      );
+    }
   }
   return lines.join("\n") + "\n";
 }
